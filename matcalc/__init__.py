@@ -1,0 +1,1 @@
+"""matcalc: symbolic matrix calculus by differential identification."""

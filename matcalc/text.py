@@ -1,0 +1,295 @@
+"""to_text: any matcalc expression printed in the notation, so that parse(to_text(e)) == e.
+
+Parentheses are decided by precedence, never by searching printed strings: every print method
+returns (text, precedence), and an operand is wrapped when its precedence is too low for its
+place (Python's rules: `**` > unary minus > `@ * /` > `+ -`). Beyond what Python needs, `@` and
+`*` are never mixed unparenthesised (`(A @ B) * C`), as NOTATION.md's own examples write them.
+
+Differentials print as `dX` / `d(X @ A)`; they only appear in derivation steps, never in results.
+"""
+import sympy as sp
+from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
+                   OneMatrix, Trace, Transpose, ZeroMatrix)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from . import ops
+from .nodes import (AsScalar, Differential, Elementwise, EntrySum, LogDet, LogSumExp, Norm,
+                    RowLogSumExp, ScalarDifferential, Softmax, relu, sigmoid, softplus, step)
+
+ADD, MUL, NEG, POW, ATOM = 10, 20, 30, 40, 50
+
+FUNCTION_NAMES = {
+    sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tanh: "tanh",
+    sigmoid: "sigmoid", relu: "relu", softplus: "softplus", step: "step", sp.sign: "sign",
+    sp.Abs: "abs",
+}
+MATRIX_FUNCTION_NAMES = {
+    Trace: "tr", Determinant: "det", LogDet: "logdet", Inverse: "inv", EntrySum: "sum",
+    Norm: "norm", Softmax: "softmax", LogSumExp: "logsumexp", RowLogSumExp: "logsumexp",
+    DiagMatrix: "diag", DiagonalOf: "diag",
+}
+
+
+def number_text(x):
+    """A SymPy number as a Python literal the parser reads back to the same number."""
+    if x.is_Integer:
+        return str(int(x))
+    if x.is_Rational:
+        return f"{x.p}/{x.q}"
+    if x.is_Float:
+        f = float(x)
+        return repr(int(f)) + ".0" if f == int(f) and abs(f) < 1e15 else repr(f)
+    return repr(float(x))
+
+
+class TextPrinter:
+    """Prints in the notation; subclasses (LaTeX, codegen) reuse the precedence logic."""
+
+    def doprint(self, e):
+        return self.p(e)[0]
+
+    # -- dispatch --
+    def p(self, e):
+        if isinstance(e, bool):
+            raise TypeError("booleans are not expressions")
+        if isinstance(e, (int, float)):
+            e = ops.sym(e)
+        if type(e) in FUNCTION_NAMES:
+            return self.function(FUNCTION_NAMES[type(e)], e.args[0])
+        for cls in type(e).__mro__:
+            method = getattr(self, "_" + cls.__name__, None)
+            if method is not None:
+                return method(e)
+        raise TypeError(f"to_text cannot print {type(e).__name__}: {e!r}")
+
+    def wrap(self, e, min_prec, strict=False):
+        """The text of e, in parentheses when its precedence is below min_prec (or equal, when
+        strict: the right operand of a left-associative operator)."""
+        text, prec = self.p(e)
+        if prec < min_prec or (strict and prec == min_prec):
+            return self.parens(text)
+        return text
+
+    def parens(self, text):
+        return f"({text})"
+
+    def call(self, name, arg, *more):
+        inner = ", ".join([self.p(arg)[0]] + [self.p(m)[0] for m in more])
+        return f"{name}({inner})", ATOM
+
+    # -- leaves --
+    def _MatrixSymbol(self, e):
+        return e.name, ATOM
+
+    def _Symbol(self, e):
+        return e.name, ATOM
+
+    def _Number(self, e):
+        t = number_text(e)
+        if e < 0:
+            return t, (MUL if e.is_Rational and not e.is_Integer else NEG)
+        return t, (MUL if "/" in t else ATOM)
+
+    def _Identity(self, e):
+        return self.call("eye", e.shape[0])
+
+    def _OneMatrix(self, e):
+        if e.shape[1] == 1:
+            return self.call("ones", e.shape[0])
+        return self.call("ones", e.shape[0], e.shape[1])
+
+    def _ZeroMatrix(self, e):
+        return f"0*{self.p(OneMatrix(*e.shape))[0]}", MUL
+
+    def _Differential(self, e):
+        arg = e.arg
+        if isinstance(arg, (sp.MatrixSymbol, sp.Symbol)):
+            return f"d{self.p(arg)[0]}", ATOM
+        return f"d({self.p(arg)[0]})", ATOM
+
+    _ScalarDifferential = _Differential
+
+    # -- functions --
+    def function(self, name, arg):
+        """An elementwise function of a scalar or a matrix."""
+        return self.call(name, arg)
+
+    def _Elementwise(self, e):
+        return self.function(e.name, e.arg)
+
+    def _AsScalar(self, e):
+        return self.p(e.arg)
+
+    def _Transpose(self, e):
+        return f"{self.wrap(e.arg, ATOM)}.T", ATOM
+
+    def _MatrixExpr(self, e):
+        for cls, name in MATRIX_FUNCTION_NAMES.items():
+            if isinstance(e, cls):
+                return self.call(name, e.args[0])
+        raise TypeError(f"to_text cannot print {type(e).__name__}")
+
+    _Expr = _MatrixExpr
+
+    # -- products --
+    def _MatMul(self, e):
+        coeff, mats = ops.split_coeff(e)
+        if len(mats) == 1:
+            body, body_prec = self.p(mats[0])
+            if coeff != 1 and body_prec <= MUL and not isinstance(mats[0], HadamardProduct):
+                body, body_prec = self.parens(body), ATOM
+        else:
+            body = self.matmul_join(mats)
+            body_prec = MUL
+            if coeff != 1:
+                body, body_prec = self.parens(body), ATOM
+        return self.scaled(coeff, body, body_prec)
+
+    def matmul_join(self, mats):
+        return "@".join(self.wrap(m, MUL, strict=True) for m in mats)
+
+    def scaled(self, coeff, body, body_prec):
+        """coeff * body, written as num*body/den with a leading minus where it belongs."""
+        if coeff == 1:
+            return body, body_prec
+        negative = coeff.could_extract_minus_sign()
+        if negative:
+            coeff = -coeff
+        num, den = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+        text = body
+        if num != 1:
+            text = f"{self.factor_text(num)}*{body}"
+        if den != 1:
+            text = f"{text}/{self.wrap(den, MUL, strict=True)}"
+        if negative:
+            if text == body and body_prec >= NEG:
+                return f"-{body}", NEG
+            return f"-{text}", MUL
+        return text, (MUL if text != body else body_prec)
+
+    def factor_text(self, c):
+        """A scalar coefficient in front of '*': plain for numbers and atoms, else parenthesised."""
+        text, prec = self.p(c)
+        if prec >= ATOM or (isinstance(c, sp.Mul) and all(
+                self.p(f)[1] >= ATOM for f in c.args) and "/" not in text and not text.startswith("-")):
+            return text
+        if prec == MUL and isinstance(c, (sp.Mul, sp.Rational)) and "@" not in text \
+                and not any(isinstance(a, AsScalar) for a in sp.Mul.make_args(c)):
+            return text
+        return self.parens(text)
+
+    def _HadamardProduct(self, e):
+        parts = []
+        for i, f in enumerate(e.args):
+            if isinstance(f, HadamardPower) and f.args[1].is_number and f.args[1] < 0:
+                base = ops.hpow(f.args[0], -f.args[1])
+                t = self.wrap(base, MUL, strict=True)
+                parts.append(("/" if i else "1/") + t)
+            else:
+                parts.append(("*" if i else "") + self.wrap(f, MUL, strict=True))
+        return "".join(parts), MUL
+
+    def _HadamardPower(self, e):
+        base, exp = e.args
+        if exp.is_number and exp < 0:
+            inverse = ops.hpow(base, -exp)
+            return f"1/{self.wrap(inverse, MUL, strict=True)}", MUL
+        return f"{self.wrap(base, ATOM)}**{self.exponent_text(exp)}", POW
+
+    def exponent_text(self, x):
+        t = number_text(x) if not (x.is_Rational and not x.is_Integer) else repr(float(x))
+        return t if float(x) >= 0 and "/" not in t else f"({t})"
+
+    # -- sums --
+    def _MatAdd(self, e):
+        out = []
+        for t in e.args:
+            neg = ops.is_negative_term(t)
+            term = ops.neg(t) if neg else t
+            text = self.term_text(term, e.shape)
+            out.append((neg, text))
+        return self.join_terms(out), ADD
+
+    def term_text(self, term, shape):
+        c, ms = ops.split_coeff(term)
+        if len(ms) == 1 and isinstance(ms[0], OneMatrix) and tuple(ms[0].shape) == tuple(shape):
+            text, prec = self.p(c)           # c * ones(n, m) in a sum: just the scalar
+        elif len(ms) >= 2 and isinstance(ms[0], OneMatrix) and ms[0].shape[1] == 1 \
+                and ms[1].shape[0] == 1 and shape[0] != 1:
+            text, prec = self.p(ops.matmul(c, *ms[1:]))   # ones(n) @ row: just the row
+        else:
+            text, prec = self.p(term)
+        return self.parens(text) if prec <= ADD else text
+
+    def join_terms(self, terms):
+        s = ""
+        for i, (neg, text) in enumerate(terms):
+            if i == 0:
+                s = f"-{text}" if neg else text
+            else:
+                s += f" - {text}" if neg else f" + {text}"
+        return s
+
+    def _Add(self, e):
+        terms = list(e.args)
+        pos = [t for t in terms if not t.could_extract_minus_sign()]
+        negs = [t for t in terms if t.could_extract_minus_sign()]
+        out = []
+        for t in pos + negs:
+            neg = t in negs
+            text, prec = self.p(-t if neg else t)
+            out.append((neg, self.parens(text) if prec <= ADD else text))
+        return self.join_terms(out), ADD
+
+    def _Mul(self, e):
+        coeff, rest = e.as_coeff_Mul()
+        negative = coeff < 0
+        if negative:
+            coeff = -coeff
+        num, den = [], []
+        if coeff != 1:
+            n, d = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+            if n != 1:
+                num.append(n)
+            if d != 1:
+                den.append(d)
+        for f in sp.Mul.make_args(rest):
+            if isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0:
+                den.append(f.base ** -f.exp)
+            else:
+                num.append(f)
+        num_text = "*".join(self.wrap(f, MUL, strict=True) if i else self.mul_first(f)
+                            for i, f in enumerate(num)) if num else "1"
+        text = num_text
+        if den:
+            den_expr = den[0] if len(den) == 1 else sp.Mul(*den, evaluate=False)
+            text = f"{num_text}/{self.wrap_den(den, den_expr)}"
+        if negative:
+            return f"-{text}", (NEG if not den and len(num) == 1 and self.p(num[0])[1] >= NEG else MUL)
+        return text, (MUL if (den or len(num) > 1) else self.p(num[0])[1])
+
+    def mul_first(self, f):
+        text, prec = self.p(f)
+        if prec < MUL or (prec == MUL and "@" in text) or isinstance(f, AsScalar):
+            return self.parens(text)
+        return text
+
+    def wrap_den(self, den, den_expr):
+        if len(den) == 1:
+            return self.wrap(den[0], MUL, strict=True)
+        return self.parens("*".join(self.wrap(f, MUL, strict=True) for f in den))
+
+    def _Pow(self, e):
+        base, exp = e.args
+        if exp == sp.S.Half:
+            return self.call("sqrt", base)
+        if exp.is_number and exp < 0:
+            return self._Mul(sp.Mul(1, e, evaluate=False))
+        if exp.is_Rational and exp.q == 2:
+            return f"{self.call('sqrt', base)[0]}**{exp.p}", POW
+        return f"{self.wrap(base, ATOM)}**{self.exponent_text(exp)}", POW
+
+
+def to_text(e):
+    """The expression in the notation of NOTATION.md; parse(to_text(e)) rebuilds it."""
+    return TextPrinter().doprint(e)
