@@ -1,0 +1,5 @@
+"""placeholder, replaced below"""
+
+
+def simplify(e):
+    return e
