@@ -1,0 +1,239 @@
+"""LaTeX of expressions and of derivations, using only standard amsmath (KaTeX and MathJax).
+
+`latex(expr)` reuses the precedence machinery of text.TextPrinter, so parentheses are placed by
+the same rules as in the notation; only the spelling differs: juxtaposition for products,
+`\\odot` for Hadamard products, `A^{\\circ p}` for elementwise powers, `\\operatorname{relu}`,
+`\\sigma` for the sigmoid, `\\mathbf{1}_n` for ones, `I_n` for the identity, `\\mathrm{d}X` for a
+differential. SymPy's own latex() prints elementwise functions as lambdas; hence this printer.
+
+`render_aligned(rows)` lays out (lhs, rhs, note) rows as one `aligned` block.
+"""
+import re
+
+import sympy as sp
+from sympy import HadamardPower, HadamardProduct, Inverse, OneMatrix, Transpose
+
+from . import ops
+from .nodes import AsScalar
+from .text import ADD, ATOM, MUL, NEG, POW, TextPrinter
+
+FUNCTION_LATEX = {
+    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
+    "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
+    "step": r"\operatorname{step}", "sign": r"\operatorname{sign}",
+}
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "nu", "sigma", "tau",
+         "theta", "phi", "psi", "omega", "rho", "eta", "kappa", "xi", "zeta", "chi", "pi"}
+
+
+def name_latex(name):
+    """W1 -> W_{1}, y_pred -> y_{\\mathrm{pred}}, lam/lambda -> \\lambda, G_Z1 -> G_{Z1}."""
+    base, _, sub = name.partition("_")
+    if not sub:
+        m = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
+        if m:
+            base, sub = m.group(1), m.group(2)
+    if base in GREEK or base == "lam":
+        base = "\\lambda" if base == "lam" else "\\" + base
+    elif len(base) > 1:
+        base = r"\mathrm{" + base + "}"
+    if not sub:
+        return base
+    sub_tex = sub if sub.isdigit() or len(sub) == 1 else (
+        name_latex(sub) if re.fullmatch(r"[A-Za-z]\d+", sub) else r"\mathrm{" + sub.replace("_", r"\_") + "}")
+    return f"{base}_{{{sub_tex}}}"
+
+
+class LatexPrinter(TextPrinter):
+    def parens(self, text):
+        return rf"\left({text}\right)"
+
+    def call(self, name, arg, *more):
+        inner = ", ".join([self.p(arg)[0]] + [self.p(m)[0] for m in more])
+        return rf"\operatorname{{{name}}}\left({inner}\right)", ATOM
+
+    def function(self, name, arg):
+        if name == "sqrt":
+            return rf"\sqrt{{{self.p(arg)[0]}}}", ATOM
+        if name == "abs":
+            return rf"\left|{self.p(arg)[0]}\right|", ATOM
+        return rf"{FUNCTION_LATEX[name]}\left({self.p(arg)[0]}\right)", ATOM
+
+    # -- leaves --
+    def _MatrixSymbol(self, e):
+        return name_latex(e.name), ATOM
+
+    def _Symbol(self, e):
+        return name_latex(e.name), ATOM
+
+    def _Number(self, e):
+        if e.is_Rational and not e.is_Integer:
+            t = rf"\frac{{{abs(e.p)}}}{{{e.q}}}"
+            return ("-" + t, NEG) if e < 0 else (t, ATOM)
+        text, prec = super()._Number(e)
+        return text, prec
+
+    def _Identity(self, e):
+        return rf"I_{{{self.p(e.shape[0])[0]}}}", ATOM
+
+    def _OneMatrix(self, e):
+        if e.shape[1] == 1:
+            return rf"\mathbf{{1}}_{{{self.p(e.shape[0])[0]}}}", ATOM
+        return rf"\mathbf{{1}}_{{{self.p(e.shape[0])[0]} \times {self.p(e.shape[1])[0]}}}", ATOM
+
+    def _ZeroMatrix(self, e):
+        return r"\mathbf{0}", ATOM
+
+    def _Differential(self, e):
+        arg = e.arg
+        if isinstance(arg, (sp.MatrixSymbol, sp.Symbol)):
+            return rf"\mathrm{{d}}{self.p(arg)[0]}", ATOM
+        return rf"\mathrm{{d}}{self.parens(self.p(arg)[0])}", ATOM
+
+    _ScalarDifferential = _Differential
+
+    # -- functions --
+    def _Transpose(self, e):
+        if isinstance(e.arg, Inverse):
+            return rf"{self.wrap(e.arg.arg, ATOM)}^{{-T}}", POW
+        return rf"{self.wrap(e.arg, ATOM)}^{{T}}", POW
+
+    def _MatrixExpr(self, e):
+        from sympy import Determinant, Trace
+        from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+        from .nodes import EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp, Softmax
+        a = e.args[0]
+        if isinstance(e, Inverse):
+            return rf"{self.wrap(a, ATOM)}^{{-1}}", POW
+        if isinstance(e, Trace):
+            return rf"\operatorname{{tr}}\left({self.p(a)[0]}\right)", ATOM
+        if isinstance(e, Determinant):
+            return rf"\det\left({self.p(a)[0]}\right)", ATOM
+        if isinstance(e, LogDet):
+            return rf"\log\left|\det\left({self.p(a)[0]}\right)\right|", ATOM
+        if isinstance(e, Norm):
+            sub = "" if a.shape[1] == 1 else "_F"
+            return rf"\left\lVert {self.p(a)[0]} \right\rVert{sub}", ATOM
+        names = {EntrySum: "sum", Softmax: "softmax", LogSumExp: "logsumexp",
+                 RowLogSumExp: "logsumexp", DiagMatrix: "diag", DiagonalOf: "diag"}
+        for cls, name in names.items():
+            if isinstance(e, cls):
+                return self.call(name, a)
+        raise TypeError(f"latex cannot print {type(e).__name__}")
+
+    _Expr = _MatrixExpr
+
+    # -- products --
+    def matmul_join(self, mats):
+        return " ".join(self.wrap(m, MUL, strict=True) for m in mats)
+
+    def _MatMul(self, e):
+        coeff, mats = ops.split_coeff(e)
+        body = self.matmul_join(mats) if len(mats) > 1 else self.wrap(mats[0], MUL)
+        if len(mats) == 1 and isinstance(mats[0], HadamardProduct) and coeff != 1:
+            body = self.parens(body)
+        return self.scaled(coeff, body, MUL if len(mats) > 1 else self.p(mats[0])[1])
+
+    def scaled(self, coeff, body, body_prec):
+        if coeff == 1:
+            return body, body_prec
+        negative = coeff.could_extract_minus_sign()
+        if negative:
+            coeff = -coeff
+        num, den = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+        if den != 1:
+            lead = rf"\frac{{{self.p(num)[0]}}}{{{self.p(den)[0]}}}"
+        elif num != 1:
+            lead = self.factor_text(num)
+        else:
+            lead = ""
+        text = f"{lead} {body}".strip() if lead else body
+        if negative:
+            return "-" + text, MUL
+        return text, MUL
+
+    def factor_text(self, c):
+        text, prec = self.p(c)
+        if prec < MUL or isinstance(c, sp.Add):
+            return self.parens(text)
+        return text
+
+    def _HadamardProduct(self, e):
+        num = [f for f in e.args if not (isinstance(f, HadamardPower) and f.args[1] < 0)]
+        den = [ops.hpow(f.args[0], -f.args[1]) for f in e.args if f not in num]
+        text = r" \odot ".join(self.wrap(f, MUL, strict=True) for f in num) or r"\mathbf{1}"
+        for d in den:
+            text += r" \oslash " + self.wrap(d, MUL, strict=True)
+        return text, MUL
+
+    def _HadamardPower(self, e):
+        base, exp = e.args
+        if exp == -1:
+            return rf"\mathbf{{1}} \oslash {self.wrap(base, MUL, strict=True)}", MUL
+        return rf"{self.wrap(base, ATOM)}^{{\circ {self.p(exp)[0]}}}", POW
+
+    # -- sums --
+    def term_text(self, term, shape):
+        c, ms = ops.split_coeff(term)
+        if len(ms) == 1 and isinstance(ms[0], OneMatrix) and tuple(ms[0].shape) == tuple(shape):
+            text, prec = self.p(c)
+            return self.parens(text) if prec <= ADD else text
+        text, prec = self.p(term)
+        return self.parens(text) if prec <= ADD else text
+
+    def _Mul(self, e):
+        coeff, rest = e.as_coeff_Mul()
+        negative = coeff < 0
+        if negative:
+            coeff = -coeff
+        num, den = [], []
+        n, d = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+        if n != 1:
+            num.append(n)
+        if d != 1:
+            den.append(d)
+        for f in sp.Mul.make_args(rest):
+            if isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0:
+                den.append(f.base ** -f.exp)
+            else:
+                num.append(f)
+        num_text = " ".join(self.wrap(f, MUL, strict=True) if not isinstance(f, AsScalar)
+                            else self.parens(self.p(f)[0]) for f in num) or "1"
+        if den:
+            den_text = " ".join(self.wrap(f, MUL, strict=True) for f in den)
+            text = rf"\frac{{{num_text}}}{{{den_text}}}"
+        else:
+            text = num_text
+        return ("-" + text, MUL) if negative else (text, MUL if len(num) > 1 or den else self.p(num[0])[1])
+
+    def _Pow(self, e):
+        base, exp = e.args
+        if exp == sp.S.Half:
+            return rf"\sqrt{{{self.p(base)[0]}}}", ATOM
+        if exp.is_number and exp < 0:
+            return self._Mul(sp.Mul(1, e, evaluate=False))
+        return rf"{self.wrap(base, ATOM)}^{{{self.p(exp)[0]}}}", POW
+
+
+def latex(e):
+    """LaTeX of a matcalc expression (standard amsmath only)."""
+    return LatexPrinter().doprint(e)
+
+
+def text_latex(s):
+    """Plain words inside math: \\text{...} with LaTeX specials escaped."""
+    for a, b in (("\\", r"\backslash "), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#"),
+                 ("{", r"\{"), ("}", r"\}"), ("^", r"\hat{}"), ("~", r"\sim ")):
+        s = s.replace(a, b)
+    return rf"\text{{{s}}}"
+
+
+def render_aligned(rows):
+    """rows of (lhs, rhs, note) LaTeX strings -> one aligned block."""
+    lines = []
+    for lhs, rhs, note in rows:
+        line = f"{lhs} &= {rhs}"
+        if note:
+            line += rf" && {note}"
+        lines.append(line)
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
