@@ -282,7 +282,8 @@ def hadamard(*factors):
         return coeff
     if coeff == 0 or any(isinstance(b, ZeroMatrix) and e > 0 for b, e in powers.items()):
         return ZeroMatrix(*shape)
-    kept = [b if e == 1 else HadamardPower(b, e) for b, e in powers.items() if e != 0]
+    kept = [b if e == 1 else HadamardPower(b, e) for b, e in powers.items() if e > 0] + \
+        [HadamardPower(b, e) for b, e in powers.items() if e < 0]
     if not kept:
         body = OneMatrix(*shape)
     elif len(kept) == 1:

@@ -1,5 +1,193 @@
-"""placeholder, replaced below"""
+"""The human form of a result: small named rewrites applied bottom-up, once per shared node.
+
+SymPy leaves `X@A + X@A.T` alone (simplify/factor_terms do not factor matrix products), so the
+form a person writes comes from these rewrites, each an identity:
+
+    rebuild              every node goes back through ops, whose constructors already merge
+                         X + X -> 2*X, cancel X.T.T, and push transposes through products
+    integer_floats       1.0*X -> X, 2.0*X -> 2*X (floats that are whole numbers)
+    common_coefficient   c*A + c*B -> c*(A + B)
+    common_right_factor  A@X + B@X -> (A + B)@X
+    common_left_factor   X@A + X@B -> X@(A + B)
+    flip_transposed_sum  (A@B.T + C.T).T -> B@A.T + C   when that leaves fewer transposes
+    plain_first          in a factored sum, untransposed terms first: A.T + A -> A + A.T
+
+The walk is memoised on the expression DAG, so the cost is linear in its size.
+"""
+import sympy as sp
+from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul, Trace,
+                   Transpose)
+
+from . import ops
+from .nodes import Elementwise
+from .parse import _recursion_room
+from .reverse import LEAVES
 
 
 def simplify(e):
+    memo = {}
+
+    def walk(x):
+        if isinstance(x, LEAVES) or not isinstance(x, sp.Basic):
+            return x
+        hit = memo.get(x)
+        if hit is None:
+            flipped = flip_transposed_sum(x)
+            if flipped is not None:
+                hit = walk(flipped)
+            else:
+                hit = rebuild(x, [walk(a) for a in x.args])
+            memo[x] = hit
+        return hit
+
+    with _recursion_room(20000):
+        return walk(e)
+
+
+def rebuild(e, args):
+    if isinstance(e, MatMul):
+        return ops.matmul(*[integer_floats(a) for a in args])
+    if isinstance(e, MatAdd):
+        return factor_sum(ops.add(*args))
+    if isinstance(e, Transpose):
+        return ops.transpose(args[0])
+    if isinstance(e, HadamardProduct):
+        return ops.hadamard(*args)
+    if isinstance(e, HadamardPower):
+        return ops.hpow(args[0], args[1])
+    if isinstance(e, Inverse):
+        return ops.inv(args[0])
+    if isinstance(e, Trace):
+        return ops.trace(args[0])
+    if isinstance(e, Elementwise):
+        return ops.apply(e.name, args[1])
+    if isinstance(e, (sp.Mul, sp.Add)):
+        return integer_floats(e.func(*args))
+    if tuple(args) == tuple(e.args):
+        return e
+    return e.func(*args)
+
+
+def integer_floats(c):
+    """2.0 -> 2 in a scalar: floats that are whole numbers become integers."""
+    if ops.is_matrix(c):
+        return c
+    if c.is_Float:
+        return sp.Integer(int(c)) if float(c).is_integer() else c
+    if not c.atoms(sp.Float):
+        return c
+    return c.xreplace({f: sp.Integer(int(f)) for f in c.atoms(sp.Float) if float(f).is_integer()})
+
+
+def _terms(e):
+    return list(e.args) if isinstance(e, MatAdd) else [e]
+
+
+def factor_sum(e):
+    """Apply the factoring rewrites to a sum, outermost first."""
+    if not isinstance(e, MatAdd):
+        return e
+    for rewrite in (common_coefficient, common_right_factor, common_left_factor):
+        out = rewrite(e)
+        if out is not None:
+            return out
     return e
+
+
+def common_coefficient(e):
+    """c*A + c*B = c*(A + B)"""
+    parts = [ops.split_coeff(t) for t in _terms(e)]
+    common = _common_scalar([c for c, _ in parts])
+    if common == 1:
+        return None
+    inner = ops.add(*[ops.matmul(c / common, *ms) for c, ms in parts])
+    return ops.scale(common, factor_sum(inner))
+
+
+def _common_scalar(coeffs):
+    """The largest scalar factor shared by all coefficients (sign included when all negative)."""
+    coeffs = [integer_floats(c) for c in coeffs]
+    numbers = [c.as_coeff_Mul()[0] for c in coeffs]
+    rests = [c.as_coeff_Mul()[1] for c in coeffs]
+    num = sp.Integer(1)
+    if all(n.is_Rational for n in numbers):
+        g = numbers[0]
+        for n in numbers[1:]:
+            g = sp.gcd(g, n)
+        num = abs(g) if g != 0 else sp.Integer(1)
+        if all(n < 0 for n in numbers):
+            num = -num
+    elif all(n == numbers[0] for n in numbers):
+        num = numbers[0]
+    shared = None
+    for r in rests:
+        factors = {}
+        for f in sp.Mul.make_args(r):
+            if f != 1:
+                factors[f] = factors.get(f, 0) + 1
+        shared = factors if shared is None else {f: min(k, factors.get(f, 0))
+                                                  for f, k in shared.items() if f in factors}
+    sym = sp.Mul(*[f ** k for f, k in (shared or {}).items() if k])
+    return num * sym
+
+
+def common_right_factor(e):
+    """A@X + B@X = (A + B)@X"""
+    return _factor_side(e, right=True)
+
+
+def common_left_factor(e):
+    """X@A + X@B = X@(A + B)"""
+    return _factor_side(e, right=False)
+
+
+def _factor_side(e, right):
+    groups = {}
+    order = []
+    for t in _terms(e):
+        c, ms = ops.split_coeff(t)
+        key = ms[-1] if right else ms[0]
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((c, ms[:-1] if right else ms[1:]))
+    if all(len(groups[k]) == 1 or any(not rest for _, rest in groups[k]) for k in order):
+        return None
+    out = []
+    for key in order:
+        members = groups[key]
+        if len(members) == 1 or any(not rest for _, rest in members):
+            out.extend(ops.matmul(c, *(rest + [key] if right else [key] + rest)) for c, rest in members)
+            continue
+        inner = [ops.matmul(c, *rest) for c, rest in members]
+        inner_sum = plain_first(factor_sum(ops.add(*inner)))
+        out.append(ops.matmul(inner_sum, key) if right else ops.matmul(key, inner_sum))
+    return factor_sum(ops.add(*out)) if len(out) > 1 else out[0]
+
+
+def plain_first(e):
+    """A.T + A -> A + A.T: untransposed terms first (a sum is unordered)."""
+    if not isinstance(e, MatAdd):
+        return e
+    terms = list(e.args)
+    ordered = sorted(terms, key=lambda t: (ops.is_negative_term(t), not ops.is_broadcast_scalar(t),
+                                          _transposes(t) > 0))
+    if ordered == terms:
+        return e
+    return MatAdd(*ordered)
+
+
+def _transposes(t):
+    _, ms = ops.split_coeff(t)
+    return sum(isinstance(m, Transpose) for m in ms)
+
+
+def flip_transposed_sum(e):
+    """(A + B).T = A.T + B.T, applied only when it leaves fewer transposes."""
+    if not (isinstance(e, Transpose) and isinstance(e.arg, MatAdd)):
+        return None
+    terms = list(e.arg.args)
+    flipped = [ops.transpose(t) for t in terms]
+    if sum(map(_transposes, flipped)) < sum(map(_transposes, terms)) + 1:
+        return ops.add(*flipped)
+    return None
