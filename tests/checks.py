@@ -115,7 +115,7 @@ def assert_close(actual, expected, rtol=RTOL, atol=0.0, what=""):
 # ---- references ---------------------------------------------------------------------------
 def fd_step(X):
     """A central-difference step scaled to the input."""
-    return 1e-3 * max(1.0, float(np.max(np.abs(X))) if np.size(X) else 1.0)
+    return 2e-4 * max(1.0, float(np.max(np.abs(X))) if np.size(X) else 1.0)
 
 
 def richardson(d, h):
