@@ -1,0 +1,506 @@
+"""jacobian, hessian, hvp: second-order and vector-valued derivatives by identification.
+
+Where this sits: nodes -> differentials -> identify -> reverse -> grad -> **jacobian**.
+`grad` identifies G in the scalar form df = tr(G.T @ dX). This module identifies J in the
+vector form df = J @ dx (NOTATION.md, Results), with the same differential rules:
+
+1. **Forward differential.** The differential rules of differentials.py are applied from the
+   variable up to the output (children before parents, each shared node once), with `d(child)`
+   returning the child's own differential instead of a placeholder. The result is df, an
+   expression linear in `dx = Differential(x)`, built from the few linear operations the rules
+   use (products with constant factors, sums, transposes, Hadamard products with constant
+   factors, diag, trace, sum, scalar coefficients).
+2. **Vector identification.** df is brought to J @ dx by the table `JACOBIAN_RULES`, one small
+   named rule per linear operation, each citing its identity (`a*dv = diag(a)@dv`, ...). A rule
+   works on `dE @ r`, a linear matrix expression applied to a constant vector r, so matrix-valued
+   intermediates such as `inv(A + diag(x))` are identified without vec or Kronecker products.
+   A scalar part of df (tr(...), a.T@dx, sum(...)) is identified by identify.py's transpose
+   rules: ds = tr(g.T @ dx) gives the 1 x n row g.T.
+3. **Hessian** of a scalar f of a vector x: the Jacobian of grad(f, x), so d2f = dx.T @ H @ dx.
+4. **Hessian-vector product** for any variable X: the forward differential of grad(f, X) along
+   a new symbol V of X's shape, d(grad f)[dX := V], a matrix expression in X and V.
+
+What it deliberately does not do: differentiate (differentials.py does), print, or simplify
+beyond the canonical forms of ops.py. Jacobians of matrix functions or with respect to matrices
+(the vec / Kronecker form) are not built here; use hvp for matrix variables.
+"""
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy import (HadamardProduct, Identity, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose,
+                   ZeroMatrix)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from . import ops
+from .derivation import Derivation, Step
+from .differentials import rule_for
+from .errors import MatcalcError, NotDifferentiableError, ShapeError
+from .grad import grad, resolve
+from .identify import Pull
+from .nodes import Differential, ScalarDifferential
+from .reverse import LEAVES, children
+from .shapes import describe, shape_of
+
+
+# ---- errors -------------------------------------------------------------------------------------
+class JacobianError(MatcalcError):
+    """A Jacobian, Hessian or HVP asked of a function or variable of the wrong kind."""
+
+
+class NotIdentifiableError(NotDifferentiableError):
+    """A differential df that no rule of this module brings to the form J @ dx."""
+
+
+# ---- 1. the forward differential ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ForwardStep:
+    node: object          # N
+    differential: object  # dN, in terms of the direction dx (or V)
+    rule: object          # differentials.Rule
+
+
+def forward_order(root, x):
+    """Nodes of root that depend on x, children before parents (iterative post-order)."""
+    depends, order = {}, []
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            depends[node] = node == x or any(depends.get(k, False) for k in children(node))
+            if depends[node]:
+                order.append(node)
+            continue
+        if node in depends:
+            continue
+        depends[node] = False
+        stack.append((node, True))
+        for k in children(node):
+            if k not in depends:
+                stack.append((k, False))
+    return order, depends
+
+
+def zero_like(e):
+    return ZeroMatrix(*e.shape) if ops.is_matrix(e) else sp.Integer(0)
+
+
+def forward(f, x, direction):
+    """(df, steps): the differential of f when x moves along `direction` (dx, or a symbol V).
+
+    Every node is expanded once by its differential rule, with d(child) the child's own
+    differential; df is linear in `direction`.
+    """
+    order, depends = forward_order(f, x)
+    diff = {}
+    steps = []
+
+    def d(child):
+        if not depends.get(child, False):
+            return zero_like(child)
+        return diff[child]
+
+    for node in order:
+        if node == x:
+            diff[node] = direction
+            continue
+        if isinstance(node, LEAVES):
+            diff[node] = zero_like(node)
+            continue
+        rule = rule_for(node)
+        dN = rule(node, d)
+        diff[node] = dN
+        steps.append(ForwardStep(node, dN, rule))
+    return diff.get(f, zero_like(f)), steps
+
+
+# ---- 2. vector identification: df = J @ dx ------------------------------------------------------
+@dataclass(frozen=True)
+class JacobianRule:
+    op_type: type
+    name: str
+    function: object
+
+    @property
+    def identity(self):
+        return (self.function.__doc__ or "").strip().splitlines()[0]
+
+
+JACOBIAN_RULES = {}
+DIAGONAL_RULES = {}
+
+
+def identifies(*op_types, name, table=JACOBIAN_RULES):
+    def register(function):
+        for t in op_types:
+            table[t] = JacobianRule(t, name, function)
+        return function
+    return register
+
+
+class Identify:
+    """Reads J off a linear expression: `jac(dE, r)` is J with dE @ r = J @ dx.
+
+    r is a constant column vector, or None when dE is itself a column vector (or a scalar, for
+    which J is the 1 x n row). x is the variable; `used` records the rules applied, in order.
+    """
+
+    def __init__(self, x):
+        self.x = x
+        self.n = x.shape[0]
+        self.memo = {}
+        self.used = []
+
+    def has_differential(self, e):
+        if isinstance(e, (Differential, ScalarDifferential)):
+            return True
+        if isinstance(e, LEAVES):
+            return False
+        hit = self.memo.get(e)
+        if hit is None:
+            hit = any(self.has_differential(a) for a in e.args if isinstance(a, sp.Basic))
+            self.memo[e] = hit
+        return hit
+
+    def rows(self, E, r):
+        """The number of rows of E @ r (1 for a scalar)."""
+        if not ops.is_matrix(E):
+            return sp.Integer(1)
+        return E.shape[0]
+
+    def zero(self, E, r):
+        return ZeroMatrix(self.rows(E, r), self.n)
+
+    def jac(self, E, r=None):
+        if r is not None and tuple(r.shape) == (1, 1):
+            return self.jac(ops.scale(ops.scalar(r), E))
+        if not self.has_differential(E):
+            return self.zero(E, r)
+        if not ops.is_matrix(E):
+            return self.record(scalar_rule, E, r)
+        rule = JACOBIAN_RULES.get(type(E))
+        if rule is None:
+            raise NotIdentifiableError(
+                f"cannot bring d f = {E} to the form J @ dx: no identification rule for "
+                f"{type(E).__name__}; supported: "
+                + ", ".join(sorted(t.__name__ for t in JACOBIAN_RULES)))
+        return self.record(rule, E, r)
+
+    def record(self, rule, E, r):
+        if rule not in self.used:
+            self.used.append(rule)
+        return rule.function(self, E, r)
+
+    def jac_scalar(self, s):
+        """The 1 x n row g.T of ds = tr(g.T @ dx), by identify.py's transpose rules."""
+        pull = Pull(self.has_differential)
+        pull(sp.Integer(1), s)
+        g = None
+        for child, G in pull.out:
+            assert child == self.x, f"a differential of {child}, not of {self.x}"
+            if not ops.is_matrix(G):
+                G = ops.scale(G, OneMatrix(*self.x.shape)) if G != 0 else ZeroMatrix(*self.x.shape)
+            g = G if g is None else ops.add(g, G)
+        if g is None:
+            return ZeroMatrix(1, self.n)
+        return ops.transpose(g)
+
+
+def split_product(ident, E):
+    """(coefficient, left factors, the factor holding the differential, right factors)."""
+    coeff, mats = ops.split_coeff(E)
+    holding = [i for i, m in enumerate(mats) if ident.has_differential(m)]
+    if ident.has_differential(coeff):
+        return coeff, mats, None, []
+    assert len(holding) == 1, f"a product is not linear in the differential: {E}"
+    i = holding[0]
+    return coeff, mats[:i], mats[i], mats[i + 1:]
+
+
+def pushed_transpose(E):
+    """E.T with the transpose moved inside a sum, product, Hadamard product or diag."""
+    if isinstance(E, Transpose):
+        return E.arg
+    if isinstance(E, MatAdd):
+        return ops.add(*[ops.transpose(t) for t in E.args])
+    if isinstance(E, HadamardProduct):
+        return ops.hadamard(*[ops.transpose(t) for t in E.args])
+    return ops.transpose(E)
+
+
+def jac_of_scalar(ident, s, r):
+    """ds = tr(g.T@dx) = g.T@dx"""
+    assert r is None
+    return ident.jac_scalar(s)
+
+
+scalar_rule = JacobianRule(sp.Expr, "scalar identification", jac_of_scalar)
+
+
+@identifies(Differential, name="the variable")
+def jac_differential(ident, E, r):
+    """dx = eye(n)@dx"""
+    if E.shape[1] != 1 or r is not None:
+        raise NotIdentifiableError(f"{E} @ {r} is not a vector differential")
+    return Identity(ident.n)
+
+
+@identifies(MatAdd, name="linearity")
+def jac_add(ident, E, r):
+    """J(dA + dB) = J(dA) + J(dB)"""
+    return ops.add(*[ident.jac(t, r) for t in E.args if ident.has_differential(t)])
+
+
+@identifies(MatMul, name="product with constant factors")
+def jac_matmul(ident, E, r):
+    """L@dE@R@r = L@J(dE@(R@r))@dx"""
+    coeff, L, D, R = split_product(ident, E)
+    if D is None:
+        return jac_scalar_coefficient(ident, E, r)
+    tail = R + ([r] if r is not None else [])
+    right = ops.matmul(*tail) if tail else None
+    if right is not None and tuple(right.shape) == (1, 1):
+        coeff, right = coeff * ops.scalar(right), None
+    return ops.matmul(coeff, *L, ident.jac(D, right))
+
+
+def jac_scalar_coefficient(ident, E, r):
+    """(ds*A)@r = (A@r)@J(ds)"""
+    coeff, mats = ops.split_coeff(E)
+    Ar = ops.matmul(*mats, *([r] if r is not None else []))
+    if scalar_coefficient_rule not in ident.used:
+        ident.used.append(scalar_coefficient_rule)
+    return ops.matmul(Ar, ident.jac_scalar(coeff))
+
+
+scalar_coefficient_rule = JacobianRule(MatMul, "scalar coefficient", jac_scalar_coefficient)
+
+
+@identifies(HadamardProduct, name="Hadamard product with a constant")
+def jac_hadamard(ident, E, r):
+    """a*dv = diag(a)@dv"""
+    factors = list(E.args)
+    holding = [f for f in factors if ident.has_differential(f)]
+    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {E}"
+    D = holding[0]
+    A = ops.hadamard(*[f for f in factors if f is not D])
+    if r is None:
+        return ops.matmul(ops.diag(A), ident.jac(D))
+    return jac_hadamard_matrix(ident, A, D, r)
+
+
+def jac_hadamard_matrix(ident, A, D, r):
+    """(A*dE)@r = diag(dE@diag(r)@A.T)"""
+    if isinstance(D, DiagMatrix):
+        return ident.jac(ops.diag(ops.hadamard(ops.diag(A), D.args[0])), r)
+    return ident.jac(ops.diag(ops.matmul(D, ops.diag(r), ops.transpose(A))))
+
+
+@identifies(DiagMatrix, name="diagonal matrix")
+def jac_diag_matrix(ident, E, r):
+    """diag(dv)@r = diag(r)@dv"""
+    if r is None:
+        raise NotIdentifiableError(f"diag({E.args[0]}) is a matrix, not a vector differential")
+    return ops.matmul(ops.diag(r), ident.jac(E.args[0]))
+
+
+@identifies(Transpose, name="transpose")
+def jac_transpose(ident, E, r):
+    """dw.T@r = r.T@dw"""
+    inner = E.arg
+    if r is not None and inner.shape[1] == 1:
+        return ops.matmul(ops.transpose(r), ident.jac(inner))
+    pushed = pushed_transpose(inner)
+    if isinstance(pushed, Transpose):
+        raise NotIdentifiableError(f"cannot identify the transpose {E} applied to {r}")
+    return ident.jac(pushed, r)
+
+
+@identifies(DiagonalOf, name="diagonal of a matrix")
+def jac_diagonal_of(ident, E, r):
+    """diag(dM) by the rule for dM's operation"""
+    assert r is None
+    M = E.args[0]
+    rule = DIAGONAL_RULES.get(type(M))
+    if rule is None:
+        raise NotIdentifiableError(f"cannot identify the diagonal of {M} ({type(M).__name__})")
+    return ident.record(rule, M, None)
+
+
+@identifies(MatMul, name="diagonal of a product", table=DIAGONAL_RULES)
+def diag_of_matmul(ident, M, r):
+    """diag(L@dv@R) = diag(R.T)@L@dv;  diag(L@dw.T@R) = diag(L)@R.T@dw;  diag(L@diag(dv)@R) = (L*R.T)@dv"""
+    coeff, L, D, R = split_product(ident, M)
+    if D is None:
+        c, mats = ops.split_coeff(M)
+        return ops.matmul(ops.diag(ops.matmul(*mats)), ident.jac_scalar(c))
+    Lm = ops.matmul(*L) if L else None
+    Rm = ops.matmul(*R) if R else None
+    if D.shape[1] == 1 and Rm is not None:           # a column dv times a row R
+        return ops.matmul(coeff, ops.diag(ops.transpose(Rm)), ident.jac(ops.matmul(*L, D)))
+    if D.shape[0] == 1 and Lm is not None:           # a column L times a row dw.T
+        return ops.matmul(coeff, ops.diag(Lm), ident.jac(ops.transpose(ops.matmul(D, *R))))
+    if isinstance(D, DiagMatrix):
+        left = Lm if Lm is not None else Identity(D.shape[0])
+        right = ops.transpose(Rm) if Rm is not None else Identity(D.shape[0])
+        return ops.matmul(coeff, ops.hadamard(left, right), ident.jac(D.args[0]))
+    if Lm is None and Rm is None:
+        return ops.matmul(coeff, ident.jac(ops.diag(D)))
+    raise NotIdentifiableError(f"cannot identify diag({M})")
+
+
+@identifies(MatAdd, name="diagonal of a sum", table=DIAGONAL_RULES)
+def diag_of_add(ident, M, r):
+    """diag(dA + dB) = diag(dA) + diag(dB)"""
+    return ops.add(*[ident.jac(ops.diag(t)) for t in M.args if ident.has_differential(t)])
+
+
+@identifies(HadamardProduct, name="diagonal of a Hadamard product", table=DIAGONAL_RULES)
+def diag_of_hadamard(ident, M, r):
+    """diag(A*dE) = diag(diag(A))@diag(dE)"""
+    factors = list(M.args)
+    D = [f for f in factors if ident.has_differential(f)][0]
+    A = ops.hadamard(*[f for f in factors if f is not D])
+    return ops.matmul(ops.diag(ops.diag(A)), ident.jac(ops.diag(D)))
+
+
+@identifies(DiagMatrix, name="diagonal of a diagonal matrix", table=DIAGONAL_RULES)
+def diag_of_diag_matrix(ident, M, r):
+    """diag(diag(dv)) = dv"""
+    return ident.jac(M.args[0])
+
+
+@identifies(Transpose, name="diagonal of a transpose", table=DIAGONAL_RULES)
+def diag_of_transpose(ident, M, r):
+    """diag(dE.T) = diag(dE)"""
+    return ident.jac(ops.diag(M.arg))
+
+
+# ---- the public functions -----------------------------------------------------------------------
+CONVENTION = {
+    "jacobian": "df = J@dx: J is p x n for f p x 1 and x n x 1",
+    "hessian": "d2f = dx.T@H@dx: H is n x n, the Jacobian of the gradient",
+    "hvp": "HV = d(grad f)[dX := V]: the directional derivative of the gradient along V",
+}
+
+
+def expression(f, what):
+    if isinstance(f, str):
+        raise MatcalcError(f"{what}() needs an expression: mc.parse(text, shapes) first")
+    return ops.sym(f)
+
+
+def one_variable(f, wrt, what):
+    if not isinstance(wrt, (str, sp.Basic)):
+        raise JacobianError(f"{what}() takes one variable, got {wrt!r}")
+    (x,), _ = resolve(f, wrt)
+    return x
+
+
+def is_column(e):
+    return ops.is_matrix(e) and e.shape[1] == 1 and e.shape[0] != 1
+
+
+def identification_steps(f, x, df, J, forward_steps, used):
+    steps = [Step(before=Differential(s.node) if ops.is_matrix(s.node) else ScalarDifferential(s.node),
+                  after=s.differential, rule=s.rule.name, identity=s.rule.identity)
+             for s in forward_steps]
+    for rule in used:
+        steps.append(Step(before=df, after=J, rule=rule.name, identity=rule.identity))
+    return steps
+
+
+def jacobian_of(f, x):
+    """(J, df, steps) with df = J @ dx, for a column vector f and a vector x."""
+    dx = Differential(x)
+    df, fsteps = forward(f, x, dx)
+    ident = Identify(x)
+    J = ident.jac(df) if not ops.is_zero(df) else ZeroMatrix(f.shape[0], x.shape[0])
+    return J, df, identification_steps(f, x, df, J, fsteps, ident.used)
+
+
+def jacobian(f, wrt):
+    """The Jacobian of the vector f (p x 1) with respect to the vector wrt (n x 1): p x n, df = J@dx.
+
+    Returns a Derivation of kind "jacobian"; `.result` is J, `.raw` the differential df.
+    """
+    f = expression(f, "jacobian")
+    if not ops.is_matrix(f) or tuple(f.shape) == (1, 1):
+        raise JacobianError("jacobian() needs a vector function; f is a scalar, so its derivative "
+                            "is the gradient: use grad()")
+    if f.shape[1] != 1:
+        raise JacobianError(f"jacobian() of a {describe(shape_of(f))} matrix function is taken of "
+                            f"vec(F), which is not supported yet; differentiate a column, "
+                            f"F @ e, or a scalar such as tr(G.T @ F)")
+    x = one_variable(f, wrt, "jacobian")
+    if not is_column(x):
+        raise JacobianError(_variable_message(x, "jacobian"))
+    J, df, steps = jacobian_of(f, x)
+    return Derivation(f=f, variables=[x], single=True, raw={x.name: df}, results={x.name: J},
+                      visits=steps, kind="jacobian")
+
+
+def _variable_message(x, what):
+    if isinstance(x, sp.Symbol):
+        return (f"{what}() is taken with respect to a vector; {x.name} is a scalar: use grad() "
+                f"(of the scalar) or differentiate the function's entries")
+    return (f"{what}() is taken with respect to a vector; {x.name} is a "
+            f"{describe(shape_of(x))} matrix, whose full {what} is a 4-index object: "
+            f"use hvp(f, {x.name!r}) for the Hessian applied to a direction V")
+
+
+def hessian(f, wrt):
+    """The Hessian of the scalar f with respect to the vector wrt (n x 1): n x n, d2f = dx.T@H@dx.
+
+    Computed as the Jacobian of grad(f, wrt). Returns a Derivation of kind "hessian".
+    """
+    f = expression(f, "hessian")
+    if ops.is_matrix(f) and tuple(f.shape) != (1, 1):
+        raise JacobianError(f"hessian() needs a scalar function, got a {describe(shape_of(f))} "
+                            f"matrix; use jacobian() for a vector function")
+    x = one_variable(f, wrt, "hessian")
+    if not is_column(x):
+        raise JacobianError(_variable_message(x, "hessian"))
+    g = grad(f, x.name).result
+    if ops.is_zero(g):
+        H, dg, steps = ZeroMatrix(x.shape[0], x.shape[0]), g, []
+    else:
+        H, dg, steps = jacobian_of(g, x)
+    d = Derivation(f=f, variables=[x], single=True, raw={x.name: dg}, results={x.name: H},
+                   visits=steps, kind="hessian")
+    d.gradient = g
+    return d
+
+
+def fresh_direction(f, x):
+    """A new symbol V of x's shape whose name occurs nowhere in f."""
+    taken = {s.name for s in f.atoms(MatrixSymbol, sp.Symbol)}
+    for name in ["V", f"V_{x.name}"] + [f"V{i}" for i in range(2, 100)]:
+        if name not in taken:
+            return MatrixSymbol(name, *x.shape) if ops.is_matrix(x) else sp.Symbol(name)
+    raise AssertionError("no free name for the direction")
+
+
+def hvp(f, wrt):
+    """The Hessian of the scalar f applied to a direction V of wrt's shape: d(grad f)[dX := V].
+
+    For a matrix X the full Hessian is a 4-index object; the HVP is a matrix expression in X
+    and the new symbol V (also in `.direction`), e.g. logdet(X) -> -inv(X).T@V.T@inv(X).T.
+    Returns a Derivation of kind "hvp".
+    """
+    f = expression(f, "hvp")
+    if ops.is_matrix(f) and tuple(f.shape) != (1, 1):
+        raise JacobianError(f"hvp() needs a scalar function, got a {describe(shape_of(f))} matrix")
+    x = one_variable(f, wrt, "hvp")
+    g = grad(f, x.name).result
+    V = fresh_direction(f, x)
+    HV, fsteps = forward(g, x, V)
+    if ops.is_zero(HV):
+        HV = zero_like(x)
+    steps = [Step(before=Differential(s.node) if ops.is_matrix(s.node) else ScalarDifferential(s.node),
+                  after=s.differential, rule=s.rule.name, identity=s.rule.identity)
+             for s in fsteps]
+    d = Derivation(f=f, variables=[x], single=True, raw={x.name: HV}, results={x.name: HV},
+                   visits=steps, kind="hvp")
+    d.direction = V
+    d.gradient = g
+    return d
