@@ -10,6 +10,7 @@ form a person writes comes from these rewrites, each an identity:
     common_right_factor  A@X + B@X -> (A + B)@X
     common_left_factor   X@A + X@B -> X@(A + B)
     flip_transposed_sum  (A@B.T + C.T).T -> B@A.T + C   when that leaves fewer transposes
+    logistic             exp(Z)/(1 + exp(Z)) -> sigmoid(Z)
     plain_first          in a factored sum, untransposed terms first: A.T + A -> A + A.T
 
 The walk is memoised on the expression DAG, so the cost is linear in its size.
@@ -52,7 +53,7 @@ def rebuild(e, args):
     if isinstance(e, Transpose):
         return ops.transpose(args[0])
     if isinstance(e, HadamardProduct):
-        return ops.hadamard(*args)
+        return logistic(ops.hadamard(*args))
     if isinstance(e, HadamardPower):
         return ops.hpow(args[0], args[1])
     if isinstance(e, Inverse):
@@ -61,7 +62,9 @@ def rebuild(e, args):
         return ops.trace(args[0])
     if isinstance(e, Elementwise):
         return ops.apply(e.name, args[1])
-    if isinstance(e, (sp.Mul, sp.Add)):
+    if isinstance(e, sp.Mul):
+        return logistic(integer_floats(e.func(*args)))
+    if isinstance(e, sp.Add):
         return integer_floats(e.func(*args))
     if tuple(args) == tuple(e.args):
         return e
@@ -191,3 +194,42 @@ def flip_transposed_sum(e):
     if sum(map(_transposes, flipped)) < sum(map(_transposes, terms)) + 1:
         return ops.add(*flipped)
     return None
+
+
+def logistic(e):
+    """exp(Z)/(1 + exp(Z)) = sigmoid(Z), elementwise or for a scalar."""
+    matrix = ops.is_matrix(e)
+    coeff, ms = ops.split_coeff(e) if matrix else (sp.Integer(1), [e])
+    body = ms[0] if len(ms) == 1 else None
+    if body is None:
+        return e
+    factors = list(body.args) if isinstance(body, (HadamardProduct, sp.Mul)) else [body]
+    for i, f in enumerate(factors):
+        Z = _exp_argument(f)
+        if Z is None:
+            continue
+        one_plus = ops.add(1, f)
+        for j, g in enumerate(factors):
+            base, p = _power(g)
+            if j != i and p == -1 and base == one_plus:
+                rest = [h for k, h in enumerate(factors) if k not in (i, j)]
+                s = ops.apply("sigmoid", Z)
+                out = ops.hadamard(s, *rest) if matrix else sp.Mul(s, *rest)
+                return ops.scale(coeff, out) if matrix else out
+    return e
+
+
+def _exp_argument(f):
+    if isinstance(f, Elementwise) and f.name == "exp":
+        return f.arg
+    if isinstance(f, sp.exp):
+        return f.args[0]
+    return None
+
+
+def _power(g):
+    if isinstance(g, HadamardPower):
+        return g.args[0], g.args[1]
+    if isinstance(g, sp.Pow):
+        return g.base, g.exp
+    return g, sp.Integer(1)
