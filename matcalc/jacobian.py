@@ -40,6 +40,7 @@ from .identify import Pull
 from .nodes import Differential, ScalarDifferential
 from .reverse import LEAVES, children
 from .shapes import describe, shape_of
+from .text import to_text
 
 
 # ---- errors -------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ class Identify:
         rule = JACOBIAN_RULES.get(type(E))
         if rule is None:
             raise NotIdentifiableError(
-                f"cannot bring d f = {E} to the form J @ dx: no identification rule for "
+                f"cannot bring df = {to_text(E)} to the form J @ dx: no identification rule for "
                 f"{type(E).__name__}; supported: "
                 + ", ".join(sorted(t.__name__ for t in JACOBIAN_RULES)))
         return self.record(rule, E, r)
@@ -211,7 +212,7 @@ def split_product(ident, E):
     holding = [i for i, m in enumerate(mats) if ident.has_differential(m)]
     if ident.has_differential(coeff):
         return coeff, mats, None, []
-    assert len(holding) == 1, f"a product is not linear in the differential: {E}"
+    assert len(holding) == 1, f"a product is not linear in the differential: {to_text(E)}"
     i = holding[0]
     return coeff, mats[:i], mats[i], mats[i + 1:]
 
@@ -240,7 +241,7 @@ scalar_rule = JacobianRule(sp.Expr, "scalar identification", jac_of_scalar)
 def jac_differential(ident, E, r):
     """dx = eye(n)@dx"""
     if E.shape[1] != 1 or r is not None:
-        raise NotIdentifiableError(f"{E} @ {r} is not a vector differential")
+        raise NotIdentifiableError(f"{to_text(E)} is not a vector differential")
     return Identity(ident.n)
 
 
@@ -280,7 +281,7 @@ def jac_hadamard(ident, E, r):
     """a*dv = diag(a)@dv"""
     factors = list(E.args)
     holding = [f for f in factors if ident.has_differential(f)]
-    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {E}"
+    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {to_text(E)}"
     D = holding[0]
     A = ops.hadamard(*[f for f in factors if f is not D])
     if r is None:
@@ -299,7 +300,7 @@ def jac_hadamard_matrix(ident, A, D, r):
 def jac_diag_matrix(ident, E, r):
     """diag(dv)@r = diag(r)@dv"""
     if r is None:
-        raise NotIdentifiableError(f"diag({E.args[0]}) is a matrix, not a vector differential")
+        raise NotIdentifiableError(f"{to_text(E)} is a matrix, not a vector differential")
     return ops.matmul(ops.diag(r), ident.jac(E.args[0]))
 
 
@@ -311,18 +312,18 @@ def jac_transpose(ident, E, r):
         return ops.matmul(ops.transpose(r), ident.jac(inner))
     pushed = pushed_transpose(inner)
     if isinstance(pushed, Transpose):
-        raise NotIdentifiableError(f"cannot identify the transpose {E} applied to {r}")
+        raise NotIdentifiableError(f"cannot identify the transpose {to_text(E)}")
     return ident.jac(pushed, r)
 
 
 @identifies(DiagonalOf, name="diagonal of a matrix")
 def jac_diagonal_of(ident, E, r):
-    """diag(dM) by the rule for dM's operation"""
+    """diag(dM) = J(diag(dM))@dx, by the table DIAGONAL_RULES for dM's operation"""
     assert r is None
     M = E.args[0]
     rule = DIAGONAL_RULES.get(type(M))
     if rule is None:
-        raise NotIdentifiableError(f"cannot identify the diagonal of {M} ({type(M).__name__})")
+        raise NotIdentifiableError(f"cannot identify the diagonal of {to_text(M)} ({type(M).__name__})")
     return ident.record(rule, M, None)
 
 
@@ -333,6 +334,11 @@ def diag_of_matmul(ident, M, r):
     if D is None:
         c, mats = ops.split_coeff(M)
         return ops.matmul(ops.diag(ops.matmul(*mats)), ident.jac_scalar(c))
+    if isinstance(D, MatAdd):
+        return ops.add(*[ident.jac(ops.diag(ops.matmul(coeff, *L, t, *R)))
+                         for t in D.args if ident.has_differential(t)])
+    if isinstance(D, Transpose) and not isinstance(pushed_transpose(D.arg), Transpose):
+        return ident.jac(ops.diag(ops.matmul(coeff, *L, pushed_transpose(D.arg), *R)))
     Lm = ops.matmul(*L) if L else None
     Rm = ops.matmul(*R) if R else None
     if D.shape[1] == 1 and Rm is not None:           # a column dv times a row R
@@ -345,7 +351,7 @@ def diag_of_matmul(ident, M, r):
         return ops.matmul(coeff, ops.hadamard(left, right), ident.jac(D.args[0]))
     if Lm is None and Rm is None:
         return ops.matmul(coeff, ident.jac(ops.diag(D)))
-    raise NotIdentifiableError(f"cannot identify diag({M})")
+    raise NotIdentifiableError(f"cannot identify diag({to_text(M)})")
 
 
 @identifies(MatAdd, name="diagonal of a sum", table=DIAGONAL_RULES)
