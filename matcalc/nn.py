@@ -551,16 +551,18 @@ class Backprop:
     def values(self, values):
         """name -> NumPy value of every forward and backward name, from X, Y and the parameters."""
         env = dict(values)
-        for name, expr in self.forward:
-            env[name] = evaluate_expr(expr, env)
-        for name, expr, _ in self.backward:
-            env[name] = evaluate_expr(expr, env)
+        lines = [(n, e) for n, e in self.forward] + [(n, e) for n, e, _ in self.backward]
+        for name, expr in lines:
+            value = evaluate_expr(expr, env)
+            if ops.is_matrix(self.symbols[name]) and np.ndim(value) == 0:
+                value = np.reshape(value, (1, 1))      # evaluate() returns 1 x 1 as a scalar
+            env[name] = value
         return env
 
     def evaluate(self, values):
-        """parameter name -> NumPy gradient."""
+        """parameter name -> NumPy gradient, shaped like the value given for the parameter."""
         env = self.values(values)
-        return {p: np.asarray(env[f"grad_{p}"]) for p in self.gradients}
+        return {p: np.reshape(env[f"grad_{p}"], np.shape(values[p])) for p in self.gradients}
 
     def expanded(self, name):
         """The gradient of parameter `name` (or any forward/backward name) with every
