@@ -26,6 +26,14 @@ from .errors import ShapeError
 from .shapes import describe, shape_of
 
 
+class _Printable:
+    """SymPy's str()/repr() of a node SymPy does not know: Name(args)."""
+
+    def _sympystr(self, printer):
+        inner = ", ".join(printer._print(a) for a in self.args)
+        return f"{type(self).__name__}({inner})"
+
+
 # ---- scalar functions SymPy lacks ---------------------------------------------------------------
 class sigmoid(sp.Function):
     """sigmoid(x) = 1 / (1 + exp(-x))"""
@@ -48,7 +56,7 @@ class step(sp.Function):
 
 
 # ---- matrix-valued nodes ---------------------------------------------------------------------
-class Elementwise(MatrixExpr):
+class Elementwise(_Printable, MatrixExpr):
     """f(X): the scalar function named `f` applied to every entry of X."""
 
     def __new__(cls, name, X):
@@ -69,7 +77,7 @@ class Elementwise(MatrixExpr):
         return self.args[1].shape
 
 
-class Softmax(MatrixExpr):
+class Softmax(_Printable, MatrixExpr):
     """softmax(X): over the entries of an n x 1 vector, or row by row of an N x C matrix."""
 
     def __new__(cls, X):
@@ -90,7 +98,7 @@ class Softmax(MatrixExpr):
         return self.args[0].shape
 
 
-class RowLogSumExp(MatrixExpr):
+class RowLogSumExp(_Printable, MatrixExpr):
     """logsumexp(X) of an N x C matrix: the N x 1 column of each row's log-sum-exp."""
 
     def __new__(cls, X):
@@ -107,7 +115,7 @@ class RowLogSumExp(MatrixExpr):
         return (self.args[0].shape[0], sp.Integer(1))
 
 
-class Differential(MatrixExpr):
+class Differential(_Printable, MatrixExpr):
     """dX: the differential of the matrix expression X, with X's shape."""
 
     def __new__(cls, X):
@@ -123,7 +131,7 @@ class Differential(MatrixExpr):
 
 
 # ---- scalar-valued nodes ---------------------------------------------------------------------
-class _ScalarOfMatrix(sp.Expr):
+class _ScalarOfMatrix(_Printable, sp.Expr):
     """A scalar computed from one matrix argument."""
     is_commutative = True
     is_number = False
@@ -189,7 +197,7 @@ class AsScalar(_ScalarOfMatrix):
             raise ShapeError(f"only a 1 x 1 matrix is a scalar, got {describe(shape_of(A))}")
 
 
-class ScalarDifferential(sp.Expr):
+class ScalarDifferential(_Printable, sp.Expr):
     """ds: the differential of the scalar expression s."""
     is_commutative = True
     is_number = False

@@ -1,0 +1,136 @@
+"""Derivations: the steps a student reads, their LaTeX, check(), and rules that cite their identity."""
+import re
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import matcalc as mc
+from matcalc import differentials, ops
+from matcalc.nodes import Differential, ScalarDifferential
+from matcalc.reverse import placeholder
+
+
+def derive(text, shapes, wrt):
+    return mc.grad(mc.parse(text, shapes), wrt)
+
+
+def test_steps_follow_the_hand_derivation():
+    d = derive("tr(X @ A @ X.T)", {"X": ("n", "m"), "A": ("m", "m")}, "X")
+    texts = [mc.to_text(s.after) for s in d.steps]
+    assert texts[0] == "d(tr(X@A@X.T))"
+    assert "tr(d(X@A@X.T))" in texts
+    assert "tr(dX@A@X.T + X@A@d(X.T))" in texts
+    assert texts[-1] == "X@(A + A.T)"
+    rules = [s.rule for s in d.steps]
+    assert "product rule" in rules and "trace" in rules and "read off the gradient" in rules
+    assert all(isinstance(s, mc.Step) for s in d.steps)
+    assert any("d(A @ B) = dA @ B + A @ dB" == s.identity for s in d.steps)
+
+
+def test_several_variables_share_one_expansion():
+    d = derive("tr(A @ B @ C)", {"A": ("n", "m"), "B": ("m", "p"), "C": ("p", "n")}, ["A", "C"])
+    assert set(d.results) == {"A", "C"}
+    assert mc.to_text(d.results["A"]) == "C.T@B.T"
+    assert mc.to_text(d.results["C"]) == "B.T@A.T"
+
+
+def _balanced(s):
+    depth = 0
+    for ch in s.replace(r"\{", "").replace(r"\}", ""):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+ALLOWED = {"begin", "end", "left", "right", "operatorname", "mathrm", "mathbf", "frac", "tfrac",
+           "text", "odot", "oslash", "circ", "sqrt", "exp", "log", "sin", "cos", "tanh", "sigma",
+           "det", "lVert", "rVert", "times", "lambda", "partial", "backslash", "hat", "sim", "quad"}
+
+
+@pytest.mark.parametrize("text, shapes, wrt", [
+    ("tr(X @ A @ X.T)", {"X": ("n", "m"), "A": ("m", "m")}, "X"),
+    ("sum(log(1 + exp(X @ w))) - y.T @ X @ w", {"X": ("N", "d"), "w": ("d",), "y": ("N",)}, "w"),
+    ("logdet(X) + norm(X)**2 - sum(relu(X) * sigmoid(X) / exp(X))", {"X": ("n", "n")}, "X"),
+])
+def test_latex_is_one_aligned_block_of_standard_commands(text, shapes, wrt):
+    tex = derive(text, shapes, wrt).latex()
+    assert tex.startswith("\\begin{aligned}") and tex.endswith("\\end{aligned}")
+    assert tex.count("\\begin{") == 1
+    assert _balanced(tex)
+    assert set(re.findall(r"\\([A-Za-z]+)", tex)) <= ALLOWED
+    assert "transposed Jacobian" in tex
+    assert derive(text, shapes, wrt)._repr_latex_().startswith("$$")
+
+
+def test_check_passes_for_a_correct_gradient_and_fails_for_a_wrong_one():
+    d = derive("x.T @ A @ x", {"x": ("n",), "A": ("n", "n")}, "x")
+    report = d.check(sizes={"n": 4})
+    assert report.ok and report.errors["x"] < 1e-8 and report.sizes == {"n": 4}
+    wrong = mc.parse("A @ x", {"x": ("n",), "A": ("n", "n")})
+    d.results["x"] = wrong          # a plausible but wrong formula (A is not symmetric)
+    assert not d.check().ok
+
+
+def test_check_with_given_values():
+    d = derive("logdet(X)", {"X": ("n", "n")}, "X")
+    X = np.eye(3) * 2 + 0.1
+    assert d.check(values={"X": X}).ok
+
+
+def test_vector_result_never_ambiguous():
+    d = derive("x.T @ A @ x", {"x": ("n",), "A": ("n", "n")}, "x")
+    assert d.result.shape == d.variables[0].shape      # n x 1, the shape of x
+    d = derive("s * tr(A)", {"s": (), "A": ("n", "n")}, "s")
+    assert not getattr(d.result, "is_Matrix", False)   # a scalar for a scalar
+
+
+# ---- every differential rule cites the identity it builds ----------------------------------------
+# rule name -> (node text, shapes); the identity's right-hand side is parsed with dA, dB declared
+RULE_CASES = {
+    "d_inverse": ("inv(A)", {"A": ("n", "n")}),
+    "d_transpose": ("A.T", {"A": ("n", "m")}),
+    "d_trace": ("tr(A)", {"A": ("n", "n")}),
+    "d_det": ("det(A)", {"A": ("n", "n")}),
+    "d_logdet": ("logdet(A)", {"A": ("n", "n")}),
+    "d_sum": ("sum(A)", {"A": ("n", "m")}),
+    "d_norm": ("norm(A)", {"A": ("n", "m")}),
+    "d_hadamard": ("A * B", {"A": ("n", "m"), "B": ("n", "m")}),
+    "d_product": ("A @ B", {"A": ("n", "m"), "B": ("m", "p")}),
+    "d_add": ("A + B", {"A": ("n", "m"), "B": ("n", "m")}),
+    "d_logsumexp": ("logsumexp(x)", {"x": ("n",)}),
+    "d_hadamard_power": ("A**3", {"A": ("n", "m")}),
+}
+
+
+@pytest.mark.parametrize("rule_name", sorted(RULE_CASES))
+def test_rule_docstring_matches_what_it_builds(rule_name):
+    text, shapes = RULE_CASES[rule_name]
+    node = mc.parse(text, shapes)
+    rule = differentials.rule_for(node)
+    assert rule.function.__name__ == rule_name
+    built = rule(node, placeholder)
+    diff_shapes = dict(shapes, **{"d" + k: v for k, v in shapes.items()})
+    rhs = rule.identity.split(" = ", 1)[1]
+    rhs = re.sub(r"\bdx\b", "dx", rhs)
+    if rule_name == "d_hadamard_power":
+        rhs = rhs.replace("p*A**(p - 1)", "3*A**2")
+    expected = ops.as_scalar_if_1x1(mc.parse(rhs.replace("@", " @ "), diff_shapes))
+    symbols = {Differential(mc.parse(k, shapes)): mc.parse("d" + k, diff_shapes) for k in shapes}
+    assert built.xreplace(symbols) == expected, (mc.to_text(built), rhs)
+
+
+def test_every_node_type_of_the_notation_has_a_rule():
+    names = {t.__name__ for t in differentials.RULES}
+    for needed in ("MatMul", "MatAdd", "Transpose", "Inverse", "Trace", "Determinant", "LogDet",
+                   "HadamardProduct", "HadamardPower", "Elementwise", "Softmax", "RowLogSumExp",
+                   "LogSumExp", "Norm", "EntrySum", "DiagMatrix", "DiagonalOf", "AsScalar"):
+        assert needed in names
+
+
+def test_unknown_node_is_a_clear_error():
+    class Strange(sp.Expr):
+        pass
+    with pytest.raises(mc.NotDifferentiableError, match="no differential rule for Strange"):
+        differentials.rule_for(Strange())
