@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.core.symbol import Str
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
+from . import shape_cache  # noqa: F401  (memoised SymPy shapes; see that module)
 from .errors import ShapeError
 from .shapes import describe, shape_of
 
@@ -32,6 +33,13 @@ class _Printable:
     def _sympystr(self, printer):
         inner = ", ".join(printer._print(a) for a in self.args)
         return f"{type(self).__name__}({inner})"
+
+
+def _memo_shape(node, compute):
+    s = node.__dict__.get("_matcalc_shape")
+    if s is None:
+        s = node.__dict__["_matcalc_shape"] = compute()
+    return s
 
 
 # ---- scalar functions SymPy lacks ---------------------------------------------------------------
@@ -74,7 +82,7 @@ class Elementwise(_Printable, MatrixExpr):
 
     @property
     def shape(self):
-        return self.args[1].shape
+        return _memo_shape(self, lambda: self.args[1].shape)
 
 
 class Softmax(_Printable, MatrixExpr):
@@ -95,7 +103,7 @@ class Softmax(_Printable, MatrixExpr):
 
     @property
     def shape(self):
-        return self.args[0].shape
+        return _memo_shape(self, lambda: self.args[0].shape)
 
 
 class RowLogSumExp(_Printable, MatrixExpr):
@@ -112,7 +120,7 @@ class RowLogSumExp(_Printable, MatrixExpr):
 
     @property
     def shape(self):
-        return (self.args[0].shape[0], sp.Integer(1))
+        return _memo_shape(self, lambda: (self.args[0].shape[0], sp.Integer(1)))
 
 
 class Differential(_Printable, MatrixExpr):
@@ -127,7 +135,7 @@ class Differential(_Printable, MatrixExpr):
 
     @property
     def shape(self):
-        return self.args[0].shape
+        return _memo_shape(self, lambda: self.args[0].shape)
 
 
 # ---- scalar-valued nodes ---------------------------------------------------------------------

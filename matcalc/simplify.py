@@ -77,9 +77,9 @@ def integer_floats(c):
         return c
     if c.is_Float:
         return sp.Integer(int(c)) if float(c).is_integer() else c
-    if not c.atoms(sp.Float):
-        return c
-    return c.xreplace({f: sp.Integer(int(f)) for f in c.atoms(sp.Float) if float(f).is_integer()})
+    if isinstance(c, (sp.Mul, sp.Add)) and any(a.is_Float for a in c.args):
+        return c.func(*[integer_floats(a) if a.is_Float else a for a in c.args])
+    return c
 
 
 def _terms(e):

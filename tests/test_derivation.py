@@ -134,3 +134,17 @@ def test_unknown_node_is_a_clear_error():
         pass
     with pytest.raises(mc.NotDifferentiableError, match="no differential rule for Strange"):
         differentials.rule_for(Strange())
+
+
+def test_deep_chain_and_network_derive_correctly():
+    """100 products and a 100-layer network: correct numbers (speed is in benchmarks/)."""
+    shapes = {f"A{i}": (2, 2) for i in range(100)}
+    f = mc.parse("tr(" + " @ ".join(f"A{i}" for i in range(100)) + ")", shapes)
+    assert mc.grad(f, ["A0", "A57"]).check(seed=1).ok
+    shapes, text = {"X": (3, 2)}, "X"
+    for i in range(1, 101):
+        shapes[f"W{i}"], shapes[f"b{i}"] = (2, 2), (2,)
+        text = f"tanh({text} @ W{i} + b{i}.T)"
+    shapes["Y"] = (3, 2)
+    d = mc.grad(mc.parse(f"sum(({text} - Y) ** 2)", shapes), ["W1", "b50", "W100"])
+    assert d.check(seed=2).ok
