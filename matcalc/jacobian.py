@@ -290,10 +290,14 @@ def jac_hadamard(ident, E, r):
 
 
 def jac_hadamard_matrix(ident, A, D, r):
-    """(A*dE)@r = diag(dE@diag(r)@A.T)"""
-    if isinstance(D, DiagMatrix):
-        return ident.jac(ops.diag(ops.hadamard(ops.diag(A), D.args[0])), r)
-    return ident.jac(ops.diag(ops.matmul(D, ops.diag(r), ops.transpose(A))))
+    """(A*dE)@r = J((A*dE)@r)@dx, by the table HADAMARD_RULES for dE's operation"""
+    if D.shape[1] == 1:
+        return ident.jac(ops.scale(ops.scalar(r), ops.hadamard(A, D)))
+    rule = HADAMARD_RULES.get(type(D))
+    if rule is None:
+        raise NotIdentifiableError(f"cannot identify ({to_text(A)})*({to_text(D)}) applied to "
+                                   f"a vector: no rule for {type(D).__name__}")
+    return ident.record(rule, (A, D), r)
 
 
 @identifies(DiagMatrix, name="diagonal matrix")
@@ -351,7 +355,125 @@ def diag_of_matmul(ident, M, r):
         return ops.matmul(coeff, ops.hadamard(left, right), ident.jac(D.args[0]))
     if Lm is None and Rm is None:
         return ops.matmul(coeff, ident.jac(ops.diag(D)))
-    raise NotIdentifiableError(f"cannot identify diag({to_text(M)})")
+    if isinstance(D, HadamardProduct):
+        product = hadamard_as_product(ident, D)
+        if product is not None:
+            return ident.jac(ops.diag(ops.matmul(coeff, *L, product, *R)))
+    return ops.matmul(coeff, diag_of_product(ident, Lm, ops.matmul(D, *R)))
+
+
+def diag_of_product(ident, L, DR):
+    """diag(L@dM) = (L*dM.T)@ones(k)"""
+    if L is None:
+        L = Identity(DR.shape[0])
+    return jac_hadamard_matrix(ident, L, ops.transpose(DR), OneMatrix(L.shape[1], 1))
+
+
+def hadamard_as_product(ident, M):
+    """B*(dc@w.T) = diag(dc)@B@diag(w);  B*(l@dv.T) = diag(l)@B@diag(dv)
+
+    A Hadamard product with a differential of rank one becomes a product, or None.
+    """
+    factors = list(M.args)
+    D = [f for f in factors if ident.has_differential(f)][0]
+    B = ops.hadamard(*[f for f in factors if f is not D])
+    if isinstance(D, MatAdd):
+        parts = [hadamard_as_product(ident, ops.hadamard(B, t)) if ident.has_differential(t)
+                 else None for t in D.args]
+        if any(p is None for p in parts):
+            return None
+        return ops.add(*parts)
+    if isinstance(D, Transpose):
+        pushed = pushed_transpose(D.arg)
+        if isinstance(pushed, Transpose):
+            return None
+        return hadamard_as_product(ident, ops.hadamard(B, pushed))
+    if not isinstance(D, MatMul):
+        return None
+    coeff, L, inner, R = split_product(ident, D)
+    if inner is None:
+        return None
+    if inner.shape[1] == 1 and R:
+        return ops.matmul(coeff, ops.diag(ops.matmul(*L, inner)), B,
+                          ops.diag(ops.transpose(ops.matmul(*R))))
+    if inner.shape[0] == 1 and L:
+        return ops.matmul(coeff, ops.diag(ops.matmul(*L)), B,
+                          ops.diag(ops.transpose(ops.matmul(inner, *R))))
+    return None
+
+
+# ---- identification of (A * dE) @ r for a matrix dE: one rule per operation of dE -------------
+HADAMARD_RULES = {}
+
+
+@identifies(MatAdd, name="Hadamard product with a sum", table=HADAMARD_RULES)
+def hadamard_of_add(ident, AD, r):
+    """(A*(dB + dC))@r = (A*dB)@r + (A*dC)@r"""
+    A, D = AD
+    return ops.add(*[jac_hadamard_matrix(ident, A, t, r) for t in D.args
+                     if ident.has_differential(t)])
+
+
+@identifies(HadamardProduct, name="Hadamard product of Hadamard products", table=HADAMARD_RULES)
+def hadamard_of_hadamard(ident, AD, r):
+    """(A*(B*dE))@r = ((A*B)*dE)@r"""
+    A, D = AD
+    factors = list(D.args)
+    inner = [f for f in factors if ident.has_differential(f)][0]
+    B = ops.hadamard(*[f for f in factors if f is not inner])
+    return jac_hadamard_matrix(ident, ops.hadamard(A, B), inner, r)
+
+
+@identifies(DiagMatrix, name="Hadamard product with a diagonal matrix", table=HADAMARD_RULES)
+def hadamard_of_diag(ident, AD, r):
+    """(A*diag(dv))@r = diag(diag(A)*r)@dv"""
+    A, D = AD
+    return ops.matmul(ops.diag(ops.hadamard(ops.diag(A), r)), ident.jac(D.args[0]))
+
+
+@identifies(Transpose, name="Hadamard product with a transpose", table=HADAMARD_RULES)
+def hadamard_of_transpose(ident, AD, r):
+    """(a.T*dw.T)@r = (a*r).T@dw"""
+    A, D = AD
+    if D.arg.shape[1] == 1:
+        return ops.matmul(ops.transpose(ops.hadamard(ops.transpose(A), r)), ident.jac(D.arg))
+    pushed = pushed_transpose(D.arg)
+    if isinstance(pushed, Transpose):
+        raise NotIdentifiableError(f"cannot identify ({to_text(A)})*({to_text(D)})")
+    return jac_hadamard_matrix(ident, A, pushed, r)
+
+
+@identifies(MatMul, name="Hadamard product with a product", table=HADAMARD_RULES)
+def hadamard_of_matmul(ident, AD, r):
+    """(A*(dc@w.T))@r = diag(A@(w*r))@dc;  (A*(l@dv.T@R))@r = diag(l)@A@diag(r)@R.T@dv;  (A*(L@diag(dv)@R))@r = (L*(A@diag(r)@R.T))@dv"""
+    A, D = AD
+    coeff, L, inner, R = split_product(ident, D)
+    if inner is None:
+        c, mats = ops.split_coeff(D)
+        return ops.matmul(ops.hadamard(A, ops.matmul(*mats)), r, ident.jac_scalar(c))
+    if isinstance(inner, MatAdd):
+        return ops.add(*[jac_hadamard_matrix(ident, A, ops.matmul(coeff, *L, t, *R), r)
+                         for t in inner.args if ident.has_differential(t)])
+    if inner.shape[1] == 1 and R:                           # a column dc times a row w.T
+        w = ops.transpose(ops.matmul(*R))
+        return ops.matmul(coeff, ops.diag(ops.matmul(A, ops.hadamard(w, r))),
+                          ident.jac(ops.matmul(*L, inner)))
+    if inner.shape[0] == 1 and L:                           # a column l times a row dv.T@R
+        l = ops.matmul(*L)
+        return ops.matmul(coeff, ops.diag(l), A, ops.diag(r),
+                          ident.jac(ops.transpose(ops.matmul(inner, *R))))
+    if isinstance(inner, DiagMatrix):
+        left = ops.matmul(*L) if L else Identity(inner.shape[0])
+        right = ops.transpose(ops.matmul(*R)) if R else Identity(inner.shape[0])
+        return ops.matmul(coeff, ops.hadamard(left, ops.matmul(A, ops.diag(r), right)),
+                          ident.jac(inner.args[0]))
+    if isinstance(inner, Transpose) and not isinstance(pushed_transpose(inner.arg), Transpose):
+        return jac_hadamard_matrix(ident, A, ops.matmul(coeff, *L, pushed_transpose(inner.arg), *R), r)
+    if isinstance(inner, HadamardProduct):
+        product = hadamard_as_product(ident, inner)
+        if product is not None:
+            return jac_hadamard_matrix(ident, A, ops.matmul(coeff, *L, product, *R), r)
+    raise NotIdentifiableError(f"cannot identify ({to_text(A)})*({to_text(D)}) applied to a vector")
 
 
 @identifies(MatAdd, name="diagonal of a sum", table=DIAGONAL_RULES)
