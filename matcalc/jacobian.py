@@ -370,7 +370,7 @@ def diag_of_product(ident, L, DR):
 
 
 def hadamard_as_product(ident, M):
-    """B*(dc@w.T) = diag(dc)@B@diag(w);  B*(l@dv.T) = diag(l)@B@diag(dv)
+    """B*(dc@w.T) = diag(dc)@B@diag(w);  B*(l@dv.T) = diag(l)@B@diag(dv);  B*(L@diag(dv)) = (B*L)@diag(dv)
 
     A Hadamard product with a differential of rank one becomes a product, or None.
     """
@@ -399,6 +399,10 @@ def hadamard_as_product(ident, M):
     if inner.shape[0] == 1 and L:
         return ops.matmul(coeff, ops.diag(ops.matmul(*L)), B,
                           ops.diag(ops.transpose(ops.matmul(inner, *R))))
+    if isinstance(inner, DiagMatrix) and not R:       # B*(L@diag(dv)) = (B*L)@diag(dv)
+        return ops.matmul(coeff, ops.hadamard(B, ops.matmul(*L)), inner)
+    if isinstance(inner, DiagMatrix) and not L:       # B*(diag(dv)@R) = diag(dv)@(B*R)
+        return ops.matmul(coeff, inner, ops.hadamard(B, ops.matmul(*R)))
     return None
 
 
