@@ -572,6 +572,10 @@ def jacobian(f, wrt):
 
 
 def _variable_message(x, what):
+    if what == "jacobian" and not isinstance(x, sp.Symbol):
+        return (f"jacobian() is taken with respect to a vector; {x.name} is a "
+                f"{describe(shape_of(x))} matrix, whose Jacobian is taken of vec({x.name}), "
+                f"which is not supported yet")
     if isinstance(x, sp.Symbol):
         return (f"{what}() is taken with respect to a vector; {x.name} is a scalar: use grad() "
                 f"(of the scalar) or differentiate the function's entries")
