@@ -13,7 +13,7 @@ import sympy as sp
 from sympy import MatrixSymbol
 
 from .errors import MatcalcError
-from .evaluate import evaluate
+from .evaluate import dimension_sizes, evaluate
 
 RTOL = 1e-6
 
@@ -83,7 +83,7 @@ def check_derivation(d, values=None, sizes=None, seed=0):
         for kind in (0, 1, 2, 2, 2):
             values = draw_values(d.f, sizes, rng, kind)
             if _finite(evaluate(d.f, values)) and all(
-                    _finite(evaluate(r, values)) for r in d.results.values()):
+                    _finite(evaluate(r, values, sizes=sizes)) for r in d.results.values()):
                 break
         else:
             raise MatcalcError("no random point where the function and its gradient are finite; "
@@ -91,16 +91,17 @@ def check_derivation(d, values=None, sizes=None, seed=0):
     values = {k: np.array(v, dtype=float) for k, v in values.items()}
     errors = {}
     for x in d.variables:
-        errors[x.name] = _directional_error(d.f, x, d.results[x.name], values, rng)
+        errors[x.name] = _directional_error(d.f, x, d.results[x.name], values, rng,
+                                            dimension_sizes(d.f, values))
     return CheckReport(errors, sizes, all(e < RTOL for e in errors.values()))
 
 
-def _directional_error(f, x, G_expr, values, rng):
+def _directional_error(f, x, G_expr, values, rng, sizes):
     x0 = np.array(values[x.name], dtype=float)
     if isinstance(x, MatrixSymbol) and x0.ndim == 1:
         x0 = x0.reshape(-1, 1)
     V = rng.standard_normal(x0.shape)
-    G = np.asarray(evaluate(G_expr, values), dtype=float)
+    G = np.asarray(evaluate(G_expr, values, sizes=sizes), dtype=float)
     if G.ndim == 0 and x0.ndim == 2:
         G = np.full(x0.shape, float(G)) if x0.shape == (1, 1) else G * np.ones(x0.shape)
     analytic = float(np.sum(G.reshape(x0.shape) * V))

@@ -16,6 +16,7 @@ from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Invers
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from .errors import MatcalcError, ShapeError, UnknownNameError
+from .limits import recursion_room
 from .nodes import (AsScalar, Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp, Softmax,
                     relu, sigmoid, softplus, step)
 
@@ -74,10 +75,25 @@ def bind(expr, values):
     return arrays, dims
 
 
-def evaluate(expr, values, xp=np):
-    """The value of `expr` with symbols bound by `values` (name -> array or number)."""
+def dimension_sizes(expr, values):
+    """dimension name -> size, read off the arrays given for the symbols of expr."""
+    return {d.name: size for d, size in bind(expr, values)[1].items()}
+
+
+def evaluate(expr, values, xp=np, sizes=None):
+    """The value of `expr` with symbols bound by `values` (name -> array or number).
+
+    sizes (dimension name -> size) is needed only when a dimension occurs in no symbol of the
+    expression, as in the gradient 3*eye(n) of 3*tr(A): pass
+    `sizes=dimension_sizes(f, values)` with the function f the result came from.
+    """
     arrays, dims = bind(expr, values)
-    return Evaluator(arrays, dims, xp).value(expr)
+    for name, size in (sizes or {}).items():
+        d = sp.Symbol(name, integer=True, positive=True)
+        if dims.setdefault(d, int(size)) != int(size):
+            raise ShapeError(f"dimension {name} is {dims[d]} in the values but {size} in sizes")
+    with recursion_room():
+        return Evaluator(arrays, dims, xp).value(expr)
 
 
 class Evaluator:

@@ -9,6 +9,7 @@ from sympy import MatrixSymbol, ZeroMatrix
 
 from . import ops
 from .derivation import Derivation
+from .nodes import AsScalar
 from .errors import MatcalcError, NotDifferentiableError, ShapeError
 from .reverse import walk
 from .shapes import describe, shape_of
@@ -72,6 +73,12 @@ def grad(f, wrt):
         if G is None:
             G = ZeroMatrix(*x.shape) if ops.is_matrix(x) else sp.Integer(0)
         raw[x.name] = G
-        results[x.name] = simplify(G)
+        results[x.name] = _unwrapped(simplify(G))
     return Derivation(f=f, variables=variables, single=single, raw=raw, results=results,
                       visits=visits, kind="gradient")
+
+
+def _unwrapped(G):
+    """A scalar result that is a 1 x 1 product is returned as that product (it prints and
+    re-parses as the same object, and evaluates to a scalar)."""
+    return G.arg if isinstance(G, AsScalar) else G

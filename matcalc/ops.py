@@ -106,7 +106,15 @@ def matmul(*factors):
     rows, cols = mats[0].shape[0], mats[-1].shape[1]
     if coeff == 0 or any(isinstance(m, ZeroMatrix) for m in mats):
         return ZeroMatrix(rows, cols)
-    kept = [m for m in mats if not isinstance(m, Identity)]
+    kept = []
+    for m in mats:
+        if isinstance(m, Identity):
+            continue
+        if kept and isinstance(m, OneMatrix) and isinstance(kept[-1], OneMatrix):
+            coeff = coeff * m.shape[0]       # ones(a, k) @ ones(k, b) = k * ones(a, b)
+            kept[-1] = OneMatrix(kept[-1].shape[0], m.shape[1])
+            continue
+        kept.append(m)
     if not kept:
         kept = [Identity(rows)]
     if coeff == 1 and len(kept) == 1:

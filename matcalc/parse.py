@@ -20,12 +20,10 @@ Nesting deeper than MAX_DEPTH parentheses is a ParseError, not a RecursionError.
 """
 import keyword
 import re
-import sys
-from contextlib import contextmanager
-
 import sympy as sp
 
 from . import ops
+from .limits import recursion_room
 from .errors import MatcalcError, ParseError, ShapeError, UnknownNameError
 from .shapes import declared_shape, dimension
 
@@ -108,17 +106,6 @@ def dimensions_of(symbols):
     return dims
 
 
-@contextmanager
-def _recursion_room(n):
-    old = sys.getrecursionlimit()
-    if old < n:
-        sys.setrecursionlimit(n)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
-
-
 def parse(text, shapes=None):
     """The expression that `text` denotes, with symbols declared by `shapes`.
 
@@ -141,7 +128,7 @@ def parse(text, shapes=None):
             raise MatcalcError(f"{d!r} is both a dimension and a symbol name")
     if not text.strip():
         raise ParseError("empty expression", text, 1)
-    with _recursion_room(MAX_DEPTH * 12 + 2000):
+    with recursion_room(MAX_DEPTH * 12 + 2000):
         return _Parser(text, symbols).parse()
 
 

@@ -21,7 +21,7 @@ from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, Ma
 
 from . import ops
 from .nodes import Elementwise
-from .parse import _recursion_room
+from .limits import recursion_room
 from .reverse import LEAVES
 
 
@@ -41,7 +41,7 @@ def simplify(e):
             memo[x] = hit
         return hit
 
-    with _recursion_room(20000):
+    with recursion_room():
         return walk(e)
 
 

@@ -138,6 +138,11 @@ class TextPrinter:
             body, body_prec = self.p(mats[0])
             if coeff != 1 and body_prec <= MUL and not isinstance(mats[0], HadamardProduct):
                 body, body_prec = self.parens(body), ATOM
+        elif coeff != 1 and tuple(e.shape) == (1, 1):
+            # a 1 x 1 product is a scalar in `c*(...)`; keep it a matrix: (c*a.T)@B@b
+            head, head_prec = self.scaled(coeff, self.wrap(mats[0], MUL, strict=True), ATOM)
+            head = head if head_prec >= NEG else self.parens(head)
+            return "@".join([head] + [self.wrap(m, MUL, strict=True) for m in mats[1:]]), MUL
         else:
             body = self.matmul_join(mats)
             body_prec = MUL

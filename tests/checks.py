@@ -23,6 +23,7 @@ import autograd.numpy as anp
 import numpy as np
 
 import matcalc as mc
+from matcalc.evaluate import dimension_sizes
 
 RTOL = 1e-6
 SIZE_RANGE = (2, 5)
@@ -188,7 +189,7 @@ def assert_gradient(f_expr, wrt_name, G_expr, values, rtol=RTOL, rng=None):
     values = {**values, wrt_name: float(X) if X.shape == () else X}
     func = scalar_function(f_expr, wrt_name, values)
     f0 = func(values[wrt_name])
-    G = as_array(mc.evaluate(G_expr, values), X.shape)
+    G = as_array(mc.evaluate(G_expr, values, sizes=dimension_sizes(f_expr, values)), X.shape)
     # rounding noise of central differences is about eps * |f| / h per entry
     atol = 1e-9 * (1.0 + abs(f0)) * max(1.0, float(np.size(X))) ** 0.5
     fd = fd_grad(func, X)

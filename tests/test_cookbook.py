@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import matcalc as mc
+from matcalc.evaluate import dimension_sizes
 from checks import as_array, assert_close, assert_gradient, concrete_shape, random_values
 
 n, m, p = "n", "m", "p"
@@ -160,10 +161,7 @@ IDENTITIES = [
 ]
 
 # id -> reason, for identities matcalc currently gets wrong (strict: a fix makes them fail)
-KNOWN_BUGS = {
-    "cookbook-99-tr-X": "mc.evaluate cannot evaluate the gradient eye(n): no symbol of the "
-                        "expression carries n and evaluate() cannot be given dimension sizes",
-}
+KNOWN_BUGS = {}
 
 
 def params():
@@ -191,10 +189,10 @@ def test_cookbook_identity(ident, expr, shapes, wrt, expected, assume):
     for draw in range(2):
         values, sizes = random_values(shapes, rng, assume)
         wshape = concrete_shape(shapes[wrt], sizes)
-        ours = as_array(mc.evaluate(d.result, values), wshape)
+        ours = as_array(mc.evaluate(d.result, values, sizes=dimension_sizes(f, values)), wshape)
         assert_gradient(f, wrt, d.result, values, rng=rng)
         if want is not None:
-            assert_close(ours, as_array(mc.evaluate(want, values), wshape),
+            assert_close(ours, as_array(mc.evaluate(want, values, sizes=dimension_sizes(f, values)), wshape),
                          what=f"{ident}: derived {text} vs expected {expected}")
-        assert_close(as_array(mc.evaluate(reparsed, values), wshape), ours,
+        assert_close(as_array(mc.evaluate(reparsed, values, sizes=dimension_sizes(f, values)), wshape), ours,
                      what=f"{ident}: re-parsed text {text}")

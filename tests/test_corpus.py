@@ -15,17 +15,14 @@ import numpy as np
 import pytest
 
 import matcalc as mc
+from matcalc.evaluate import dimension_sizes
 from checks import as_array, assert_close, assert_gradient, concrete_shape, random_values
 
 CORPUS = json.loads((pathlib.Path(__file__).parent / "data" / "public.json").read_text())
 GRADIENTS = CORPUS["gradients"]
 
 # id -> reason for known matcalc bugs (strict xfail: fixing the bug makes the test fail loudly)
-KNOWN_BUGS = {
-    "sympy-041": "mc.evaluate cannot evaluate the gradient 3*eye(n): no symbol of the expression "
-                 "carries n, and evaluate() has no way to be given dimension sizes "
-                 "(MatcalcError: the size of dimension n is unknown)",
-}
+KNOWN_BUGS = {}
 
 
 def params():
@@ -58,9 +55,9 @@ def test_corpus_gradient(entry):
     for trial in range(2):
         values, sizes = random_values(shapes, rng, entry.get("assume"))
         wshape = concrete_shape(shapes[entry["wrt"]], sizes)
-        ours = as_array(mc.evaluate(d.result, values), wshape)
-        want = as_array(mc.evaluate(expected, values), wshape)
+        ours = as_array(mc.evaluate(d.result, values, sizes=dimension_sizes(f, values)), wshape)
+        want = as_array(mc.evaluate(expected, values, sizes=dimension_sizes(f, values)), wshape)
         assert_close(ours, want, what=f"{entry['id']} trial {trial}: ours {text} vs expected")
-        assert_close(as_array(mc.evaluate(reparsed, values), wshape), ours,
+        assert_close(as_array(mc.evaluate(reparsed, values, sizes=dimension_sizes(f, values)), wshape), ours,
                      what=f"re-parsed {text}")
         assert_gradient(f, entry["wrt"], d.result, values, rng=rng)

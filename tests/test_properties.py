@@ -179,8 +179,6 @@ def unwrap(e):
     return e.args[0] if isinstance(e, AsScalar) else e
 
 
-@pytest.mark.xfail(strict=True, reason="grad wrt a scalar returns AsScalar(v.T*v); its text "
-                   "'v.T@v' re-parses to the 1 x 1 MatMul v.T*v, which is not == the result")
 def test_scalar_gradient_round_trip():
     shapes = {"a": (), "v": ("m",)}
     r = mc.grad(mc.parse("(v.T@v)*a", shapes), "a").result
