@@ -420,4 +420,67 @@ def expression_module(f, wrt, name="f"):
 
 
 def network_module(net, name="f", wrt=None):
-    raise NotImplementedError
+    """Source of the module for an nn.Sequential, from its Backprop record: forward and
+    backward are the network's own named lines, printed as NumPy with its comments."""
+    bp = net.backprop()
+    symbols = bp.symbols
+    for n in symbols:
+        if not is_identifier(n):
+            raise ValueError(f"the network produced a name that is not an identifier: {n!r}")
+    params = list(net.parameters) if wrt is None else [getattr(w, "name", w) for w in wrt]
+    for p in params:
+        if p not in net.parameters:
+            raise ValueError(f"{p!r} is not a parameter of the network; parameters: "
+                             + ", ".join(net.parameters))
+    computed = {n for n, _ in bp.forward} | {n for n, _, _ in bp.backward}
+    exprs = [e for _, e in bp.forward] + [e for _, e, _ in bp.backward]
+    ordered = ["X"] + list(net.parameters) + ["Y"]
+    inputs = [symbols[n] for n in ordered if n in symbols and n not in computed]
+    inputs += [s for s in inputs_of(exprs) if s.name not in computed and s not in inputs]
+    count = count_uses(exprs)
+
+    names = Names()
+    for n in list(dict.fromkeys([s.name for s in inputs] + list(symbols))):
+        names.claim(n)
+    dims = {d: names.fresh(str(d)) for d in dimensions_of(inputs)}
+    em = Emitter(names, count, dims)
+    for s in inputs:
+        em.memo[s] = s.name
+
+    value_name = bp.forward[-1][0]
+    for n, e in bp.forward:
+        target = symbols[n]
+        if ops.is_matrix(e) and not ops.is_matrix(target):
+            e = ops.scalar(e)
+        em.assign(n, e)
+        em.memo.setdefault(e, n)
+        em.memo[target] = n
+    forward_body = em.lines
+    em.forward_names = [n for n, _ in bp.forward[:-1]] + \
+        [n for n in em.memo.values() if n not in symbols]
+    dims_used_forward = list(em.printer.used_dims)
+    em.lines = []
+
+    last_comment = None
+    for n, e, comment in bp.backward:
+        if comment != last_comment:
+            em.comment(comment)
+            last_comment = comment
+        em.assign(n, e)
+        em.memo[symbols[n]] = n
+    grads = []
+    for p in params:
+        g = f"grad_{p}"
+        if g not in symbols:
+            g = names.fresh(g)
+            em.assign(g, bp.gradients[p])
+        grads.append(g)
+    backward_body = em.lines
+    dims_used = list(em.printer.used_dims)
+
+    module = Module(names, inputs, dims, em, value_name)
+    doc = ", ".join(shape_doc(s) for s in inputs)
+    head = header(f"nn.Sequential: {net.spec()}, loss {type(net.loss).__name__}: "
+                  f"{to_text(net.loss_expr)}", params, value_name, name)
+    return assemble(head, module, forward_body, backward_body, grads, params, doc,
+                    dims_used_forward, dims_used)

@@ -161,10 +161,10 @@ def should_name(e, count):
         coeff, mats = ops.split_coeff(e)
         if any(isinstance(m, OneMatrix) for m in mats):
             return False                       # a broadcast row or column sum
-        if len(mats) >= 2:
-            return True
     if isinstance(e, HadamardProduct) and count.get(e, 0) < 2:
         return False
     if not isinstance(e, sp.Basic) or e.is_number:
         return False
+    if not ops.is_matrix(e) and not e.atoms(MatrixSymbol):
+        return False                           # a number made of dimensions, such as 1/N
     return count.get(e, 0) >= 2
