@@ -112,7 +112,7 @@ class Emitter:
             parts = []
             for m in mats:
                 base = m.arg if isinstance(m, Transpose) else m
-                n = self.name_of(base)
+                n = self.name_of(base) or (self.wish(base) if base is not e else None)
                 if n is None:
                     return None
                 parts.append(n + ("T" if isinstance(m, Transpose) else ""))
@@ -120,6 +120,8 @@ class Emitter:
             return glue.join(parts) if coeff == 1 else None
         arg = e.args[-1] if isinstance(e, Elementwise) else (e.args[0] if e.args else None)
         a = self.name_of(arg) if isinstance(arg, sp.Basic) else None
+        if a is None and isinstance(arg, sp.Basic) and not isinstance(arg, sp.Number):
+            a = self.wish(arg)
         if isinstance(e, Elementwise):
             return f"{a}_{e.name}" if a else e.name
         prefixes = {Inverse: "inv", Determinant: "det", LogDet: "logdet", EntrySum: "sum",
@@ -385,7 +387,7 @@ def expression_module(f, wrt, name="f"):
         em.comment("; ".join(rules))
         for a in group.assignments:
             if a.placeholder not in em.memo:
-                base = em.name_of(a.node)
+                base = em.name_of(a.node) or em.wish(a.node)
                 em.memo[a.placeholder] = names.fresh(f"grad_{base}" if base else "grad")
             target = em.memo[a.placeholder]
             if a.accumulate:
