@@ -66,6 +66,9 @@ class LatexPrinter(TextPrinter):
     def _Symbol(self, e):
         return name_latex(e.name), ATOM
 
+    def _Identity(self, e):
+        return rf"I_{{{self.dim(e.shape[0])}}}", ATOM
+
     def _Number(self, e):
         if e.is_Rational and not e.is_Integer:
             t = rf"\frac{{{abs(e.p)}}}{{{e.q}}}"
@@ -73,13 +76,12 @@ class LatexPrinter(TextPrinter):
         text, prec = super()._Number(e)
         return text, prec
 
-    def _Identity(self, e):
-        return rf"I_{{{self.p(e.shape[0])[0]}}}", ATOM
-
     def _OneMatrix(self, e):
         if e.shape[1] == 1:
-            return rf"\mathbf{{1}}_{{{self.p(e.shape[0])[0]}}}", ATOM
-        return rf"\mathbf{{1}}_{{{self.p(e.shape[0])[0]} \times {self.p(e.shape[1])[0]}}}", ATOM
+            return rf"\mathbf{{1}}_{{{self.dim(e.shape[0])}}}", ATOM
+        if e.shape[0] == 1:
+            return rf"\mathbf{{1}}_{{{self.dim(e.shape[1])}}}^{{T}}", POW
+        return rf"\mathbf{{1}}_{{{self.dim(e.shape[0])} \times {self.dim(e.shape[1])}}}", ATOM
 
     def _ZeroMatrix(self, e):
         return r"\mathbf{0}", ATOM
@@ -172,14 +174,8 @@ class LatexPrinter(TextPrinter):
             return rf"\mathbf{{1}} \oslash {self.wrap(base, MUL, strict=True)}", MUL
         return rf"{self.wrap(base, ATOM)}^{{\circ {self.p(exp)[0]}}}", POW
 
-    # -- sums --
-    def term_text(self, term, shape):
-        c, ms = ops.split_coeff(term)
-        if len(ms) == 1 and isinstance(ms[0], OneMatrix) and tuple(ms[0].shape) == tuple(shape):
-            text, prec = self.p(c)
-            return self.parens(text) if prec <= ADD else text
-        text, prec = self.p(term)
-        return self.parens(text) if prec <= ADD else text
+    def dim(self, d):
+        return self.p(d)[0] if not d.is_Symbol else name_latex(d.name)
 
     def _Mul(self, e):
         coeff, rest = e.as_coeff_Mul()

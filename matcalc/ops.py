@@ -398,6 +398,8 @@ def entry_sum(A):
         return A
     if isinstance(A, ZeroMatrix):
         return sp.Integer(0)
+    if isinstance(A, OneMatrix):
+        return A.shape[0] * A.shape[1]
     return EntrySum(A)
 
 

@@ -82,7 +82,14 @@ class TextPrinter:
         return e.name, ATOM
 
     def _Symbol(self, e):
+        if e.is_integer and e.is_positive:
+            # a dimension used as a number (tr(eye(n)) = n): the notation spells it sum(ones(n))
+            return f"sum(ones({e.name}))", ATOM
         return e.name, ATOM
+
+    def dim(self, d):
+        """A dimension inside eye(...) / ones(...): its name or its size."""
+        return d.name if d.is_Symbol else str(int(d))
 
     def _Number(self, e):
         t = number_text(e)
@@ -91,12 +98,15 @@ class TextPrinter:
         return t, (MUL if "/" in t else ATOM)
 
     def _Identity(self, e):
-        return self.call("eye", e.shape[0])
+        return f"eye({self.dim(e.shape[0])})", ATOM
 
     def _OneMatrix(self, e):
-        if e.shape[1] == 1:
-            return self.call("ones", e.shape[0])
-        return self.call("ones", e.shape[0], e.shape[1])
+        rows, cols = e.shape
+        if cols == 1:
+            return f"ones({self.dim(rows)})", ATOM
+        if rows == 1:
+            return f"ones({self.dim(cols)}).T", ATOM
+        return f"ones({self.dim(rows)}, {self.dim(cols)})", ATOM
 
     def _ZeroMatrix(self, e):
         return f"0*{self.p(OneMatrix(*e.shape))[0]}", MUL
@@ -207,23 +217,27 @@ class TextPrinter:
 
     # -- sums --
     def _MatAdd(self, e):
-        out = []
-        for t in e.args:
-            neg = ops.is_negative_term(t)
-            term = ops.neg(t) if neg else t
-            text = self.term_text(term, e.shape)
-            out.append((neg, text))
+        terms = [(ops.is_negative_term(t), ops.neg(t) if ops.is_negative_term(t) else t)
+                 for t in e.args]
+        # a scalar or a row may stand for its broadcast (1 + X, X@W + b.T) only next to a term
+        # printed at the full shape
+        elide = any(self.broadcast_part(t, e.shape) is None for _, t in terms)
+        out = [(neg, self.term_text(t, e.shape, elide)) for neg, t in terms]
         return self.join_terms(out), ADD
 
-    def term_text(self, term, shape):
+    def broadcast_part(self, term, shape):
+        """c for c*ones(n, m), the row for ones(n)@row; None for a term of the full shape."""
         c, ms = ops.split_coeff(term)
         if len(ms) == 1 and isinstance(ms[0], OneMatrix) and tuple(ms[0].shape) == tuple(shape):
-            text, prec = self.p(c)           # c * ones(n, m) in a sum: just the scalar
-        elif len(ms) >= 2 and isinstance(ms[0], OneMatrix) and ms[0].shape[1] == 1 \
+            return c
+        if len(ms) >= 2 and isinstance(ms[0], OneMatrix) and ms[0].shape[1] == 1 \
                 and ms[1].shape[0] == 1 and shape[0] != 1:
-            text, prec = self.p(ops.matmul(c, *ms[1:]))   # ones(n) @ row: just the row
-        else:
-            text, prec = self.p(term)
+            return ops.matmul(c, *ms[1:])
+        return None
+
+    def term_text(self, term, shape, elide=True):
+        part = self.broadcast_part(term, shape) if elide else None
+        text, prec = self.p(term if part is None else part)
         return self.parens(text) if prec <= ADD else text
 
     def join_terms(self, terms):
