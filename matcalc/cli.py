@@ -11,7 +11,14 @@ never a traceback. The expression text goes to the parser, which never evaluates
 import argparse
 import sys
 
+import codegen
+
 from .errors import MatcalcError, ParseError
+from .grad import grad
+from .jacobian import hessian, hvp, jacobian
+from .nn import from_spec
+from .parse import parse
+from .text import to_text
 
 EPILOG = "shapes: --shape X=n,m (matrix), --shape x=n (vector n x 1), --shape c= (scalar)"
 
@@ -80,7 +87,6 @@ def build_parser():
 def run(argv, out):
     args = build_parser().parse_args(argv)
     if args.command == "net":
-        from .nn import from_spec
         bp = from_spec(args.spec, loss=args.loss, batch=args.batch).backprop()
         if args.latex:
             out.write(bp.latex() + "\n")
@@ -88,11 +94,10 @@ def run(argv, out):
             out.write(bp.text() + "\n")
         else:
             for name, g in bp.gradients.items():
-                out.write(f"{name}: {_to_text(g)}\n")
+                out.write(f"{name}: {to_text(g)}\n")
         return 0
     if args.command == "codegen":
         return _codegen(args, out)
-    from .parse import parse
     f = parse(args.expr, parse_shapes(args.shape))
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
     d = _derive(args.command, f, wrt)
@@ -104,7 +109,7 @@ def run(argv, out):
         return 0
     for name, r in d.results.items():
         prefix = f"{name}: " if len(d.results) > 1 else ""
-        out.write(prefix + _to_text(r) + "\n")
+        out.write(prefix + to_text(r) + "\n")
     if args.check:
         report = d.check()
         out.write(str(report) + "\n")
@@ -112,29 +117,20 @@ def run(argv, out):
     return 0
 
 
-def _to_text(e):
-    from .text import to_text
-    return to_text(e)
+DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
 
 
 def _derive(command, f, wrt):
-    if command == "grad":
-        from .grad import grad
-        return grad(f, wrt)
-    from . import jacobian as second_order
-    return getattr(second_order, command)(f, wrt)
+    return DERIVE[command](f, wrt)
 
 
 def _codegen(args, out):
-    import codegen
     if args.net:
-        from .nn import from_spec
         net = from_spec(args.net, loss=args.loss, batch=args.batch)
         source = codegen.numpy_source(net, name=args.name or "net")
     else:
         if not args.expr or not args.wrt:
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
-        from .parse import parse
         f = parse(args.expr, parse_shapes(args.shape))
         source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f")
     if args.output:
@@ -158,6 +154,9 @@ def main(argv=None):
         sys.stderr.write("matcalc: expression too deeply nested\n")
     except OSError as e:
         sys.stderr.write(f"matcalc: {e.strerror}: {e.filename}\n")
+    except Exception as e:  # a bug in matcalc, not in the input: still one line, exit 1
+        sys.stderr.write(f"matcalc: internal error ({type(e).__name__}: {e}); please report it\n")
+        return 1
     return 2
 
 

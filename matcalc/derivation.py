@@ -23,6 +23,16 @@ from .latex import latex, render_aligned, text_latex
 from .nodes import Differential, ScalarDifferential
 from .text import to_text
 
+READ_OFF = {
+    "jacobian": "df = J@dx  =>  J (p x n)",
+    "hessian": "d(grad f) = H@dx  =>  H (n x n), d2f = dx.T@H@dx",
+    "hvp": "H[V] = d(grad f) with dX := V",
+}
+CONVENTIONS = {
+    "jacobian": "Jacobian convention: J is p x n for f p x 1 and x n x 1, df = J @ dx",
+    "hessian": "Hessian convention: H is n x n, the Jacobian of the gradient, d2f = dx.T @ H @ dx",
+    "hvp": "Hessian-vector product: the differential of the gradient along the direction V",
+}
 CONVENTION = ("gradient convention: df/dX has the shape of X and is the transposed Jacobian, "
               "df = tr((df/dX).T @ dX)")
 
@@ -76,7 +86,12 @@ class Derivation:
     @property
     def steps(self):
         if self._steps is None:
-            self._steps = self._build_steps()
+            if self.kind == "gradient":
+                self._steps = self._build_steps()
+            else:   # jacobian.py records its forward expansion as Steps already
+                self._steps = list(self.visits) + [
+                    Step(self.raw[x.name], self.results[x.name], f"read off the {self.kind}",
+                         READ_OFF[self.kind]) for x in self.variables]
         return self._steps
 
     def _build_steps(self):
@@ -125,6 +140,8 @@ class Derivation:
     # ---- rendering -----------------------------------------------------------------------------
     def text(self):
         """The derivation in plain text, one line per step, in the notation."""
+        if self.kind != "gradient":
+            return self._text_records()
         lines = [f"f = {to_text(self.f)}"]
         lhs = f"d{_name(self.f)}"
         width = 0
@@ -147,6 +164,8 @@ class Derivation:
 
     def latex(self):
         """One aligned LaTeX block from df = ... to the result (standard amsmath only)."""
+        if self.kind != "gradient":
+            return self._latex_records()
         rows = []
         lhs = r"\mathrm{d}f"
         first = True
@@ -169,6 +188,23 @@ class Derivation:
                       r"\operatorname{tr}\left(\left(\tfrac{\partial f}{\partial X}\right)^{T}"
                       r" \mathrm{d}X\right)")
         return body.replace("\n\\end{aligned}", " \\\\\n" + "&" + convention + "\n\\end{aligned}")
+
+    def _text_records(self):
+        lines = [f"f = {to_text(self.f)}"]
+        for st in self.steps:
+            lines.append(f"{to_text(st.before)} = {to_text(st.after)}   [{st.rule}: {st.identity}]")
+        for x in self.variables:
+            lines.append(f"=> {self.kind} wrt {x.name} = {to_text(self.results[x.name])}")
+        lines.append(CONVENTIONS[self.kind])
+        return "\n".join(lines)
+
+    def _latex_records(self):
+        rows = [(latex(st.before), latex(st.after), text_latex(f"{st.rule}: {st.identity}"))
+                for st in self.steps]
+        rows.append((text_latex(self.kind), latex(self.result), ""))
+        body = render_aligned(rows)
+        return body.replace("\n\\end{aligned}",
+                            " \\\\\n&" + text_latex(CONVENTIONS[self.kind]) + "\n\\end{aligned}")
 
     def _repr_latex_(self):
         return "$$" + self.latex() + "$$"

@@ -34,6 +34,8 @@ class _Printable:
         inner = ", ".join(printer._print(a) for a in self.args)
         return f"{type(self).__name__}({inner})"
 
+    _sympyrepr = _sympystr
+
 
 def _memo_shape(node, compute):
     s = node.__dict__.get("_matcalc_shape")
