@@ -22,9 +22,14 @@ from matcalc import ops
 from matcalc.errors import MatcalcError
 from matcalc.grad import resolve, scalar_function
 
+from .derived import derived_module
 from .emit import expression_module, network_module
 
 __all__ = ["numpy_source", "compile", "emit_forward_backward"]
+
+
+def _is_derivation(obj):
+    return hasattr(obj, "kind") and hasattr(obj, "variables") and hasattr(obj, "results")
 
 
 def _is_network(obj):
@@ -33,7 +38,14 @@ def _is_network(obj):
 
 def numpy_source(expr, wrt=None, name="f"):
     """Source of a NumPy module computing `expr` (a matcalc expression) and its gradients with
-    respect to `wrt` (names or symbols), or of an nn.Sequential network's loss and gradients."""
+    respect to `wrt` (names or symbols), or of an nn.Sequential network's loss and gradients.
+
+    A Derivation of kind jacobian / hessian / hvp gives a module with one function named after
+    the kind (derived.py); one of kind gradient, the module for its f and variables."""
+    if _is_derivation(expr):
+        if expr.kind != "gradient":
+            return derived_module(expr, name=None if name == "f" else name)
+        expr, wrt = expr.f, [v.name for v in expr.variables] if wrt is None else wrt
     if _is_network(expr):
         return network_module(expr, name=name, wrt=wrt)
     if isinstance(expr, str):
@@ -52,8 +64,23 @@ def compile(expr_or_net, wrt=None, name="f"):  # noqa: A001 - the public name th
     """A Python function fn(**arrays) -> (value, {name: gradient}) running generated NumPy code.
 
     The callable carries the module source as `fn.source` and the module's `forward`,
-    `backward` and `value_and_grad` as attributes.
+    `backward` and `value_and_grad` as attributes. For a Derivation of kind jacobian / hessian /
+    hvp it is fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source`.
     """
+    if _is_derivation(expr_or_net) and expr_or_net.kind != "gradient":
+        kind = expr_or_net.kind
+        source = numpy_source(expr_or_net, name=name)
+        namespace = {"__name__": f"matcalc_generated_{kind}"}
+        exec(builtins_compile(source, f"<matcalc codegen {kind}>", "exec"), namespace)
+        function = namespace[kind]
+
+        def derived(**arrays):
+            return function(**arrays)
+
+        derived.source = source
+        derived.__doc__ = function.__doc__
+        setattr(derived, kind, function)
+        return derived
     source = numpy_source(expr_or_net, wrt=wrt, name=name)
     namespace = {"__name__": f"matcalc_generated_{name}"}
     exec(builtins_compile(source, f"<matcalc codegen {name}>", "exec"), namespace)
