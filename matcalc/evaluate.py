@@ -14,11 +14,14 @@ import sympy as sp
 from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
                    MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from .errors import MatcalcError, ShapeError, UnknownNameError
 from .limits import recursion_room
+from .ops import free_variables
 from .nodes import (AsScalar, Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp, Softmax,
                     relu, sigmoid, softplus, step)
+from .vec import Commutation, Vec, commutation_array
 
 
 def elementwise_table(xp):
@@ -43,10 +46,7 @@ SCALAR_FUNCTION_NAMES = {
 
 def bind(expr, values):
     """name -> 2-D array (or scalar) and dimension symbol -> size, checked against the shapes."""
-    symbols = {}
-    for s in expr.atoms(MatrixSymbol, sp.Symbol):
-        if isinstance(s, MatrixSymbol) or (isinstance(s, sp.Symbol) and not s.is_integer):
-            symbols[s.name] = s
+    symbols = free_variables(expr)
     arrays, dims = {}, {}
     for name, s in symbols.items():
         if name not in values:
@@ -109,6 +109,8 @@ class Evaluator:
             return int(d)
         if d in self.dims:
             return self.dims[d]
+        if d.is_Mul:          # n*m, a size of a Jacobian through vec (vec.py)
+            return int(np.prod([self.size(f) for f in d.args]))
         raise MatcalcError(f"the size of dimension {d} is unknown: give a value for a symbol using it")
 
     def value(self, e):
@@ -221,4 +223,13 @@ class Evaluator:
             return ev(base) ** float(p)
         if type(e) in SCALAR_FUNCTION_NAMES:
             return self.fn[SCALAR_FUNCTION_NAMES[type(e)]](ev(e.args[0]))
+        if isinstance(e, KroneckerProduct):      # matcalc extensions: see vec.py
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = xp.kron(out, ev(a))
+            return out
+        if isinstance(e, Vec):
+            return xp.reshape(ev(e.arg), (-1, 1), order="F")
+        if isinstance(e, Commutation):
+            return commutation_array(self.size(e.rows), self.size(e.cols))
         raise MatcalcError(f"cannot evaluate {type(e).__name__}: {e}")

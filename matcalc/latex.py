@@ -94,6 +94,17 @@ class LatexPrinter(TextPrinter):
 
     _ScalarDifferential = _Differential
 
+    # -- vec, Kronecker products, commutation matrices (matcalc extensions, see vec.py) --
+    def _KroneckerProduct(self, e):
+        """A \\otimes B, as tight as a product: (A \\otimes B) C."""
+        return r" \otimes ".join(self.wrap(a, MUL, strict=True) for a in e.args), MUL
+
+    def _Vec(self, e):
+        return self.call("vec", e.arg)
+
+    def _Commutation(self, e):
+        return rf"K_{{{self.dim(e.rows)},{self.dim(e.cols)}}}", ATOM
+
     # -- functions --
     def _Transpose(self, e):
         if isinstance(e.arg, Inverse):
@@ -178,21 +189,7 @@ class LatexPrinter(TextPrinter):
         return self.p(d)[0] if not d.is_Symbol else name_latex(d.name)
 
     def _Mul(self, e):
-        coeff, rest = e.as_coeff_Mul()
-        negative = coeff < 0
-        if negative:
-            coeff = -coeff
-        num, den = [], []
-        n, d = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
-        if n != 1:
-            num.append(n)
-        if d != 1:
-            den.append(d)
-        for f in sp.Mul.make_args(rest):
-            if isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0:
-                den.append(f.base ** -f.exp)
-            else:
-                num.append(f)
+        negative, num, den = self.mul_parts(e)
         num_text = " ".join(self.wrap(f, MUL, strict=True) if not isinstance(f, AsScalar)
                             else self.parens(self.p(f)[0]) for f in num) or "1"
         if den:

@@ -11,7 +11,10 @@ Grammar (Python's precedence and associativity; `**` binds tightest, `-x**2` is 
     atom     := NUMBER | NAME | NAME "(" arguments ")" | "(" expr ")"
 
 Names are declared symbols (their shapes come with the text) or the functions of the notation;
-`eye` and `ones` take dimensions (declared dimension names or positive integers). Every other
+`eye`, `ones` and `commutation` take dimensions (declared dimension names or positive integers);
+`kron(A, B)` takes two expressions. `vec`, `kron` and `commutation` are matcalc extensions
+(vec.py) that NOTATION.md does not define; they are read so that parse(to_text(J)) works for
+Jacobians through vec. Every other
 construct -- attribute access other than `.T`, subscripts, keywords, lambdas, strings, calls of
 anything but a known function -- is a ParseError that points at its column. The text is never
 evaluated: this module builds the expression with `ops` and nothing else.
@@ -26,6 +29,7 @@ from . import ops
 from .limits import recursion_room
 from .errors import MatcalcError, ParseError, ShapeError, UnknownNameError
 from .shapes import declared_shape, dimension
+from .vec import commutation, kron, vec
 
 MAX_DEPTH = 200
 
@@ -42,9 +46,13 @@ ELEMENTWISE = ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"
 MATRIX_FUNCTIONS = {
     "tr": ops.trace, "det": ops.det, "logdet": ops.logdet, "inv": ops.inv, "sum": ops.entry_sum,
     "norm": ops.norm, "softmax": ops.softmax, "logsumexp": ops.logsumexp, "diag": ops.diag,
+    "vec": vec,     # a matcalc extension (vec.py), as are kron and commutation below
 }
-DIMENSION_FUNCTIONS = {"eye": (1, 1), "ones": (1, 2)}
-FUNCTIONS = sorted(set(ELEMENTWISE) | set(MATRIX_FUNCTIONS) | set(DIMENSION_FUNCTIONS))
+DIMENSION_FUNCTIONS = {"eye": (1, 1), "ones": (1, 2), "commutation": (2, 2)}
+DIMENSION_BUILDERS = {"eye": ops.eye, "ones": ops.ones, "commutation": commutation}
+BINARY_FUNCTIONS = {"kron": kron}
+FUNCTIONS = sorted(set(ELEMENTWISE) | set(MATRIX_FUNCTIONS) | set(DIMENSION_FUNCTIONS)
+                   | set(BINARY_FUNCTIONS))
 
 
 class Token:
@@ -288,7 +296,16 @@ class _Parser:
                                  self.text, name.column)
             self.expect(")", "')'")
             self.depth -= 1
-            return ops.eye(*args) if f == "eye" else ops.ones(*args)
+            return DIMENSION_BUILDERS[f](*args)
+        if f in BINARY_FUNCTIONS:
+            first = self.expr()
+            self.expect(",", f"',' and a second argument of {f}()")
+            second = self.expr()
+            if self.tok.kind == "op" and self.tok.text == ",":
+                self.error(f"{f}() takes exactly two arguments", self.tok)
+            self.expect(")", "')' after the arguments of " + f + "()")
+            self.depth -= 1
+            return self.at(name, BINARY_FUNCTIONS[f], first, second)
         arg = self.expr()
         if self.tok.kind == "op" and self.tok.text == ",":
             self.error(f"{f}() takes exactly one argument", self.tok)

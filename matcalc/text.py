@@ -11,6 +11,7 @@ import sympy as sp
 from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
                    OneMatrix, Trace, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import ops
 from .nodes import (AsScalar, Differential, Elementwise, EntrySum, LogDet, LogSumExp, Norm,
@@ -28,6 +29,16 @@ MATRIX_FUNCTION_NAMES = {
     Norm: "norm", Softmax: "softmax", LogSumExp: "logsumexp", RowLogSumExp: "logsumexp",
     DiagMatrix: "diag", DiagonalOf: "diag",
 }
+
+
+def product_dims(rows, cols):
+    """A size n*m (a product of dimensions) split into factor pairs for kron(ones(n, .), ...)."""
+    r = list(sp.Mul.make_args(rows))
+    c = list(sp.Mul.make_args(cols))
+    k = max(len(r), len(c))
+    r += [sp.Integer(1)] * (k - len(r))
+    c += [sp.Integer(1)] * (k - len(c))
+    return list(zip(r, c))
 
 
 def number_text(x):
@@ -98,10 +109,18 @@ class TextPrinter:
         return t, (MUL if "/" in t else ATOM)
 
     def _Identity(self, e):
+        if e.shape[0].is_Mul:     # eye(n*m), of a Jacobian through vec: kron(eye(n), eye(m))
+            factors = [f"eye({self.dim(d)})" for d in e.shape[0].args]
+            text = factors[0]
+            for f in factors[1:]:
+                text = f"kron({text}, {f})"
+            return text, ATOM
         return f"eye({self.dim(e.shape[0])})", ATOM
 
     def _OneMatrix(self, e):
         rows, cols = e.shape
+        if rows.is_Mul or cols.is_Mul:
+            return self.p(KroneckerProduct(*[OneMatrix(r, c) for r, c in product_dims(rows, cols)]))
         if cols == 1:
             return f"ones({self.dim(rows)})", ATOM
         if rows == 1:
@@ -118,6 +137,20 @@ class TextPrinter:
         return f"d({self.p(arg)[0]})", ATOM
 
     _ScalarDifferential = _Differential
+
+    # -- vec, Kronecker products, commutation matrices (matcalc extensions, see vec.py) --
+    def _KroneckerProduct(self, e):
+        """kron(A, B); three or more factors nest to the left: kron(kron(A, B), C)."""
+        text = self.p(e.args[0])[0]
+        for factor in e.args[1:]:
+            text = f"kron({text}, {self.p(factor)[0]})"
+        return text, ATOM
+
+    def _Vec(self, e):
+        return self.call("vec", e.arg)
+
+    def _Commutation(self, e):
+        return f"commutation({self.dim(e.rows)}, {self.dim(e.cols)})", ATOM
 
     # -- functions --
     def function(self, name, arg):
@@ -183,13 +216,11 @@ class TextPrinter:
         return text, (MUL if text != body else body_prec)
 
     def factor_text(self, c):
-        """A scalar coefficient in front of '*': plain for numbers and atoms, else parenthesised."""
+        """A scalar coefficient in front of '*': plain for numbers, atoms and plain products."""
         text, prec = self.p(c)
-        if prec >= ATOM or (isinstance(c, sp.Mul) and all(
-                self.p(f)[1] >= ATOM for f in c.args) and "/" not in text and not text.startswith("-")):
-            return text
-        if prec == MUL and isinstance(c, (sp.Mul, sp.Rational)) and "@" not in text \
-                and not any(isinstance(a, AsScalar) for a in sp.Mul.make_args(c)):
+        factors = sp.Mul.make_args(c)
+        plain = not any(isinstance(f, AsScalar) for f in factors) and not text.startswith("-")
+        if prec >= ATOM or (prec == MUL and plain and isinstance(c, (sp.Mul, sp.Rational))):
             return text
         return self.parens(text)
 
@@ -260,7 +291,8 @@ class TextPrinter:
             out.append((neg, self.parens(text) if prec <= ADD else text))
         return self.join_terms(out), ADD
 
-    def _Mul(self, e):
+    def mul_parts(self, e):
+        """(negative, numerator factors, denominator factors) of a scalar product."""
         coeff, rest = e.as_coeff_Mul()
         negative = coeff < 0
         if negative:
@@ -277,6 +309,10 @@ class TextPrinter:
                 den.append(f.base ** -f.exp)
             else:
                 num.append(f)
+        return negative, num, den
+
+    def _Mul(self, e):
+        negative, num, den = self.mul_parts(e)
         num_text = "*".join(self.wrap(f, MUL, strict=True) if i else self.mul_first(f)
                             for i, f in enumerate(num)) if num else "1"
         text = num_text
@@ -288,8 +324,9 @@ class TextPrinter:
         return text, (MUL if (den or len(num) > 1) else self.p(num[0])[1])
 
     def mul_first(self, f):
+        """The first factor of a product: a 1 x 1 product is parenthesised, (x.T@y)*s."""
         text, prec = self.p(f)
-        if prec < MUL or (prec == MUL and "@" in text) or isinstance(f, AsScalar):
+        if prec < MUL or (prec == MUL and isinstance(f, AsScalar)):
             return self.parens(text)
         return text
 

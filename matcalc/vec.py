@@ -1,0 +1,153 @@
+"""vec, Kronecker products and the commutation matrix: the nodes of matrix Jacobians.
+
+These are **matcalc extensions**: NOTATION.md says that the Jacobian of a matrix function or
+with respect to a matrix is taken of vec (columns stacked), `d vec F = J d vec X`, but defines no
+spelling for vec or Kronecker products. matcalc writes them
+
+* `vec(X)`: the n*m x 1 column of X's columns stacked (column-major);
+* `kron(A, B)`: the Kronecker product A (x) B, SymPy's `KroneckerProduct`;
+* `commutation(n, m)`: the nm x nm commutation matrix K with K @ vec(A) = vec(A.T) for A n x m.
+
+The constructors here are the only way matcalc builds these nodes, and they keep one canonical
+form, as ops.py does for the rest: scalar coefficients are pulled in front of a Kronecker product
+(`kron(2*A, B) = 2*kron(A, B)`), `kron(eye(n), eye(m)) = eye(n*m)`, a Kronecker factor that is
+1 x 1 is a scalar, `vec(x) = x` for a column, `vec(r) = r.T` for a row, and
+`commutation(n, 1) = eye(n)`. `mixed_product` applies (A (x) B)(C (x) D) = AC (x) BD.
+
+Pipeline: nodes -> **vec** (the nodes and constructors only) -> text/latex/evaluate/parse, and
+jacobian.py, whose table VEC_RULES brings a differential to d vec F = J d vec X. This module
+does not differentiate or identify anything.
+"""
+import numpy as np
+import sympy as sp
+from sympy import Identity, MatMul, OneMatrix, ZeroMatrix
+from sympy.matrices.expressions.kronecker import KroneckerProduct
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from . import ops
+from .errors import ShapeError
+from .nodes import _memo_shape, _Printable
+
+
+class Vec(_Printable, MatrixExpr):
+    """vec(X): the columns of an n x m matrix X stacked into an n*m x 1 column (matcalc extension)."""
+
+    def __new__(cls, X):
+        if not getattr(X, "is_Matrix", False):
+            raise ShapeError("vec() needs a matrix, got a scalar")
+        return MatrixExpr.__new__(cls, X)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return _memo_shape(self, lambda: (self.args[0].shape[0] * self.args[0].shape[1],
+                                          sp.Integer(1)))
+
+
+class Commutation(_Printable, MatrixExpr):
+    """commutation(n, m): the nm x nm matrix K with K@vec(A) = vec(A.T) for A n x m (matcalc extension)."""
+
+    def __new__(cls, n, m):
+        n, m = ops.sym(n), ops.sym(m)
+        return MatrixExpr.__new__(cls, n, m)
+
+    @property
+    def rows(self):
+        """n: A is n x m in K@vec(A) = vec(A.T)."""
+        return self.args[0]
+
+    @property
+    def cols(self):
+        """m: A is n x m in K@vec(A) = vec(A.T)."""
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return _memo_shape(self, lambda: (self.args[0] * self.args[1],) * 2)
+
+    def _eval_transpose(self):
+        return Commutation(self.args[1], self.args[0])
+
+
+# ---- constructors -------------------------------------------------------------------------------
+def kron(A, B):
+    """kron(A, B): the Kronecker product A (x) B, (a*c) x (b*d) for A a x b and B c x d."""
+    A, B = ops.sym(A), ops.sym(B)
+    A, B = ops.as_scalar_if_1x1(A), ops.as_scalar_if_1x1(B)
+    if not ops.is_matrix(A) or not ops.is_matrix(B):
+        return ops.scale(A, B) if ops.is_matrix(B) else ops.scale(B, A)
+    rows, cols = A.shape[0] * B.shape[0], A.shape[1] * B.shape[1]
+    cA, mA = ops.split_coeff(A)
+    cB, mB = ops.split_coeff(B)
+    coeff = cA * cB
+    if coeff == 0 or isinstance(A, ZeroMatrix) or isinstance(B, ZeroMatrix):
+        return ZeroMatrix(rows, cols)
+    A = mA[0] if len(mA) == 1 else MatMul(*mA)
+    B = mB[0] if len(mB) == 1 else MatMul(*mB)
+    if isinstance(A, Identity) and isinstance(B, Identity):
+        body = Identity(rows)
+    elif isinstance(A, OneMatrix) and isinstance(B, OneMatrix):
+        body = OneMatrix(rows, cols)
+    else:
+        body = KroneckerProduct(A, B)
+    return ops.scale(coeff, body)
+
+
+def vec(X):
+    """vec(X): X's columns stacked; vec(x) = x for a column, vec(r) = r.T for a row."""
+    X = ops.sym(X)
+    if not ops.is_matrix(X):
+        raise ShapeError("vec() needs a vector or a matrix, got a scalar")
+    if X.shape[1] == 1:
+        return X
+    if X.shape[0] == 1:
+        return ops.transpose(X)
+    if isinstance(X, ZeroMatrix):
+        return ZeroMatrix(X.shape[0] * X.shape[1], 1)
+    if isinstance(X, OneMatrix):
+        return OneMatrix(X.shape[0] * X.shape[1], 1)
+    c, ms = ops.split_coeff(X)
+    if c != 1:
+        return ops.scale(c, vec(ms[0] if len(ms) == 1 else MatMul(*ms)))
+    return Vec(X)
+
+
+def commutation(n, m=None):
+    """commutation(n, m): K_{n,m} with K@vec(A) = vec(A.T) for an n x m matrix A; eye when n or m is 1."""
+    m = n if m is None else m
+    n, m = ops.sym(n), ops.sym(m)
+    if n == 1:
+        return Identity(m)
+    if m == 1:
+        return Identity(n)
+    return Commutation(n, m)
+
+
+def kron_factors(P):
+    """(coefficient, A, B) when P is c*kron(A, B) with two factors, else None."""
+    c, ms = ops.split_coeff(P)
+    if len(ms) != 1 or not isinstance(ms[0], KroneckerProduct) or len(ms[0].args) != 2:
+        return None
+    return c, ms[0].args[0], ms[0].args[1]
+
+
+def mixed_product(P, Q):
+    """kron(A, B)@kron(C, D) = kron(A@C, B@D), when the shapes chain; else P@Q."""
+    p, q = kron_factors(P), kron_factors(Q)
+    if p is not None and q is not None:
+        (c1, A, B), (c2, C, D) = p, q
+        if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
+            return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
+    return ops.matmul(P, Q)
+
+
+def commutation_array(n, m):
+    """The NumPy K_{n,m}: K[j + i*m, i + j*n] = 1, so K @ vec(A) = vec(A.T) for A n x m."""
+    K = np.zeros((n * m, n * m))
+    for i in range(n):
+        for j in range(m):
+            K[j + i * m, i + j * n] = 1.0
+    return K
