@@ -13,6 +13,7 @@ import sympy as sp
 from sympy import MatrixSymbol
 
 from .errors import MatcalcError
+from .ops import free_variables
 from .evaluate import dimension_sizes, evaluate
 
 RTOL = 1e-6
@@ -32,14 +33,6 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _symbols(f):
-    out = {}
-    for s in f.atoms(MatrixSymbol, sp.Symbol):
-        if isinstance(s, MatrixSymbol) or not s.is_integer:
-            out[s.name] = s
-    return out
-
-
 def _concrete(shape, sizes):
     return tuple(int(d) if d.is_Integer else sizes[d.name] for d in shape)
 
@@ -47,7 +40,7 @@ def _concrete(shape, sizes):
 def draw_values(f, sizes, rng, kind):
     """Random values for every symbol of f: kind 0 normal, 1 positive, 2 positive + SPD squares."""
     values = {}
-    for name, s in sorted(_symbols(f).items()):
+    for name, s in sorted(free_variables(f).items()):
         shape = _concrete(s.shape, sizes) if isinstance(s, MatrixSymbol) else ()
         if kind == 0:
             v = rng.standard_normal(shape)
@@ -64,7 +57,7 @@ def draw_values(f, sizes, rng, kind):
 
 def _dims(f):
     dims = set()
-    for s in _symbols(f).values():
+    for s in free_variables(f).values():
         if isinstance(s, MatrixSymbol):
             dims |= {d.name for d in s.shape if d.is_Symbol}
     return dims

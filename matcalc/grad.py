@@ -16,22 +16,13 @@ from .shapes import describe, shape_of
 from .simplify import simplify
 
 
-def free_variables(f):
-    """name -> symbol for the MatrixSymbols and scalar Symbols (not dimensions) of f."""
-    out = {}
-    for s in f.atoms(MatrixSymbol, sp.Symbol):
-        if isinstance(s, MatrixSymbol) or not s.is_integer:
-            out[s.name] = s
-    return out
-
-
 def resolve(f, wrt):
     """The symbols named or given by wrt (a name, a symbol, or a list of them)."""
     single = isinstance(wrt, (str, sp.Basic))
     items = [wrt] if single else list(wrt)
     if not items:
         raise MatcalcError("wrt is empty: name at least one variable")
-    free = free_variables(f)
+    free = ops.free_variables(f)
     symbols = []
     for w in items:
         name = w if isinstance(w, str) else getattr(w, "name", None)

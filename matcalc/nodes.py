@@ -142,19 +142,21 @@ class Differential(_Printable, MatrixExpr):
 
 # ---- scalar-valued nodes ---------------------------------------------------------------------
 class _ScalarOfMatrix(_Printable, sp.Expr):
-    """A scalar computed from one matrix argument."""
+    """A scalar computed from one matrix argument of the shape `needs` says."""
+    needs = "any"
     is_commutative = True
     is_number = False
 
     def __new__(cls, A):
         if not getattr(A, "is_Matrix", False):
             raise ShapeError(f"{cls.text_name}() needs a matrix or vector, got a scalar")
-        cls._validate(A)
+        rows, cols = A.shape
+        ok = {"any": True, "square": rows == cols, "column": cols == 1,
+              "1 x 1": (rows, cols) == (1, 1)}[cls.needs]
+        if not ok:
+            raise ShapeError(f"{cls.text_name}() needs a {cls.needs} matrix, "
+                             f"got {describe(shape_of(A))}")
         return sp.Expr.__new__(cls, A)
-
-    @classmethod
-    def _validate(cls, A):
-        pass
 
     @property
     def arg(self):
@@ -167,11 +169,7 @@ class _ScalarOfMatrix(_Printable, sp.Expr):
 class LogDet(_ScalarOfMatrix):
     """logdet(A) = log |det A| of a square matrix."""
     text_name = "logdet"
-
-    @classmethod
-    def _validate(cls, A):
-        if A.shape[0] != A.shape[1]:
-            raise ShapeError(f"logdet() needs a square matrix, got {describe(shape_of(A))}")
+    needs = "square"
 
 
 class EntrySum(_ScalarOfMatrix):
@@ -190,21 +188,13 @@ class Norm(_ScalarOfMatrix):
 class LogSumExp(_ScalarOfMatrix):
     """logsumexp(x) of an n x 1 vector: log(sum(exp(x)))."""
     text_name = "logsumexp"
-
-    @classmethod
-    def _validate(cls, A):
-        if A.shape[1] != 1:
-            raise ShapeError(f"logsumexp over entries needs a vector, got {describe(shape_of(A))}")
+    needs = "column"
 
 
 class AsScalar(_ScalarOfMatrix):
     """A 1 x 1 matrix read as the scalar it holds."""
     text_name = "scalar"
-
-    @classmethod
-    def _validate(cls, A):
-        if tuple(A.shape) != (1, 1):
-            raise ShapeError(f"only a 1 x 1 matrix is a scalar, got {describe(shape_of(A))}")
+    needs = "1 x 1"
 
 
 class ScalarDifferential(_Printable, sp.Expr):

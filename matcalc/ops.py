@@ -84,6 +84,15 @@ def split_coeff(e):
     return sp.Integer(1), [e]
 
 
+def free_variables(e):
+    """name -> symbol for the MatrixSymbols and scalar Symbols of e (dimensions excluded)."""
+    out = {}
+    for s in e.atoms(sp.MatrixSymbol, sp.Symbol):
+        if isinstance(s, sp.MatrixSymbol) or not s.is_integer:
+            out[s.name] = s
+    return out
+
+
 # ---- products -----------------------------------------------------------------------------------
 def matmul(*factors):
     """A @ B @ ...; scalar factors are coefficients. Shapes must chain."""
