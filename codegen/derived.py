@@ -23,20 +23,24 @@ other terms are computed into a fresh array and the diagonal is added in place t
 which nobody else has seen. The answer comes in the floating dtype NumPy gives the inputs
 (float32 in, float32 out); an HVP comes back in the caller's shape of the variable.
 """
+import re
+
 import sympy as sp
 from sympy import Identity, MatAdd, MatMul, MatrixSymbol, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 import matcalc
 from matcalc import ops
+from matcalc.nodes import Elementwise
 from matcalc.text import to_text
 
-from .emit import (HELPERS, INDENT, Emitter, expected_literal, dimensions_of, inputs_of,
+from .emit import (HELPERS, IDENT, INDENT, Emitter, expected_literal, dimensions_of, inputs_of,
                    shape_doc)
 from .names import Names
 from .printer import ATOM, MUL, NumpyPrinter
 from .schedule import count_uses
 
+ASSIGNMENT = re.compile(r"\s*([A-Za-z_]\w*) = ")
 KINDS = ("jacobian", "hessian", "hvp")
 BIG = 1000          # a symbolic dimension, for choosing the order of a product chain
 
@@ -69,7 +73,11 @@ class DerivedPrinter(NumpyPrinter):
         i = next((k for k, m in enumerate(mats) if isinstance(m, DiagMatrix)), None)
         if len(mats) > 2 and i is not None and 0 < i < len(mats) - 1:
             # L @ diag(v) @ R = L @ (v * R): one product, the diagonal scales R's rows
-            v = self.full_wrap(mats[i].args[0], MUL)
+            u = mats[i].args[0]
+            if isinstance(u, Elementwise) and u.name == "step" and self.lookup(u) is None:
+                v = self.mask(u)[0]                    # relu'(z) as the mask (z > 0)
+            else:
+                v = self.full_wrap(u, MUL)
             left, _ = self.product(mats[:i])
             right, _ = self.product(mats[i + 1:])
             right = self.parens(right) if " " in right else right
@@ -120,7 +128,14 @@ class DerivedPrinter(NumpyPrinter):
 
 
 def diagonal_terms(R):
-    """(rest, [diagonal term]) of a sum R whose diagonal terms are c*eye(n) or c*diag(v)."""
+    """(rest, [(c, eye(n) or diag(v))]) of a sum R (or c * sum) with R = rest + sum of c*diag."""
+    if isinstance(R, MatMul):
+        c, mats = ops.split_coeff(R)
+        if len(mats) == 1 and isinstance(mats[0], MatAdd):
+            rest, diag = diagonal_terms(mats[0])
+            if diag:
+                return ops.scale(c, rest), [(c * k, m) for k, m in diag]
+        return R, []
     if not isinstance(R, MatAdd):
         return R, []
     rest, diag = [], []
@@ -188,7 +203,7 @@ def derived_module(d, name=None):
         em.comment(f"the diagonal term {to_text(ops.matmul(coeff, m))}, added in place "
                    f"to the fresh array {result}")
         em.statement(f"{result}[np.diag_indices({n})] += {value}")
-    body = em.lines
+    body = without_dead_statements(em.lines, keep={result})
     used_dims = list(em.printer.used_dims)
 
     # ---- the module text ----
@@ -227,13 +242,33 @@ def derived_module(d, name=None):
     for dm in dims:
         if dm in used_dims:
             lines.append(INDENT + f"{dims[dm]} = dims[{str(dm)!r}][0]")
-    lines.append(INDENT + f"{dtype} = np.result_type({args}, np.float32)")
+    arrays = [s.name for s in inputs if ops.is_matrix(s)] or [s.name for s in inputs]
+    lines.append(INDENT + f"{dtype} = np.result_type({', '.join(arrays)}, np.float32)")
     lines += body
     if kind == "hvp" and ops.is_matrix(x):
         lines.append(INDENT + f"return _out({result}, {dtype}, {shape_name})")
     else:
         lines.append(INDENT + f"return _out({result}, {dtype})")
     return "\n".join(lines) + "\n" + HELPERS + OUT_HELPER
+
+
+def without_dead_statements(lines, keep=()):
+    """The lines without `name = ...` statements whose name no later line reads (a name the
+    printer asked for while deciding how to print, then did not use)."""
+    lines = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(lines):
+            m = ASSIGNMENT.match(line)
+            if m is None or m.group(1) in keep:
+                continue
+            later = [ln for ln in lines[i + 1:] if not ln.lstrip().startswith("#")]
+            if not any(m.group(1) in IDENT.findall(ln) for ln in later):
+                del lines[i]
+                changed = True
+                break
+    return lines
 
 
 def is_alias(e):

@@ -185,6 +185,21 @@ def test_no_identity_formed_for_a_diagonal_term():
     d = mc.jacobian(mc.parse("(x - a)/norm(x - a)", {"x": ("n",), "a": ("n",)}), "x")
     src = codegen.numpy_source(d)
     assert "np.eye(" not in src and "np.diag_indices(" in src
+    ridge = mc.hessian(mc.parse("sum((X@w - y)**2) + lam*w.T@w",
+                                {"X": ("N", "d"), "w": ("d",), "y": ("N",), "lam": None}), "w")
+    src = codegen.numpy_source(ridge)
+    assert "np.eye(" not in src and "np.diag_indices(d)" in src
+    rng = np.random.default_rng(3)
+    X, w, y = (rng.standard_normal(s).astype(np.float32) for s in [(6, 3), 3, 6])
+    H = codegen.compile(ridge)(X=X, w=w, y=y, lam=0.5)      # a Python float keeps float32
+    assert H.dtype == np.float32
+    assert np.allclose(H, 2 * X.T.astype(float) @ X + np.eye(3), rtol=1e-5, atol=1e-5)
+
+
+def test_relu_derivative_is_a_mask():
+    d = mc.jacobian(mc.parse("W@relu(V@x)", {"W": ("p", "m"), "V": ("m", "n"), "x": ("n",)}), "x")
+    src = codegen.numpy_source(d)
+    assert "(V @ x > 0) * V" in src and "np.where(" not in src
 
 
 def test_outer_product_chain_is_associated_cheaply():
