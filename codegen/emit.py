@@ -169,6 +169,13 @@ def _bind(name, value, expected, dims):
 
     A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number or a 0-d array.
     """
+    if type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f":
+        if all(d == s if isinstance(d, int) else dims.get(d, (s,))[0] == s
+               for d, s in zip(expected, value.shape)):
+            for d, s in zip(expected, value.shape):
+                if not isinstance(d, int) and d not in dims:
+                    dims[d] = (s, name)
+            return value                     # the common case, without further checks
     array = np.asarray(value)
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
@@ -206,6 +213,9 @@ def _shape_text(expected, dims):
 
 def _like(grad, arg):
     """grad in the shape of the caller's argument, in its float dtype."""
+    if type(arg) is np.ndarray and type(grad) is np.ndarray and grad.shape == arg.shape \
+            and grad.dtype == arg.dtype:
+        return grad
     arg = np.asarray(arg)
     dtype = arg.dtype if np.issubdtype(arg.dtype, np.floating) else np.float64
     return np.reshape(grad, arg.shape).astype(dtype, copy=False)
@@ -307,10 +317,89 @@ def referenced(lines, candidates):
     return [c for c in candidates if c in found]
 
 
+# ---- in-place elementwise work into buffers nobody else sees ------------------------------------
+OPERAND = r"[A-Za-z_]\w*(?:\.T)?"
+STATEMENT = re.compile(r"(?P<indent>\s*)(?P<name>[A-Za-z_]\w*) = (?P<rhs>.*)\Z")
+PRODUCT = re.compile(rf"{OPERAND} @ {OPERAND}\Z")
+BIASED_PRODUCT = re.compile(rf"(?P<product>{OPERAND} @ {OPERAND}) \+ (?P<bias>{OPERAND})\Z")
+ACTIVATION = re.compile(r"(?P<call>np\.tanh|np\.exp)\((?P<arg>[A-Za-z_]\w*)\)\Z")
+RELU = re.compile(r"np\.maximum\((?P<arg>[A-Za-z_]\w*), 0\.0\)\Z")
+TANH_PRIME = re.compile(r"(?P<g>[A-Za-z_]\w*) \* \(1\.0 - (?P<a>[A-Za-z_]\w*) \* (?P=a)\)\Z")
+
+
+def in_place(body, other_lines):
+    """Rewrite a function body so that elementwise work reuses buffers nobody else can see.
+
+    A *private* value is one this body computes as a fresh matrix product (`X @ W1`,
+    `g @ W2.T`, or such a product plus a bias) and that occurs in exactly one later statement,
+    and nowhere in `other_lines` (the other function, the return statements, hence not in
+    `saved` nor returned). Only private values are overwritten:
+
+        Z1 = X @ W1 + b1.T              ->  Z1 = X @ W1
+                                            np.add(Z1, b1.T, out=Z1)
+        A1 = np.tanh(Z1)                ->  A1 = np.tanh(Z1, out=Z1)          (Z1 private)
+        grad_Z = grad_A * (1.0 - A * A) ->  grad_Z = np.multiply(grad_A, 1.0 - A * A, out=grad_A)
+
+    The ReLU mask line `grad_h = grad_h_relu * (h > 0)` is left as written: it is the seed's
+    own line (STYLE.md (c)) and costs one pass over a small array.
+    """
+    def uses(name, lines):
+        return [i for i, line in enumerate(lines)
+                if not line.lstrip().startswith("#") and name in IDENT.findall(line)]
+
+    def private(name, line):
+        """name is a fresh product defined in this body and used only by `line` (next)."""
+        if any(name in IDENT.findall(other) for other in other_lines
+               if not other.lstrip().startswith("#")):
+            return False
+        where = [i for i in uses(name, out) if owner.get(i) != name]
+        if len(where) != 1:
+            return False
+        d = STATEMENT.match(out[where[0]])
+        return bool(d and d["name"] == name and fresh[where[0]]
+                    and IDENT.findall(line).count(name) == 1)
+
+    out, fresh, owner = [], [], {}   # owner: line -> the value it finishes in place
+    for line in body:
+        m = STATEMENT.match(line)
+        if m is None or line.lstrip().startswith("#"):
+            out.append(line)
+            fresh.append(False)
+            continue
+        ind, name, rhs = m["indent"], m["name"], m["rhs"]
+        b = BIASED_PRODUCT.match(rhs)
+        if b and name not in IDENT.findall(rhs):
+            out.append(f"{ind}{name} = {b['product']}")
+            fresh.append(True)
+            owner[len(out)] = name
+            out.append(f"{ind}np.add({name}, {b['bias']}, out={name})")
+            fresh.append(False)
+            continue
+        a = ACTIVATION.match(rhs) or RELU.match(rhs)
+        if a and private(a["arg"], line):
+            z = a["arg"]
+            call = f"np.maximum({z}, 0.0" if RELU.match(rhs) else f"{a['call']}({z}"
+            out.append(f"{ind}{name} = {call}, out={z})")
+            fresh.append(True)
+            continue
+        t = TANH_PRIME.match(rhs)
+        if t and private(t["g"], line):
+            g = t["g"]
+            out.append(f"{ind}{name} = np.multiply({g}, 1.0 - {t['a']} * {t['a']}, out={g})")
+            fresh.append(False)
+            continue
+        out.append(line)
+        fresh.append(bool(PRODUCT.match(rhs)) and name not in IDENT.findall(rhs))
+    return out
+
+
 def assemble(head, module, forward_body, backward_body, grads, wrt_names, doc_shapes,
              dims_used_forward, dims_used_backward):
     """Join the parts into module source."""
     em = module.emitter
+    returned = [module.value_name] + list(grads)
+    forward_body = in_place(forward_body, backward_body + [" ".join(returned)])
+    backward_body = in_place(backward_body, forward_body + [" ".join(returned)])
     input_names = [s.name for s in module.inputs]
     forward_defined = input_names + [n for n in em.forward_names]
     dim_names = [module.dims[d] for d in module.dims]
