@@ -231,5 +231,6 @@ class Evaluator:
         if isinstance(e, Vec):
             return xp.reshape(ev(e.arg), (-1, 1), order="F")
         if isinstance(e, Commutation):
-            return commutation_array(self.size(e.rows), self.size(e.cols))
+            n, m = e.dims
+            return commutation_array(self.size(n), self.size(m))
         raise MatcalcError(f"cannot evaluate {type(e).__name__}: {e}")

@@ -16,13 +16,18 @@ vector form df = J @ dx (NOTATION.md, Results), with the same differential rules
    intermediates such as `inv(A + diag(x))` are identified without vec or Kronecker products.
    A scalar part of df (tr(...), a.T@dx, sum(...)) is identified by identify.py's transpose
    rules: ds = tr(g.T @ dx) gives the 1 x n row g.T.
+   For a matrix function F (p x q) or a matrix variable X (n x m), df is brought instead to
+   d vec F = J @ d vec X, J (p*q) x (n*m), by the table `VEC_RULES` (NOTATION.md, Results):
+   `vec(A@dX@B) = kron(B.T, A)@vec(dX)`, `vec(dX.T) = commutation(n, m)@vec(dX)`,
+   `vec(A*dX) = diag(vec(A))@vec(dX)`, and ds = tr(G.T@dX) = vec(G).T@vec(dX) for scalar parts.
+   vec, kron and commutation are matcalc extensions that NOTATION.md does not spell (vec.py).
 3. **Hessian** of a scalar f of a vector x: the Jacobian of grad(f, x), so d2f = dx.T @ H @ dx.
 4. **Hessian-vector product** for any variable X: the forward differential of grad(f, X) along
    a new symbol V of X's shape, d(grad f)[dX := V], a matrix expression in X and V.
 
 What it deliberately does not do: differentiate (differentials.py does), print, or simplify
-beyond the canonical forms of ops.py. Jacobians of matrix functions or with respect to matrices
-(the vec / Kronecker form) are not built here; use hvp for matrix variables.
+beyond the canonical forms of ops.py and vec.py (the mixed product kron(A, B)@kron(C, D) =
+kron(A@C, B@D)). Full Hessians with respect to matrices are 4-index objects: use hvp.
 """
 from dataclasses import dataclass
 
@@ -41,6 +46,7 @@ from .nodes import Differential, ScalarDifferential
 from .reverse import LEAVES, children
 from .shapes import describe, shape_of
 from .text import to_text
+from .vec import commutation, kron, mixed_product, vec
 
 
 # ---- errors -------------------------------------------------------------------------------------
@@ -507,6 +513,152 @@ def diag_of_transpose(ident, M, r):
     return ident.jac(ops.diag(M.arg))
 
 
+# ---- 3. identification through vec: d vec F = J @ d vec X ----------------------------------------
+VEC_RULES = {}
+
+
+class VecIdentify(Identify):
+    """Reads J off a linear matrix expression: `jac(dE)` is J with vec(dE) = J @ vec(dX).
+
+    For a matrix function F (p x q) or a matrix variable X (n x m) the Jacobian is taken of vec,
+    columns stacked (NOTATION.md, Results): J is (p*q) x (n*m). Each operation of df has one rule
+    in VEC_RULES, whose docstring's first line is its vec identity. vec, kron and commutation
+    are matcalc extensions (vec.py). A column is its own vec, so for vectors the rules give the
+    same J as the vector identification above.
+    """
+
+    def __init__(self, x):
+        super().__init__(x)
+        self.n = x.shape[0] * x.shape[1]      # the length of vec(dX)
+
+    def zero(self, E, r=None):
+        rows = E.shape[0] * E.shape[1] if ops.is_matrix(E) else sp.Integer(1)
+        return ZeroMatrix(rows, self.n)
+
+    def jac(self, E, r=None):
+        assert r is None, "vec identification takes the whole differential"
+        if not self.has_differential(E):
+            return self.zero(E)
+        if not ops.is_matrix(E):
+            return self.record(vec_scalar_rule, E, None)
+        rule = VEC_RULES.get(type(E))
+        if rule is None:
+            raise NotIdentifiableError(
+                f"cannot bring d vec F = vec({to_text(E)}) to the form J @ vec(dX): no rule for "
+                f"{type(E).__name__}; supported: " + ", ".join(sorted(t.__name__ for t in VEC_RULES)))
+        return self.record(rule, E, None)
+
+    def jac_scalar(self, s):
+        """The 1 x (n*m) row vec(G).T of ds = tr(G.T @ dX), by identify.py's transpose rules."""
+        g = super().jac_scalar(s)
+        if isinstance(g, ZeroMatrix):
+            return ZeroMatrix(1, self.n)
+        return ops.transpose(vec(ops.transpose(g)))
+
+
+def vec_of_scalar(ident, s, r):
+    """ds = tr(G.T@dX) = vec(G).T@vec(dX)"""
+    return ident.jac_scalar(s)
+
+
+vec_scalar_rule = JacobianRule(sp.Expr, "scalar identification through vec", vec_of_scalar)
+
+
+@identifies(Differential, name="the variable", table=VEC_RULES)
+def vec_differential(ident, E, r):
+    """vec(dX) = eye(n*m)@vec(dX)"""
+    return Identity(ident.n)
+
+
+@identifies(MatAdd, name="linearity", table=VEC_RULES)
+def vec_add(ident, E, r):
+    """vec(dA + dB) = vec(dA) + vec(dB)"""
+    return ops.add(*[ident.jac(t) for t in E.args if ident.has_differential(t)])
+
+
+@identifies(MatMul, name="Kronecker identity", table=VEC_RULES)
+def vec_matmul(ident, E, r):
+    """vec(A@dX@B) = kron(B.T, A)@vec(dX)
+
+    Roth's column lemma. Source: Magnus & Neudecker, ch. 2; Matrix Cookbook (520). A missing A
+    or B is an identity: vec(dX@B) = kron(B.T, eye(n)), vec(A@dX) = kron(eye(m), A).
+    """
+    coeff, L, D, R = split_product(ident, E)
+    if D is None:
+        return vec_scalar_coefficient(ident, E, r)
+    left = ops.matmul(*L) if L else Identity(D.shape[0])
+    right = ops.matmul(*R) if R else Identity(D.shape[1])
+    return ops.scale(coeff, mixed_product(kron(ops.transpose(right), left), ident.jac(D)))
+
+
+def vec_scalar_coefficient(ident, E, r):
+    """vec(ds*A) = vec(A)@J(ds)"""
+    coeff, mats = ops.split_coeff(E)
+    if vec_scalar_coefficient_rule not in ident.used:
+        ident.used.append(vec_scalar_coefficient_rule)
+    return ops.matmul(vec(ops.matmul(*mats)), ident.record(vec_scalar_rule, coeff, None))
+
+
+vec_scalar_coefficient_rule = JacobianRule(MatMul, "scalar coefficient", vec_scalar_coefficient)
+
+
+@identifies(Transpose, name="commutation matrix", table=VEC_RULES)
+def vec_transpose(ident, E, r):
+    """vec(dX.T) = commutation(n, m)@vec(dX)
+
+    K_{n,m} vec(A) = vec(A.T) for A n x m. Source: Magnus & Neudecker, ch. 3; Matrix Cookbook (10.2.2).
+    """
+    inner = E.arg
+    return mixed_product(commutation(inner.shape[0], inner.shape[1]), ident.jac(inner))
+
+
+@identifies(HadamardProduct, name="Hadamard product with a constant", table=VEC_RULES)
+def vec_hadamard(ident, E, r):
+    """vec(A*dX) = diag(vec(A))@vec(dX)"""
+    factors = list(E.args)
+    holding = [f for f in factors if ident.has_differential(f)]
+    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {to_text(E)}"
+    D = holding[0]
+    A = ops.hadamard(*[f for f in factors if f is not D])
+    return ops.matmul(ops.diag(vec(A)), ident.jac(D))
+
+
+@identifies(DiagMatrix, name="diagonal matrix", table=VEC_RULES)
+def vec_diag_matrix(ident, E, r):
+    """vec(diag(dv)) = diag(vec(eye(k)))@kron(ones(k), eye(k))@dv
+
+    kron(ones(k), eye(k)) stacks k copies of dv; diag(vec(eye(k))) keeps entry i of copy i.
+    """
+    v = E.args[0]
+    k = v.shape[0]
+    select = ops.matmul(ops.diag(vec(Identity(k))), kron(OneMatrix(k, 1), Identity(k)))
+    return ops.matmul(select, ident.jac(v))
+
+
+@identifies(DiagonalOf, name="diagonal of a matrix", table=VEC_RULES)
+def vec_diagonal_of(ident, E, r):
+    """diag(dM) = kron(ones(k).T, eye(k))@diag(vec(eye(k)))@vec(dM)
+
+    The transpose of the rule for diag(dv): keep the diagonal entries of vec(dM), then add up
+    the k blocks of length k.
+    """
+    M = E.args[0]
+    k = M.shape[0]
+    select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
+    return ops.matmul(select, ident.jac(M))
+
+
+def jacobian_vec_of(f, x):
+    """(J, vec(df), steps) with d vec F = J @ d vec X, for a matrix f or a matrix x."""
+    dx = Differential(x)
+    df, fsteps = forward(f, x, dx)
+    ident = VecIdentify(x)
+    size = f.shape[0] * f.shape[1]
+    J = ident.jac(df) if not ops.is_zero(df) else ZeroMatrix(size, ident.n)
+    vec_df = vec(df) if not ops.is_zero(df) else ZeroMatrix(size, 1)
+    return J, vec_df, identification_steps(f, x, vec_df, J, fsteps, ident.used)
+
+
 # ---- the public functions -----------------------------------------------------------------------
 CONVENTION = {
     "jacobian": "df = J@dx: J is p x n for f p x 1 and x n x 1",
@@ -551,22 +703,24 @@ def jacobian_of(f, x):
 
 
 def jacobian(f, wrt):
-    """The Jacobian of the vector f (p x 1) with respect to the vector wrt (n x 1): p x n, df = J@dx.
+    """The Jacobian of f with respect to wrt: p x n with df = J@dx for a vector f (p x 1) of a
+    vector x (n x 1); (p*q) x (n*m) with d vec F = J@d vec X when f (p x q) or X (n x m) is a
+    matrix (vec stacks columns; vec and kron are matcalc extensions, see vec.py).
 
-    Returns a Derivation of kind "jacobian"; `.result` is J, `.raw` the differential df.
+    Returns a Derivation of kind "jacobian"; `.result` is J, `.raw` the differential df (vec(df)
+    for the matrix case).
     """
     f = expression(f, "jacobian")
     if not ops.is_matrix(f) or tuple(f.shape) == (1, 1):
         raise JacobianError("jacobian() needs a vector function; f is a scalar, so its derivative "
                             "is the gradient: use grad()")
-    if f.shape[1] != 1:
-        raise JacobianError(f"jacobian() of a {describe(shape_of(f))} matrix function is taken of "
-                            f"vec(F), which is not supported yet; differentiate a column, "
-                            f"F @ e, or a scalar such as tr(G.T @ F)")
     x = one_variable(f, wrt, "jacobian")
-    if not is_column(x):
+    if isinstance(x, sp.Symbol):
         raise JacobianError(_variable_message(x, "jacobian"))
-    J, df, steps = jacobian_of(f, x)
+    if f.shape[1] == 1 and is_column(x):
+        J, df, steps = jacobian_of(f, x)
+    else:
+        J, df, steps = jacobian_vec_of(f, x)
     return Derivation(f=f, variables=[x], single=True, raw={x.name: df}, results={x.name: J},
                       visits=steps, kind="jacobian")
 

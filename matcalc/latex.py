@@ -103,7 +103,8 @@ class LatexPrinter(TextPrinter):
         return self.call("vec", e.arg)
 
     def _Commutation(self, e):
-        return rf"K_{{{self.dim(e.rows)},{self.dim(e.cols)}}}", ATOM
+        n, m = e.dims
+        return rf"K_{{{self.dim(n)},{self.dim(m)}}}", ATOM
 
     # -- functions --
     def _Transpose(self, e):

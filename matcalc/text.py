@@ -150,7 +150,8 @@ class TextPrinter:
         return self.call("vec", e.arg)
 
     def _Commutation(self, e):
-        return f"commutation({self.dim(e.rows)}, {self.dim(e.cols)})", ATOM
+        n, m = e.dims
+        return f"commutation({self.dim(n)}, {self.dim(m)})", ATOM
 
     # -- functions --
     def function(self, name, arg):

@@ -55,14 +55,9 @@ class Commutation(_Printable, MatrixExpr):
         return MatrixExpr.__new__(cls, n, m)
 
     @property
-    def rows(self):
-        """n: A is n x m in K@vec(A) = vec(A.T)."""
-        return self.args[0]
-
-    @property
-    def cols(self):
-        """m: A is n x m in K@vec(A) = vec(A.T)."""
-        return self.args[1]
+    def dims(self):
+        """(n, m): A is n x m in K@vec(A) = vec(A.T). (rows/cols are SymPy's: both n*m.)"""
+        return self.args[0], self.args[1]
 
     @property
     def shape(self):

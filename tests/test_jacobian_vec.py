@@ -1,0 +1,229 @@
+"""Jacobians through vec (matcalc/jacobian.py VEC_RULES, matcalc/vec.py): d vec F = J d vec X.
+
+Every Jacobian is checked against two references, in float64 with rtol 1e-6 on random sizes:
+central finite differences of vec(F) with respect to vec(X), both column-major, and HIPS
+autograd's jacobian of the same expression evaluated with xp=autograd.numpy. vec, kron and
+commutation are matcalc extensions (NOTATION.md spells neither), so their printing, parsing and
+evaluation are tested here too.
+"""
+import io
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import matcalc as mc
+from matcalc.cli import run
+from matcalc.latex import latex
+from matcalc.jacobian import VEC_RULES, jacobian, vec_scalar_coefficient_rule, vec_scalar_rule
+from matcalc.vec import commutation_array
+
+RTOL = 1e-6
+
+
+# ---- references -------------------------------------------------------------------------------
+def draw_values(shapes, assume, rng):
+    """name -> float64 array (vectors as n x 1), each dimension a random size in 2..5."""
+    dims, values = {}, {}
+    for name, shape in shapes.items():
+        size = tuple(d if isinstance(d, int) else dims.setdefault(d, int(rng.integers(2, 6)))
+                     for d in shape)
+        size = size if len(size) != 1 else (size[0], 1)
+        kind = (assume or {}).get(name)
+        if kind == "spd":
+            G = rng.standard_normal(size)
+            values[name] = G @ G.T + size[0] * np.eye(size[0])
+        elif kind == "positive":
+            values[name] = rng.uniform(0.5, 2.0, size)
+        else:
+            values[name] = rng.standard_normal(size)
+    return values
+
+
+def vec_np(A):
+    """vec: the columns stacked (column-major), as a flat array."""
+    return np.reshape(np.asarray(A, float), (-1,), order="F")
+
+
+def unvec(v, shape):
+    return np.reshape(v, shape, order="F")
+
+
+def central_vec_jacobian(F, X, h=1e-5):
+    """J[:, k] = d vec F / d vec(X)[k] by Richardson-extrapolated central differences."""
+    columns = []
+    for k in range(X.size):
+        E = np.zeros(X.size)
+        E[k] = 1.0
+        E = unvec(E, X.shape)
+
+        def diff(step):
+            return (vec_np(F(X + step * E)) - vec_np(F(X - step * E))) / (2 * step)
+        columns.append((4 * diff(h / 2) - diff(h)) / 3)
+    return np.stack(columns, axis=1)
+
+
+def autograd_vec_jacobian(f, values, wrt):
+    """autograd's jacobian of vec F w.r.t. X, reordered so that columns follow vec(X)."""
+    def vec_F(X):
+        return anp.reshape(mc.evaluate(f, {**values, wrt: X}, xp=anp), (-1,), order="F")
+    X = values[wrt]
+    J = autograd.jacobian(vec_F)(X)                  # P x n x m, X's index (i, j) C-ordered
+    return np.transpose(J, (0, 2, 1)).reshape(J.shape[0], -1)   # column k = i + j*n
+
+
+def assert_close(actual, expected, what):
+    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = max(np.abs(expected).max(), 1.0)
+    err = np.abs(actual - expected).max() / scale
+    assert err < RTOL, f"{what}: relative error {err:.2e}"
+
+
+def check_vec_jacobian(text, shapes, wrt, assume=None, seed=0, trials=2):
+    f = mc.parse(text, shapes)
+    d = jacobian(f, wrt)
+    J = d.result
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        values = draw_values(shapes, assume, rng)
+        sizes = mc.dimension_sizes(f, values)
+        got = np.asarray(mc.evaluate(J, values, sizes=sizes), float)
+        X = values[wrt]
+        P = np.asarray(mc.evaluate(f, values)).size
+        assert got.shape == (P, X.size), f"J of {text} is {got.shape}, not {(P, X.size)}"
+
+        def F(X_):
+            return mc.evaluate(f, {**values, wrt: X_})
+        assert_close(got, central_vec_jacobian(F, X), f"J of {text} vs finite differences")
+        assert_close(got, autograd_vec_jacobian(f, values, wrt), f"J of {text} vs autograd")
+    return d
+
+
+# ---- the cases ----------------------------------------------------------------------------------
+MAT = {"A": ("p", "n"), "X": ("n", "m"), "B": ("m", "q"), "C": ("n", "m"), "S": ("n", "n"),
+       "W": ("m", "n"), "x": ("n",), "y": ("k",), "b": ("n",), "c": ("m",), "M": ("n", "n")}
+
+CASES = [
+    # id, expression, wrt, expected text (None: numbers only), assume
+    ("kronecker-AXB", "A @ X @ B", "X", "kron(B.T, A)", None),
+    ("inverse", "inv(S)", "S", "-kron(inv(S).T, inv(S))", {"S": "spd"}),
+    ("transpose-commutation", "X.T", "X", "commutation(n, m)", None),
+    ("linear-map-wrt-matrix", "W @ x", "W", "kron(x.T, eye(m))", None),
+    ("square", "S @ S", "S", "kron(S.T, eye(n)) + kron(eye(n), S)", None),
+    ("hadamard-constant", "X * C", "X", "diag(vec(C))", None),
+    ("elementwise-exp", "exp(X)", "X", "diag(vec(exp(X)))", None),
+    ("tanh-layer-wrt-weights", "tanh(W @ x)", "W", "diag(1 - tanh(W@x)**2)@kron(x.T, eye(m))", None),
+    ("outer-product-of-vector", "x @ y.T", "x", "kron(y, eye(n))", None),
+    ("inverse-applied", "inv(S) @ b", "S", "-kron(b.T@inv(S).T, inv(S))", {"S": "spd"}),
+    ("gram", "X.T @ X", "X", None, None),
+    ("AXB-wrt-A", "A @ X @ B", "A", None, None),
+    ("vector-of-matrix-column", "X @ c", "X", "kron(c.T, eye(n))", None),
+    ("row-of-matrix", "b.T @ X", "X", None, None),
+    ("sigmoid-masked", "sigmoid(M @ X) * C", "X", None, None),
+    ("elementwise-power", "X**3 - 2*X", "X", None, None),
+    ("scalar-coefficient", "tr(X.T @ X) * X", "X", None, None),
+    ("inverse-transposed", "inv(S).T @ M", "S", None, {"S": "spd"}),
+    ("row-softmax", "softmax(X)", "X", None, None),
+    ("diag-of-vector-times-matrix", "diag(x) @ M", "x", None, None),
+    ("diag-of-diag", "diag(diag(S)) @ M", "S", None, None),
+    ("identity", "X", "X", "kron(eye(m), eye(n))", None),
+    ("sandwich-with-transpose", "B.T @ X.T @ M", "X", None, None),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_vec_jacobian_matches_references(case):
+    _, text, wrt, expected, assume = case
+    shapes = {k: v for k, v in MAT.items()}
+    d = check_vec_jacobian(text, shapes, wrt, assume)
+    if expected is not None:
+        assert mc.to_text(d.result) == expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_text_round_trip_and_latex(case):
+    _, text, wrt, _, _ = case
+    f = mc.parse(text, MAT)
+    d = jacobian(f, wrt)
+    assert mc.parse(mc.to_text(d.result), MAT) == d.result
+    tex = d.latex()
+    assert tex.startswith("\\begin{aligned}") and tex.rstrip().endswith("\\end{aligned}")
+    assert latex(d.result) in tex
+
+
+def test_kronecker_latex():
+    d = jacobian(mc.parse("A @ X @ B", MAT), "X")
+    assert mc.to_text(d.raw["X"]) == "vec(A@dX@B)"
+    tex = d.latex()
+    assert r"B^{T} \otimes A" in tex and r"\operatorname{vec}\left(A \mathrm{d}X B\right)" in tex
+    assert any(s.rule == "Kronecker identity" for s in d.steps)
+
+
+def test_commutation_latex():
+    assert latex(jacobian(mc.parse("X.T", MAT), "X").result) == "K_{n,m}"
+
+
+def test_every_vec_rule_is_exercised():
+    """Each row of VEC_RULES is used by at least one case above, so a new row needs a case."""
+    used = set()
+    for _, text, wrt, _, _ in CASES:
+        d = jacobian(mc.parse(text, MAT), wrt)
+        used |= {s.rule for s in d.steps}
+    names = {r.name for r in VEC_RULES.values()} | {vec_scalar_rule.name,
+                                                     vec_scalar_coefficient_rule.name}
+    assert names <= used, f"rules without a case: {sorted(names - used)}"
+
+
+@pytest.mark.parametrize("rule", list(VEC_RULES.values()), ids=lambda r: r.function.__name__)
+def test_every_vec_rule_states_its_identity(rule):
+    assert "vec(" in rule.identity and "=" in rule.identity or "diag(dM)" in rule.identity
+
+
+# ---- the nodes: evaluation of vec and the commutation matrix ------------------------------------
+def test_commutation_matrix_transposes_vec():
+    rng = np.random.default_rng(3)
+    for n, m in [(2, 3), (3, 2), (4, 4), (1, 5)]:
+        A = rng.standard_normal((n, m))
+        assert np.array_equal(commutation_array(n, m) @ vec_np(A), vec_np(A.T))
+
+
+def test_vec_and_kron_evaluate_like_numpy():
+    rng = np.random.default_rng(4)
+    values = draw_values(MAT, None, rng)
+    got = mc.evaluate(mc.parse("kron(B.T, A) @ vec(X)", MAT), values)
+    expected = vec_np(values["A"] @ values["X"] @ values["B"]).reshape(-1, 1)
+    assert_close(got, expected, "kron(B.T, A)@vec(X) = vec(A@X@B)")
+    K = mc.evaluate(mc.parse("commutation(n, m) @ vec(X)", MAT), values)
+    assert_close(K, vec_np(values["X"].T).reshape(-1, 1), "K@vec(X) = vec(X.T)")
+
+
+def test_kron_takes_two_arguments():
+    with pytest.raises(mc.ParseError, match="second argument"):
+        mc.parse("kron(A)", MAT)
+    with pytest.raises(mc.ParseError, match="two arguments"):
+        mc.parse("kron(A, B, X)", MAT)
+
+
+# ---- the command line ---------------------------------------------------------------------------
+ARGS = ["jacobian", "A @ X @ B", "--wrt", "X", "--shape", "A=p,n", "--shape", "X=n,m",
+        "--shape", "B=m,q"]
+
+
+def test_cli_prints_kronecker_form():
+    out = io.StringIO()
+    assert run(ARGS, out) == 0
+    assert out.getvalue() == "kron(B.T, A)\n"
+
+
+def test_cli_latex():
+    out = io.StringIO()
+    assert run(ARGS + ["--latex"], out) == 0
+    assert r"B^{T} \otimes A" in out.getvalue()
+
+
+def test_cli_steps():
+    out = io.StringIO()
+    assert run(ARGS + ["--steps"], out) == 0
+    assert "vec(A@dX@B) = kron(B.T, A)" in out.getvalue()
