@@ -170,12 +170,15 @@ def _bind(name, value, expected, dims):
     A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number or a 0-d array.
     """
     if type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f":
-        if all(d == s if isinstance(d, int) else dims.get(d, (s,))[0] == s
-               for d, s in zip(expected, value.shape)):
-            for d, s in zip(expected, value.shape):
-                if not isinstance(d, int) and d not in dims:
-                    dims[d] = (s, name)
-            return value                     # the common case, without further checks
+        (rows, cols), (d0, d1) = value.shape, expected     # the common case, checked quickly
+        if (rows == d0 if type(d0) is int else dims.setdefault(d0, (rows, name))[0] == rows) \
+                and (cols == d1 if type(d1) is int else dims.setdefault(d1, (cols, name))[0] == cols):
+            return value
+    if type(value) is np.ndarray and value.ndim == 1 and value.dtype.kind == "f" \
+            and len(expected) == 2 and expected[1] == 1:
+        d0, rows = expected[0], value.shape[0]
+        if rows == d0 if type(d0) is int else dims.setdefault(d0, (rows, name))[0] == rows:
+            return value.reshape(rows, 1)
     array = np.asarray(value)
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
@@ -216,6 +219,9 @@ def _like(grad, arg):
     if type(arg) is np.ndarray and type(grad) is np.ndarray and grad.shape == arg.shape \
             and grad.dtype == arg.dtype:
         return grad
+    if type(arg) is np.ndarray and type(grad) is np.ndarray and grad.size == arg.size \
+            and grad.dtype == arg.dtype:
+        return grad.reshape(arg.shape)
     arg = np.asarray(arg)
     dtype = arg.dtype if np.issubdtype(arg.dtype, np.floating) else np.float64
     return np.reshape(grad, arg.shape).astype(dtype, copy=False)
