@@ -656,7 +656,21 @@ def jacobian_vec_of(f, x):
     size = f.shape[0] * f.shape[1]
     J = ident.jac(df) if not ops.is_zero(df) else ZeroMatrix(size, ident.n)
     vec_df = vec(df) if not ops.is_zero(df) else ZeroMatrix(size, 1)
-    return J, vec_df, identification_steps(f, x, vec_df, J, fsteps, ident.used)
+    return J, vec_df, vec_identification_steps(f, x, vec_df, J, fsteps, ident.used)
+
+
+VEC_READ_OFF = "d vec F = J@d vec X  =>  J ((p*q) x (n*m)), vec stacks columns"
+
+
+def vec_identification_steps(f, x, vec_df, J, forward_steps, used):
+    """The forward expansion, one identification step citing every vec rule used, the read-off."""
+    steps = identification_steps(f, x, vec_df, J, forward_steps, [])
+    if used:
+        steps.append(Step(before=vec_df, after=J,
+                          rule="identification through vec (" + ", ".join(r.name for r in used) + ")",
+                          identity="; ".join(r.identity for r in used)))
+    steps.append(Step(before=vec_df, after=J, rule="read off the jacobian", identity=VEC_READ_OFF))
+    return steps
 
 
 # ---- the public functions -----------------------------------------------------------------------
@@ -719,10 +733,12 @@ def jacobian(f, wrt):
         raise JacobianError(_variable_message(x, "jacobian"))
     if f.shape[1] == 1 and is_column(x):
         J, df, steps = jacobian_of(f, x)
+        recorded = None          # Derivation appends the read-off step
     else:
         J, df, steps = jacobian_vec_of(f, x)
+        recorded = steps         # the read-off step through vec is already the last one
     return Derivation(f=f, variables=[x], single=True, raw={x.name: df}, results={x.name: J},
-                      visits=steps, kind="jacobian")
+                      visits=steps, kind="jacobian", _steps=recorded)
 
 
 def _variable_message(x, what):

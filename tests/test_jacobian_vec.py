@@ -158,7 +158,10 @@ def test_kronecker_latex():
     assert mc.to_text(d.raw["X"]) == "vec(A@dX@B)"
     tex = d.latex()
     assert r"B^{T} \otimes A" in tex and r"\operatorname{vec}\left(A \mathrm{d}X B\right)" in tex
-    assert any(s.rule == "Kronecker identity" for s in d.steps)
+    assert [s.rule for s in d.steps] == ["product rule",
+                                         "identification through vec (Kronecker identity, the variable)",
+                                         "read off the jacobian"]
+    assert "d vec F = J@d vec X" in d.steps[-1].identity
 
 
 def test_commutation_latex():
@@ -170,7 +173,7 @@ def test_every_vec_rule_is_exercised():
     used = set()
     for _, text, wrt, _, _ in CASES:
         d = jacobian(mc.parse(text, MAT), wrt)
-        used |= {s.rule for s in d.steps}
+        used |= {name for s in d.steps for name in s.rule.partition("(")[2].rstrip(")").split(", ")}
     names = {r.name for r in VEC_RULES.values()} | {vec_scalar_rule.name,
                                                      vec_scalar_coefficient_rule.name}
     assert names <= used, f"rules without a case: {sorted(names - used)}"
@@ -227,3 +230,16 @@ def test_cli_steps():
     out = io.StringIO()
     assert run(ARGS + ["--steps"], out) == 0
     assert "vec(A@dX@B) = kron(B.T, A)" in out.getvalue()
+
+
+def test_cli_check_through_vec():
+    out = io.StringIO()
+    assert run(ARGS + ["--check"], out) == 0
+    assert out.getvalue().splitlines()[1].endswith(" ok")
+
+
+@pytest.mark.parametrize("case", CASES[:10], ids=[c[0] for c in CASES[:10]])
+def test_derivation_check_through_vec(case):
+    _, text, wrt, _, _ = case
+    report = jacobian(mc.parse(text, MAT), wrt).check()
+    assert report.ok, str(report)
