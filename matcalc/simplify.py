@@ -3,6 +3,7 @@
 SymPy leaves `X@A + X@A.T` alone (simplify/factor_terms do not factor matrix products), so the
 form a person writes comes from these rewrites, each an identity:
 
+    merge_diagonals      a*diag(u) + b*diag(v) -> diag(a*u + b*v)
     rebuild              every node goes back through ops, whose constructors already merge
                          X + X -> 2*X, cancel X.T.T, and push transposes through products
     integer_floats       1.0*X -> X, 2.0*X -> 2*X (floats that are whole numbers)
@@ -11,15 +12,20 @@ form a person writes comes from these rewrites, each an identity:
     common_left_factor   X@A + X@B -> X@(A + B)
     flip_transposed_sum  (A@B.T + C.T).T -> B@A.T + C   when that leaves fewer transposes
     logistic             exp(Z)/(1 + exp(Z)) -> sigmoid(Z)
+    elementwise_algebra  ((1 - y)/(1 - s) - y/s)*s*(1 - s) -> s - y: Hadamard products, powers
+                         and sums are commutative scalar algebra, so SymPy's cancel/factor
+                         simplify them; kept only when strictly smaller
     plain_first          in a factored sum, untransposed terms first: A.T + A -> A + A.T
 
 The walk is memoised on the expression DAG, so the cost is linear in its size.
 """
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul, Trace,
-                   Transpose)
+from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul, OneMatrix,
+                   Trace, Transpose)
 
 from . import ops
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
 from .nodes import Elementwise
 from .limits import recursion_room
 from .reverse import LEAVES
@@ -49,11 +55,11 @@ def rebuild(e, args):
     if isinstance(e, MatMul):
         return ops.matmul(*[integer_floats(a) for a in args])
     if isinstance(e, MatAdd):
-        return factor_sum(ops.add(*args))
+        return factor_sum(elementwise_algebra(ops.add(*args)))
     if isinstance(e, Transpose):
         return ops.transpose(args[0])
     if isinstance(e, HadamardProduct):
-        return logistic(ops.hadamard(*args))
+        return logistic(elementwise_algebra(ops.hadamard(*args)))
     if isinstance(e, HadamardPower):
         return ops.hpow(args[0], args[1])
     if isinstance(e, Inverse):
@@ -88,6 +94,7 @@ def _terms(e):
 
 def factor_sum(e):
     """Apply the factoring rewrites to a sum, outermost first."""
+    e = merge_diagonals(e)
     if not isinstance(e, MatAdd):
         return e
     for rewrite in (common_coefficient, common_right_factor, common_left_factor):
@@ -95,6 +102,23 @@ def factor_sum(e):
         if out is not None:
             return out
     return e
+
+
+def merge_diagonals(e):
+    """a*diag(u) + b*diag(v) = diag(a*u + b*v)"""
+    if not isinstance(e, MatAdd):
+        return e
+    diagonal, other = [], []
+    for t in e.args:
+        c, ms = ops.split_coeff(t)
+        if len(ms) == 1 and isinstance(ms[0], DiagMatrix):
+            diagonal.append(ops.scale(c, ms[0].args[0]))
+        else:
+            other.append(t)
+    if len(diagonal) < 2:
+        return e
+    merged = ops.diag(elementwise_algebra(ops.add(*diagonal)))
+    return ops.add(merged, *other)
 
 
 def common_coefficient(e):
@@ -233,3 +257,83 @@ def _power(g):
     if isinstance(g, sp.Pow):
         return g.base, g.exp
     return g, sp.Integer(1)
+
+
+MAX_CLUSTER = 60
+
+
+def elementwise_algebra(e):
+    """Simplify an elementwise cluster with SymPy's scalar algebra (see the module docstring)."""
+    if not ops.is_matrix(e) or not isinstance(e, (HadamardProduct, MatAdd)) or not _has_quotient(e):
+        return e
+    atoms = {}
+    size = [0]
+
+    def to_scalar(x):
+        size[0] += 1
+        if size[0] > MAX_CLUSTER:
+            raise _TooBig
+        if isinstance(x, OneMatrix):
+            return sp.Integer(1)
+        if isinstance(x, HadamardProduct):
+            return sp.Mul(*[to_scalar(a) for a in x.args])
+        if isinstance(x, MatAdd):
+            return sp.Add(*[to_scalar(a) for a in x.args])
+        if isinstance(x, HadamardPower) and x.args[1].is_number:
+            return to_scalar(x.args[0]) ** x.args[1]
+        if isinstance(x, MatMul):
+            c, ms = ops.split_coeff(x)
+            if len(ms) == 1 and c.is_number:
+                return c * to_scalar(ms[0])
+        if x not in atoms:
+            atoms[x] = sp.Dummy(f"e{len(atoms)}")
+        return atoms[x]
+
+    try:
+        scalar = to_scalar(e)
+    except _TooBig:
+        return e
+    best, best_ops = None, sp.count_ops(scalar)
+    for candidate in (sp.cancel(scalar), sp.factor(sp.cancel(scalar))):
+        n = sp.count_ops(candidate)
+        if n < best_ops:
+            best, best_ops = candidate, n
+    if best is None:
+        return e
+    back = {v: k for k, v in atoms.items()}
+    out = _to_matrix(best, back)
+    return out if ops.is_matrix(out) else ops.scale(out, OneMatrix(*e.shape))
+
+
+def _has_quotient(x, budget=None):
+    """Does the cluster divide by something (only then can cancelling shorten it)?"""
+    budget = budget if budget is not None else [MAX_CLUSTER]
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    if isinstance(x, HadamardPower):
+        return x.args[1].is_number and x.args[1] < 0 or _has_quotient(x.args[0], budget)
+    if isinstance(x, (HadamardProduct, MatAdd)):
+        return any(_has_quotient(a, budget) for a in x.args)
+    if isinstance(x, MatMul):
+        c, ms = ops.split_coeff(x)
+        return len(ms) == 1 and _has_quotient(ms[0], budget)
+    return False
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _to_matrix(x, back):
+    if x in back:
+        return back[x]
+    if x.is_number:
+        return x
+    if isinstance(x, sp.Mul):
+        return ops.hadamard(*[_to_matrix(a, back) for a in x.args])
+    if isinstance(x, sp.Add):
+        return ops.add(*[_to_matrix(a, back) for a in x.args])
+    if isinstance(x, sp.Pow):
+        return ops.hpow(_to_matrix(x.base, back), x.exp)
+    raise AssertionError(f"elementwise algebra produced {x}")
