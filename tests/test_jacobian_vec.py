@@ -12,6 +12,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+import sympy as sp
 
 import matcalc as mc
 from matcalc.cli import run
@@ -243,3 +244,34 @@ def test_derivation_check_through_vec(case):
     _, text, wrt, _, _ = case
     report = jacobian(mc.parse(text, MAT), wrt).check()
     assert report.ok, str(report)
+
+
+# ---- each rule's docstring states what the rule builds ------------------------------------------
+def identity_cases():
+    from sympy import HadamardProduct
+    from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+    from matcalc.nodes import Differential
+    from matcalc import ops
+    shapes = {"A": ("p", "n"), "X": ("n", "m"), "B": ("m", "q"), "M": ("k", "k"), "v": ("k",),
+              "C": ("n", "m")}
+    A, X, B, M, v, Ah = (mc.parse(name, shapes) for name in "AXBMvC")
+    Ah = sp.MatrixSymbol("A", *Ah.shape)          # vec(A*dX): A of X's shape
+    dX, dM, dv = Differential(X), Differential(M), Differential(v)
+    return [
+        # (rule type, variable, differential, how the identity reads J)
+        (type(ops.matmul(A, dX, B)), X, ops.matmul(A, dX, B), "vec({E}) = {J}@vec(dX)"),
+        (type(ops.transpose(dX)), X, ops.transpose(dX), "vec({E}) = {J}@vec(dX)"),
+        (HadamardProduct, X, ops.hadamard(Ah, dX), "vec({E}) = {J}@vec(dX)"),
+        (DiagMatrix, v, ops.diag(dv), "vec({E}) = {J}@dv"),
+        (DiagonalOf, M, ops.diag(dM), "{E} = {J}@vec(dM)"),
+    ]
+
+
+@pytest.mark.parametrize("case", identity_cases(), ids=lambda c: VEC_RULES[c[0]].function.__name__)
+def test_vec_rule_builds_its_identity(case):
+    """Applied to the placeholders of its docstring, a rule prints its own identity."""
+    from matcalc.jacobian import VecIdentify
+    op_type, x, E, form = case
+    rule = VEC_RULES[op_type]
+    J = rule.function(VecIdentify(x), E, None)
+    assert form.format(E=mc.to_text(E), J=mc.to_text(J)) == rule.identity
