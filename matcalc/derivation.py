@@ -29,7 +29,8 @@ READ_OFF = {
     "hvp": "H[V] = d(grad f) with dX := V",
 }
 CONVENTIONS = {
-    "jacobian": "Jacobian convention: J is p x n for f p x 1 and x n x 1, df = J @ dx",
+    "jacobian": ("Jacobian convention: J is p x n for f p x 1 and x n x 1, df = J @ dx; for "
+                 "matrices d vec F = J @ d vec X (vec stacks columns)"),
     "hessian": "Hessian convention: H is n x n, the Jacobian of the gradient, d2f = dx.T @ H @ dx",
     "hvp": "Hessian-vector product: the differential of the gradient along the direction V",
 }

@@ -41,6 +41,7 @@ from .derivation import Derivation, Step
 from .differentials import rule_for
 from .errors import MatcalcError, NotDifferentiableError, ShapeError
 from .grad import grad, resolve
+from .simplify import simplify
 from .identify import Pull
 from .nodes import Differential, ScalarDifferential
 from .reverse import LEAVES, children
@@ -737,8 +738,9 @@ def jacobian(f, wrt):
     else:
         J, df, steps = jacobian_vec_of(f, x)
         recorded = steps         # the read-off step through vec is already the last one
-    return Derivation(f=f, variables=[x], single=True, raw={x.name: df}, results={x.name: J},
-                      visits=steps, kind="jacobian", _steps=recorded)
+    return Derivation(f=f, variables=[x], single=True, raw={x.name: df},
+                      results={x.name: simplify(J)}, visits=steps, kind="jacobian",
+                      _steps=recorded)
 
 
 def _variable_message(x, what):
@@ -771,8 +773,8 @@ def hessian(f, wrt):
         H, dg, steps = ZeroMatrix(x.shape[0], x.shape[0]), g, []
     else:
         H, dg, steps = jacobian_of(g, x)
-    d = Derivation(f=f, variables=[x], single=True, raw={x.name: dg}, results={x.name: H},
-                   visits=steps, kind="hessian")
+    d = Derivation(f=f, variables=[x], single=True, raw={x.name: dg},
+                   results={x.name: simplify(H)}, visits=steps, kind="hessian")
     d.gradient = g
     return d
 
@@ -805,8 +807,8 @@ def hvp(f, wrt):
     steps = [Step(before=Differential(s.node) if ops.is_matrix(s.node) else ScalarDifferential(s.node),
                   after=s.differential, rule=s.rule.name, identity=s.rule.identity)
              for s in fsteps]
-    d = Derivation(f=f, variables=[x], single=True, raw={x.name: HV}, results={x.name: HV},
-                   visits=steps, kind="hvp")
+    d = Derivation(f=f, variables=[x], single=True, raw={x.name: HV},
+                   results={x.name: simplify(HV)}, visits=steps, kind="hvp")
     d.direction = V
     d.gradient = g
     return d
