@@ -174,6 +174,24 @@ class NumpyPrinter(TextPrinter):
     def _Inverse(self, e):
         return f"np.linalg.inv({self.full(e.arg)[0]})", ATOM
 
+    # -- vec, Kronecker products, commutation matrices (Jacobians of matrix functions) --
+    def _KroneckerProduct(self, e):
+        """kron(A, B) -> np.kron(A, B), nested to the left for more factors."""
+        text = self.full(e.args[0])[0]
+        for factor in e.args[1:]:
+            text = f"np.kron({text}, {self.full(factor)[0]})"
+        return text, ATOM
+
+    def _Vec(self, e):
+        """vec(X): the columns stacked, X.reshape(-1, 1, order="F")."""
+        return f'{self.full_wrap(e.arg, ATOM)}.reshape(-1, 1, order="F")', ATOM
+
+    def _Commutation(self, e):
+        """K(n, m) vec(A) = vec(A.T): row j + m*i of K is the unit row of entry i + n*j."""
+        n, m = (self.dim(d) for d in e.dims)
+        return (f'np.eye({n} * {m})[np.arange({n} * {m}).reshape({n}, {m}, order="F").ravel()]',
+                ATOM)
+
     def _Determinant(self, e):
         return f"np.linalg.det({self.full(e.arg)[0]})", ATOM
 
