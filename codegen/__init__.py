@@ -16,9 +16,6 @@ Pipeline: matcalc.reverse.walk -> schedule.py (what backward computes, what gets
 printer.py (NumPy text) -> emit.py (statements, names, functions) -> this module (the API).
 `compile` executes only source produced here, in a fresh namespace.
 """
-import sympy as sp
-
-from matcalc import ops
 from matcalc.errors import MatcalcError
 from matcalc.grad import resolve, scalar_function
 

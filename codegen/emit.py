@@ -22,7 +22,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 import matcalc
 from matcalc import ops
-from matcalc.nodes import (AsScalar, Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp,
+from matcalc.nodes import (Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp,
                            Softmax)
 from matcalc.reverse import walk
 from matcalc.text import ADD, TextPrinter, to_text

@@ -25,13 +25,12 @@ of a log-sum-exp). The printer itself emits no statements and knows no names but
 names it is given.
 """
 import sympy as sp
-from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
-                   MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix)
-from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul,
+                   MatrixSymbol, OneMatrix, Transpose, ZeroMatrix)
+from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from matcalc import ops
-from matcalc.nodes import (AsScalar, Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp,
-                           Softmax)
+from matcalc.nodes import (Elementwise)
 from matcalc.text import ADD, ATOM, MUL, NEG, POW, TextPrinter
 
 CMP = 5          # `a > 0`: below every arithmetic operator

@@ -5,11 +5,7 @@
 Prints the generated module's backward function, then the loss and accuracy as plain gradient
 descent runs on synthetic, linearly separable-ish data.
 """
-import os
-import sys
 
-# the repository root first (see benchmarks/bench_codegen.py for why)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

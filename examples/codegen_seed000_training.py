@@ -8,33 +8,15 @@ from the layer spec; the training loop is the seed's (500 steps of plain gradien
 learning rate 1e-6, the same random start). Before training, the generated gradients are
 compared with the seed's own hand-written ones; then the loss is printed every 100 steps.
 """
-import os
-import sys
+import numpy as np
 
-# the repository root first (see benchmarks/bench_codegen.py for why)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-
-import codegen  # noqa: E402
-from matcalc import nn  # noqa: E402
+import codegen
+from matcalc import nn
+from seed000_numpy import forward_backward as seed_gradients
 
 SPEC = "dense(1000,100,bias=false) relu dense(100,10,bias=false)"
 
 
-def seed_gradients(x, y, w1, w2):
-    """The seed's forward and backward pass, verbatim."""
-    h = x.dot(w1)
-    h_relu = np.maximum(h, 0)
-    y_pred = h_relu.dot(w2)
-    loss = np.square(y_pred - y).sum()
-    grad_y_pred = 2.0 * (y_pred - y)
-    grad_w2 = h_relu.T.dot(grad_y_pred)
-    grad_h_relu = grad_y_pred.dot(w2.T)
-    grad_h = grad_h_relu.copy()
-    grad_h[h < 0] = 0
-    grad_w1 = x.T.dot(grad_h)
-    return loss, grad_w1, grad_w2
 
 
 def main():

@@ -7,11 +7,7 @@ generates the network's value_and_grad from the spec (the cross-entropy is writt
 row-wise log-sum-exp, so its gradient is softmax(Z) - Y); plain gradient descent trains it.
 Prints the generated backward pass, the loss and train accuracy as training runs.
 """
-import os
-import sys
 
-# the repository root first (see benchmarks/bench_codegen.py for why)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

@@ -7,11 +7,7 @@ the four XOR points. matcalc generates value_and_grad from the spec; plain SGD a
 learning rate 0.01 runs until the loss drops below 1e-3, as in the seed. Prints the generated
 backward pass, the loss as it falls, and the final predictions.
 """
-import os
-import sys
 
-# the repository root first (see benchmarks/bench_codegen.py for why)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

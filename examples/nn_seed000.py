@@ -6,6 +6,7 @@ Run: python examples/nn_seed000.py
 import numpy as np
 
 import matcalc as mc
+from seed000_numpy import forward_backward, random_data
 from matcalc import nn
 
 net = nn.Sequential([nn.Dense(1000, 100, bias=False), nn.ReLU(), nn.Dense(100, 10, bias=False)],
@@ -20,22 +21,9 @@ for name, expr, comment in bp.backward:
     print(f"    # {comment}")
     print(f"    {name} = {mc.to_text(expr)}")
 
-# The seed's code, verbatim (N is batch size; D_in input, H hidden, D_out output dimension).
-N, D_in, H, D_out = 64, 1000, 100, 10
-np.random.seed(0)
-x = np.random.randn(N, D_in)
-y = np.random.randn(N, D_out)
-w1 = np.random.randn(D_in, H)
-w2 = np.random.randn(H, D_out)
-h = x.dot(w1)
-h_relu = np.maximum(h, 0)
-y_pred = h_relu.dot(w2)
-grad_y_pred = 2.0 * (y_pred - y)
-grad_w2 = h_relu.T.dot(grad_y_pred)
-grad_h_relu = grad_y_pred.dot(w2.T)
-grad_h = grad_h_relu.copy()
-grad_h[h < 0] = 0
-grad_w1 = x.T.dot(grad_h)
+# The seed's code, verbatim (examples/seed000_numpy.py), on the seed's random data.
+x, y, w1, w2 = random_data(0)
+loss, grad_w1, grad_w2 = forward_backward(x, y, w1, w2)
 
 derived = bp.evaluate({"X": x, "Y": y, "W1": w1, "W2": w2})
 general = mc.grad(net.loss_expr, ["W1", "W2"]).results

@@ -9,7 +9,6 @@ values, well-conditioned square matrices).
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 from sympy import MatrixSymbol
 
 from .errors import MatcalcError

@@ -14,7 +14,6 @@ Convention (as in the seeds): the gradient has the shape of X and is the transpo
 """
 from dataclasses import dataclass, field
 
-import numpy as np
 import sympy as sp
 
 from . import ops

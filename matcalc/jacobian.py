@@ -39,7 +39,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from . import ops
 from .derivation import Derivation, Step
 from .differentials import rule_for
-from .errors import MatcalcError, NotDifferentiableError, ShapeError
+from .errors import MatcalcError, NotDifferentiableError
 from .grad import grad, resolve
 from .simplify import simplify
 from .identify import Pull

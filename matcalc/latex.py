@@ -11,11 +11,11 @@ differential. SymPy's own latex() prints elementwise functions as lambdas; hence
 import re
 
 import sympy as sp
-from sympy import HadamardPower, HadamardProduct, Inverse, OneMatrix, Transpose
+from sympy import HadamardPower, HadamardProduct, Inverse
 
 from . import ops
 from .nodes import AsScalar
-from .text import ADD, ATOM, MUL, NEG, POW, TextPrinter
+from .text import ATOM, MUL, NEG, POW, TextPrinter
 
 FUNCTION_LATEX = {
     "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",

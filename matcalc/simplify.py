@@ -20,7 +20,7 @@ form a person writes comes from these rewrites, each an identity:
 The walk is memoised on the expression DAG, so the cost is linear in its size.
 """
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul, OneMatrix,
+from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix,
                    Trace, Transpose)
 
 from . import ops

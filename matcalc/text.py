@@ -8,14 +8,13 @@ place (Python's rules: `**` > unary minus > `@ * /` > `+ -`). Beyond what Python
 Differentials print as `dX` / `d(X @ A)`; they only appear in derivation steps, never in results.
 """
 import sympy as sp
-from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
-                   OneMatrix, Trace, Transpose, ZeroMatrix)
+from sympy import (Determinant, HadamardPower, HadamardProduct, Inverse, OneMatrix, Trace)
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import ops
-from .nodes import (AsScalar, Differential, Elementwise, EntrySum, LogDet, LogSumExp, Norm,
-                    RowLogSumExp, ScalarDifferential, Softmax, relu, sigmoid, softplus, step)
+from .nodes import (AsScalar, EntrySum, LogDet, LogSumExp, Norm,
+                    RowLogSumExp, Softmax, relu, sigmoid, softplus, step)
 
 ADD, MUL, NEG, POW, ATOM = 10, 20, 30, 40, 50
 

@@ -7,7 +7,7 @@ import sympy as sp
 
 import matcalc as mc
 from matcalc import differentials, ops
-from matcalc.nodes import Differential, ScalarDifferential
+from matcalc.nodes import Differential
 from matcalc.reverse import placeholder
 
 

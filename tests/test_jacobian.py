@@ -10,8 +10,6 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-import sympy as sp
-from sympy import MatrixSymbol
 
 import matcalc as mc
 from matcalc.jacobian import (JACOBIAN_RULES, DIAGONAL_RULES, JacobianError, hessian, hvp,

@@ -12,7 +12,6 @@ structurally, for the function and for its gradient.
 import re
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
