@@ -13,8 +13,6 @@ derivation cites it, and a test checks that it matches what the rule builds.
 Pipeline: nodes -> **differentials** -> identify -> reverse -> derivation.
 This module does not walk expressions; `reverse.py` decides which nodes to expand and when.
 """
-from dataclasses import dataclass
-
 import sympy as sp
 from sympy import (Determinant, HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul,
                    OneMatrix, Trace, Transpose)
@@ -22,34 +20,17 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from . import ops
 from .errors import NotDifferentiableError
+from .rules import Rule, RuleTable  # noqa: F401  (Rule: the record a derivation cites)
 from .nodes import (AsScalar, Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp,
                     Softmax, relu, sigmoid, softplus, step)
 
 
-@dataclass(frozen=True)
-class Rule:
-    node_type: type
-    name: str            # "product rule"
-    function: object     # the rule itself, named d_<node>
-
-    @property
-    def identity(self):
-        return (self.function.__doc__ or "").strip().splitlines()[0]
-
-    def __call__(self, node, d):
-        return self.function(node, d)
-
-
-RULES = {}
+RULES = RuleTable()
 
 
 def differential(*node_types, name):
-    """Register a rule for the given exact node types."""
-    def register(function):
-        for t in node_types:
-            RULES[t] = Rule(t, name, function)
-        return function
-    return register
+    """Register a differential rule for the given exact node types."""
+    return RULES.rule(*node_types, name=name)
 
 
 def rule_for(node):

@@ -18,36 +18,21 @@ Scalars and 1 x 1 matrices are interchangeable here: the adjoint of a 1 x 1 node
 Pipeline: differentials -> **identify** -> reverse. This module knows nothing about which node
 is being expanded; it only transposes one linear expression.
 """
-from dataclasses import dataclass
-
 import sympy as sp
 from sympy import HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Trace, Transpose
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from . import ops
 from .nodes import AsScalar, Differential, EntrySum, ScalarDifferential
+from .rules import RuleTable
 
 
-@dataclass(frozen=True)
-class PullRule:
-    op_type: type
-    name: str
-    function: object
-
-    @property
-    def identity(self):
-        return (self.function.__doc__ or "").strip().splitlines()[0]
-
-
-PULL_RULES = {}
+PULL_RULES = RuleTable()
 
 
 def transposes(*op_types, name):
-    def register(function):
-        for t in op_types:
-            PULL_RULES[t] = PullRule(t, name, function)
-        return function
-    return register
+    """Register a transpose (identification) rule for the given exact linear op types."""
+    return PULL_RULES.rule(*op_types, name=name)
 
 
 class Pull:

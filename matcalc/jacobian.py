@@ -45,6 +45,7 @@ from .simplify import simplify
 from .identify import Pull
 from .nodes import Differential, ScalarDifferential
 from .reverse import LEAVES, children
+from .rules import Rule, RuleTable
 from .shapes import describe, shape_of
 from .text import to_text
 from .vec import commutation, kron, mixed_product, vec
@@ -122,27 +123,13 @@ def forward(f, x, direction):
 
 
 # ---- 2. vector identification: df = J @ dx ------------------------------------------------------
-@dataclass(frozen=True)
-class JacobianRule:
-    op_type: type
-    name: str
-    function: object
-
-    @property
-    def identity(self):
-        return (self.function.__doc__ or "").strip().splitlines()[0]
-
-
-JACOBIAN_RULES = {}
-DIAGONAL_RULES = {}
+JACOBIAN_RULES = RuleTable()
+DIAGONAL_RULES = RuleTable()
 
 
 def identifies(*op_types, name, table=JACOBIAN_RULES):
-    def register(function):
-        for t in op_types:
-            table[t] = JacobianRule(t, name, function)
-        return function
-    return register
+    """Register an identification rule in one of this module's tables."""
+    return table.rule(*op_types, name=name)
 
 
 class Identify:
@@ -241,7 +228,7 @@ def jac_of_scalar(ident, s, r):
     return ident.jac_scalar(s)
 
 
-scalar_rule = JacobianRule(sp.Expr, "scalar identification", jac_of_scalar)
+scalar_rule = Rule(sp.Expr, "scalar identification", jac_of_scalar)
 
 
 @identifies(Differential, name="the variable")
@@ -280,7 +267,7 @@ def jac_scalar_coefficient(ident, E, r):
     return ops.matmul(Ar, ident.jac_scalar(coeff))
 
 
-scalar_coefficient_rule = JacobianRule(MatMul, "scalar coefficient", jac_scalar_coefficient)
+scalar_coefficient_rule = Rule(MatMul, "scalar coefficient", jac_scalar_coefficient)
 
 
 @identifies(HadamardProduct, name="Hadamard product with a constant")
@@ -414,7 +401,7 @@ def hadamard_as_product(ident, M):
 
 
 # ---- identification of (A * dE) @ r for a matrix dE: one rule per operation of dE -------------
-HADAMARD_RULES = {}
+HADAMARD_RULES = RuleTable()
 
 
 @identifies(MatAdd, name="Hadamard product with a sum", table=HADAMARD_RULES)
@@ -515,7 +502,7 @@ def diag_of_transpose(ident, M, r):
 
 
 # ---- 3. identification through vec: d vec F = J @ d vec X ----------------------------------------
-VEC_RULES = {}
+VEC_RULES = RuleTable()
 
 
 class VecIdentify(Identify):
@@ -562,7 +549,7 @@ def vec_of_scalar(ident, s, r):
     return ident.jac_scalar(s)
 
 
-vec_scalar_rule = JacobianRule(sp.Expr, "scalar identification through vec", vec_of_scalar)
+vec_scalar_rule = Rule(sp.Expr, "scalar identification through vec", vec_of_scalar)
 
 
 @identifies(Differential, name="the variable", table=VEC_RULES)
@@ -600,7 +587,7 @@ def vec_scalar_coefficient(ident, E, r):
     return ops.matmul(vec(ops.matmul(*mats)), ident.record(vec_scalar_rule, coeff, None))
 
 
-vec_scalar_coefficient_rule = JacobianRule(MatMul, "scalar coefficient", vec_scalar_coefficient)
+vec_scalar_coefficient_rule = Rule(MatMul, "scalar coefficient", vec_scalar_coefficient)
 
 
 @identifies(Transpose, name="commutation matrix", table=VEC_RULES)

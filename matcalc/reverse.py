@@ -42,7 +42,7 @@ class Visit:
     expansion: object     # dN from the node's rule, linear in the children's differentials
     rule: object          # differentials.Rule
     pulled: list          # [(child, G contribution)]
-    pull_rules: list      # identify.PullRule used
+    pull_rules: list      # the identify rules (rules.Rule) used
 
 
 def topological_order(root, variables):
