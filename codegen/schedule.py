@@ -25,8 +25,8 @@ from sympy import (Determinant, HadamardProduct, Identity, Inverse, MatMul, Matr
 
 from matcalc import ops
 from matcalc.identify import Pull
-from matcalc.nodes import (Differential, LogDet, LogSumExp, RowLogSumExp, ScalarDifferential,
-                           Softmax)
+from matcalc.reverse import differential_detector
+from matcalc.nodes import (LogDet, LogSumExp, RowLogSumExp, Softmax)
 
 LEAVES = (MatrixSymbol, sp.Symbol, sp.Number, Identity, OneMatrix, ZeroMatrix)
 EXPENSIVE = (Softmax, RowLogSumExp, LogSumExp, Inverse, Determinant, LogDet)
@@ -62,18 +62,6 @@ class BackwardPlan:
     results: dict         # variable -> expression of its gradient (placeholder or inline)
 
 
-def has_differential(e, memo={}):
-    if isinstance(e, (Differential, ScalarDifferential)):
-        return True
-    if isinstance(e, LEAVES) or not isinstance(e, sp.Basic):
-        return False
-    hit = memo.get(e)
-    if hit is None:
-        hit = any(has_differential(a) for a in e.args if isinstance(a, sp.Basic))
-        memo[e] = hit
-    return hit
-
-
 def is_trivial(G):
     """A contribution that costs nothing to substitute where it is used."""
     if isinstance(G, LEAVES):
@@ -105,6 +93,7 @@ def backward_plan(f, variables, visits):
         for child, _ in visit.pulled:
             n_contributions[child] = n_contributions.get(child, 0) + 1
     current = {f: sp.Integer(1)}          # node -> its adjoint as used by its own visit
+    has_differential = differential_detector()
     placeholders = {}
     groups = []
     for visit in visits:

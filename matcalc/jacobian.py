@@ -44,7 +44,7 @@ from .grad import grad, resolve
 from .simplify import simplify
 from .identify import Pull
 from .nodes import Differential, ScalarDifferential
-from .reverse import LEAVES, children
+from .reverse import LEAVES, children, differential_detector
 from .rules import Rule, RuleTable
 from .shapes import describe, shape_of
 from .text import to_text
@@ -142,19 +142,8 @@ class Identify:
     def __init__(self, x):
         self.x = x
         self.n = x.shape[0]
-        self.memo = {}
+        self.has_differential = differential_detector()
         self.used = []
-
-    def has_differential(self, e):
-        if isinstance(e, (Differential, ScalarDifferential)):
-            return True
-        if isinstance(e, LEAVES):
-            return False
-        hit = self.memo.get(e)
-        if hit is None:
-            hit = any(self.has_differential(a) for a in e.args if isinstance(a, sp.Basic))
-            self.memo[e] = hit
-        return hit
 
     def rows(self, E, r):
         """The number of rows of E @ r (1 for a scalar)."""

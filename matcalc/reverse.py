@@ -68,6 +68,24 @@ def topological_order(root, variables):
     return post[::-1], depends
 
 
+def differential_detector():
+    """A memoised test: does an expression hold a differential? One memo per walk, so the cost
+    over a whole derivation is linear in the size of the DAG."""
+    memo = {}
+
+    def has_differential(e):
+        if isinstance(e, (Differential, ScalarDifferential)):
+            return True
+        if isinstance(e, LEAVES) or not isinstance(e, sp.Basic):
+            return False
+        hit = memo.get(e)
+        if hit is None:
+            hit = any(has_differential(a) for a in e.args if isinstance(a, sp.Basic))
+            memo[e] = hit
+        return hit
+    return has_differential
+
+
 def add_adjoint(a, b):
     if a is None:
         return b
@@ -78,18 +96,7 @@ def walk(f, variables):
     """(adjoints of the variables, visits) for the scalar f."""
     variables = set(variables)
     order, depends = topological_order(f, variables)
-    memo = {}
-
-    def has_differential(e):
-        if isinstance(e, (Differential, ScalarDifferential)):
-            return True
-        if isinstance(e, LEAVES):
-            return False
-        hit = memo.get(e)
-        if hit is None:
-            hit = any(has_differential(a) for a in e.args if isinstance(a, sp.Basic))
-            memo[e] = hit
-        return hit
+    has_differential = differential_detector()
 
     def d(child):
         if depends.get(child, False):
