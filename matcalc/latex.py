@@ -11,10 +11,11 @@ differential. SymPy's own latex() prints elementwise functions as lambdas; hence
 import re
 
 import sympy as sp
-from sympy import HadamardPower, HadamardProduct, Inverse
+from sympy import Determinant, HadamardPower, HadamardProduct, Inverse, Trace
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from . import ops
-from .nodes import AsScalar
+from .nodes import AsScalar, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp, Softmax
 from .text import ATOM, MUL, NEG, POW, TextPrinter
 
 FUNCTION_LATEX = {
@@ -113,9 +114,6 @@ class LatexPrinter(TextPrinter):
         return rf"{self.wrap(e.arg, ATOM)}^{{T}}", POW
 
     def _MatrixExpr(self, e):
-        from sympy import Determinant, Trace
-        from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
-        from .nodes import EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp, Softmax
         a = e.args[0]
         if isinstance(e, Inverse):
             return rf"{self.wrap(a, ATOM)}^{{-1}}", POW
@@ -188,6 +186,12 @@ class LatexPrinter(TextPrinter):
 
     def dim(self, d):
         return self.p(d)[0] if not d.is_Symbol else name_latex(d.name)
+
+    def broadcast_part(self, term, shape):
+        """Only a scalar stands for its broadcast; a row keeps its ones: X W + 1 b^T, as in the
+        seeds."""
+        part = super().broadcast_part(term, shape)
+        return part if part is not None and not ops.is_matrix(part) else None
 
     def _Mul(self, e):
         negative, num, den = self.mul_parts(e)

@@ -36,24 +36,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Trace, Transpose
 
 from . import ops
 from .derivation import Step
 from .errors import MatcalcError, ParseError, ShapeError, UnknownNameError
 from .evaluate import evaluate as evaluate_expr
 from .grad import grad
-from .nodes import Differential, ScalarDifferential
+from .latex import latex as latex_of, name_latex, text_latex
+from .nodes import AsScalar, Differential, ScalarDifferential
 from .shapes import dimension
 from .text import to_text
 
-try:
-    from .latex import latex as latex_of, name_latex
-except ImportError:  # pragma: no cover - the printer is written concurrently
-    latex_of = None
-
-    def name_latex(name):
-        return r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
 # ---- layers -------------------------------------------------------------------------------------
@@ -352,8 +346,6 @@ def _collapse_ones(e):
 
 def _read_off(G, V):
     """tr(G.T @ dV), with G kept whole so the gradient can be read off the printed form."""
-    from sympy import Trace, Transpose
-    from .nodes import AsScalar
     GT = ops.transpose(G) if isinstance(G, MatrixSymbol) else Transpose(G)
     product = MatMul(GT, Differential(V))
     return AsScalar(product) if V.shape[1] == 1 else Trace(product)
@@ -368,20 +360,7 @@ def _shape_text(e):
 def _shape_latex(e):
     if not ops.is_matrix(e):
         return r"\text{scalar}"
-    return rf"{_tex(e.shape[0])} \times {_tex(e.shape[1])}"
-
-
-def _tex(e):
-    if latex_of is None:
-        return r"\texttt{" + to_text(e).replace("_", r"\_") + "}"
-    return latex_of(e)
-
-
-def _text_note(s):
-    for a, b in (("\\", r"\backslash "), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#"),
-                 ("{", r"\{"), ("}", r"\}"), ("^", r"\hat{}"), ("~", r"\sim ")):
-        s = s.replace(a, b)
-    return rf"\text{{{s}}}"
+    return rf"{latex_of(e.shape[0])} \times {latex_of(e.shape[1])}"
 
 
 @dataclass
@@ -596,17 +575,17 @@ class Backprop:
 
     def latex(self):
         """The derivation as one amsmath `aligned` block (KaTeX/MathJax safe)."""
-        lines = [rf"&{_text_note(CONVENTION)}"]
+        lines = [rf"&{text_latex(CONVENTION)}"]
         for row in self.rows:
             if row.heading:
-                lines.append(rf"&{_text_note(row.heading)}")
+                lines.append(rf"&{text_latex(row.heading)}")
                 continue
             lhs = "" if row.continued else _latex_symbol(row.lhs)
             if row.shape:
                 note = rf"[{_shape_latex(row.lhs)}]" if ops.is_matrix(row.lhs) else r"\text{scalar}"
             else:
-                note = _text_note(row.note) if row.note else ""
-            line = f"{lhs} &= {_tex(row.rhs)}"
+                note = text_latex(row.note) if row.note else ""
+            line = f"{lhs} &= {latex_of(row.rhs)}"
             if note:
                 line += rf" && {note}"
             lines.append(line)
@@ -622,7 +601,7 @@ def _text_symbol(s):
 def _latex_symbol(s):
     if isinstance(s, sp.Symbol):
         return name_latex(s.name)
-    return _tex(s)
+    return latex_of(s)
 
 
 # ---- the layer-spec text format -----------------------------------------------------------------
