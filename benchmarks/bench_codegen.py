@@ -14,10 +14,11 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLI
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 
 import numpy as np  # noqa: E402
+
+from timing import median_time  # noqa: E402
 
 import codegen  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
@@ -35,17 +36,6 @@ def floor(x, y, w1, w2):
     y_pred = h @ w2
     g = y_pred @ w2.T
     return h.T @ y_pred, x.T @ g
-
-
-def median_time(fn, repeat):
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def peers(x, y, w1, w2):
@@ -105,7 +95,7 @@ def main():
                                                        [f, *derived.results.values()]],
         }
         cases.update(peers(x, y, w1, w2))
-        times = {name: median_time(run, args.repeat if "evaluate" not in name else 30)
+        times = {name: median_time(run, warmup=5, repeat=args.repeat if "evaluate" not in name else 30)
                  for name, run in cases.items()}
         base = times["hand-written NumPy (seed)"]
         print(f"\n{np.dtype(dtype).name}:")

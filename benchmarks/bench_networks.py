@@ -32,10 +32,11 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                    "intra_op_parallelism_threads=1")
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 
 
 import numpy as np  # noqa: E402
+
+from timing import median_time  # noqa: E402
 
 import codegen  # noqa: E402
 from matcalc import nn  # noqa: E402
@@ -141,17 +142,6 @@ def jax_peer(X, Y, Ws, bs):
 
 
 # ---- timing -----------------------------------------------------------------------------------------
-def median_time(fn, repeat):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def check(name, result, reference, rtol):
     loss, gWs, gbs = result
     ref_loss, ref_gWs, ref_gbs = reference

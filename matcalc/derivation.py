@@ -143,8 +143,7 @@ class Derivation:
         if self.kind != "gradient":
             return self._text_records()
         lines = [f"f = {to_text(self.f)}"]
-        lhs = f"d{_name(self.f)}"
-        width = 0
+        lhs = "df"
         rows = []
         for s in self.steps:
             if s.rule == "read off the gradient":
@@ -222,6 +221,3 @@ class Derivation:
         """
         return check_derivation(self, values=values, sizes=sizes, seed=seed)
 
-
-def _name(f):
-    return "f"

@@ -38,8 +38,6 @@ def resolve(f, wrt):
 
 def scalar_function(f, what="grad"):
     f = ops.sym(f)
-    if isinstance(f, str):
-        raise MatcalcError("parse the text first: mc.parse(text, shapes)")
     if ops.is_matrix(f):
         if tuple(f.shape) != (1, 1):
             raise ShapeError(f"{what} needs a scalar function, got a {describe(shape_of(f))} "

@@ -259,14 +259,18 @@ def jac_scalar_coefficient(ident, E, r):
 scalar_coefficient_rule = Rule(MatMul, "scalar coefficient", jac_scalar_coefficient)
 
 
+def split_hadamard(ident, E):
+    """(the factor of the Hadamard product E that holds the differential, the product of the rest)"""
+    holding = [f for f in E.args if ident.has_differential(f)]
+    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {to_text(E)}"
+    D = holding[0]
+    return D, ops.hadamard(*[f for f in E.args if f is not D])
+
+
 @identifies(HadamardProduct, name="Hadamard product with a constant")
 def jac_hadamard(ident, E, r):
     """a*dv = diag(a)@dv"""
-    factors = list(E.args)
-    holding = [f for f in factors if ident.has_differential(f)]
-    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {to_text(E)}"
-    D = holding[0]
-    A = ops.hadamard(*[f for f in factors if f is not D])
+    D, A = split_hadamard(ident, E)
     if r is None:
         return ops.matmul(ops.diag(A), ident.jac(D))
     return jac_hadamard_matrix(ident, A, D, r)
@@ -592,11 +596,7 @@ def vec_transpose(ident, E, r):
 @identifies(HadamardProduct, name="Hadamard product with a constant", table=VEC_RULES)
 def vec_hadamard(ident, E, r):
     """vec(A*dX) = diag(vec(A))@vec(dX)"""
-    factors = list(E.args)
-    holding = [f for f in factors if ident.has_differential(f)]
-    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {to_text(E)}"
-    D = holding[0]
-    A = ops.hadamard(*[f for f in factors if f is not D])
+    D, A = split_hadamard(ident, E)
     return ops.matmul(ops.diag(vec(A)), ident.jac(D))
 
 

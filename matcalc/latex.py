@@ -87,13 +87,7 @@ class LatexPrinter(TextPrinter):
     def _ZeroMatrix(self, e):
         return r"\mathbf{0}", ATOM
 
-    def _Differential(self, e):
-        arg = e.arg
-        if isinstance(arg, (sp.MatrixSymbol, sp.Symbol)):
-            return rf"\mathrm{{d}}{self.p(arg)[0]}", ATOM
-        return rf"\mathrm{{d}}{self.parens(self.p(arg)[0])}", ATOM
-
-    _ScalarDifferential = _Differential
+    differential_mark = r"\mathrm{d}"
 
     # -- vec, Kronecker products, commutation matrices (matcalc extensions, see vec.py) --
     def _KroneckerProduct(self, e):

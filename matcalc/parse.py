@@ -333,8 +333,6 @@ def _number(text):
     return sp.Float(float(text))
 
 
-_BINARY = {"@": lambda a, b: _matmul_operator(a, b), "*": lambda a, b: ops.hadamard(a, b),
-           "/": lambda a, b: ops.divide(a, b)}
 
 
 def _matmul_operator(a, b):
@@ -342,3 +340,6 @@ def _matmul_operator(a, b):
         if not ops.is_matrix(e):
             raise ShapeError(f"@ needs matrices, but its {side} operand is a scalar; use *")
     return ops.matmul(a, b)
+
+
+_BINARY = {"@": _matmul_operator, "*": ops.hadamard, "/": ops.divide}

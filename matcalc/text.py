@@ -129,11 +129,14 @@ class TextPrinter:
     def _ZeroMatrix(self, e):
         return f"0*{self.p(OneMatrix(*e.shape))[0]}", MUL
 
+    differential_mark = "d"
+
     def _Differential(self, e):
-        arg = e.arg
-        if isinstance(arg, (sp.MatrixSymbol, sp.Symbol)):
-            return f"d{self.p(arg)[0]}", ATOM
-        return f"d({self.p(arg)[0]})", ATOM
+        """dX for a symbol, d(...) for an expression."""
+        text = self.p(e.arg)[0]
+        if not isinstance(e.arg, (sp.MatrixSymbol, sp.Symbol)):
+            text = self.parens(text)
+        return self.differential_mark + text, ATOM
 
     _ScalarDifferential = _Differential
 

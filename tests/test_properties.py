@@ -169,8 +169,8 @@ def test_text_round_trip_of_gradient(case):
     text, wrt, _ = case
     _, d = derive(text, wrt)
     printed = mc.to_text(d.result)
-    # the top-level 1 x 1 wrapper of a scalar gradient does not survive the text (a known bug,
-    # test_scalar_gradient_round_trip below); compare what is inside it
+    # grad now returns a scalar result without its AsScalar wrapper (see
+    # test_scalar_gradient_round_trip), so `unwrap` no longer changes either side
     assert unwrap(mc.parse(printed, SHAPES)) == unwrap(d.result), printed
 
 
