@@ -1,47 +1,29 @@
-"""NumPy evaluation of any matcalc expression; the array module is a parameter.
+"""Evaluation of any matcalc expression; the array module is a parameter.
 
 `evaluate(expr, values)` computes the value of an expression from NumPy arrays (vectors as 1-D
 arrays or n x 1 columns). Passing `xp=autograd.numpy` evaluates the same expression with HIPS
-autograd, which is how tests obtain an independent derivative of the *function* without writing
-it twice. Shared subexpressions are computed once.
+autograd. Shared subexpressions are computed once, in one loop over the DAG (no recursion).
 
-Vectors and matrices are evaluated as 2-D arrays; scalars and 1 x 1 results come back as
-Python/NumPy scalars (a 1 x 1 matrix is a scalar, as the notation says). This module reads
-expressions only; it never evaluates user text.
+Structural operations are one table here (`STRUCTURAL`, by exact type); every function of the
+notation is evaluated by its record in the registry (`record.array(xp, value)`). Vectors and
+matrices are 2-D arrays; scalars and 1 x 1 results come back as scalars (a 1 x 1 matrix is a
+scalar, as the notation says). This module reads expressions only; it never evaluates user text.
 """
 import numpy as np
 import sympy as sp
-from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
+from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
                    MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
+from .core import dag
+from .core.functions import record_of
+from .core.nodes import AsScalar, MatrixPower, Vec, Commutation
+from .core.ops import free_variables
+from .core.vec import commutation_array
 from .errors import MatcalcError, ShapeError, UnknownNameError
-from .limits import recursion_room
-from .ops import free_variables
-from .nodes import (AsScalar, Elementwise, EntrySum, LogDet, LogSumExp, Norm, RowLogSumExp, Softmax,
-                    relu, sigmoid, softplus, step)
-from .vec import Commutation, Vec, commutation_array
 
-
-def elementwise_table(xp):
-    """name -> array function, for numpy or autograd.numpy."""
-    return {
-        "exp": xp.exp, "log": xp.log, "sin": xp.sin, "cos": xp.cos, "tanh": xp.tanh,
-        "sigmoid": lambda x: 0.5 * (1.0 + xp.tanh(0.5 * x)),
-        "relu": lambda x: xp.maximum(x, 0.0),
-        "softplus": lambda x: xp.logaddexp(0.0, x),
-        "sqrt": xp.sqrt, "abs": xp.abs,
-        "step": lambda x: xp.where(x > 0, 1.0, 0.0),
-        "sign": xp.sign,
-    }
-
-
-SCALAR_FUNCTION_NAMES = {
-    sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tanh: "tanh",
-    sigmoid: "sigmoid", relu: "relu", softplus: "softplus", sp.Abs: "abs", step: "step",
-    sp.sign: "sign",
-}
+MAX_ENTRIES = 50_000_000       # a larger array is refused, not allocated
 
 
 def bind(expr, values):
@@ -51,16 +33,20 @@ def bind(expr, values):
     for name, s in symbols.items():
         if name not in values:
             raise UnknownNameError(f"no value given for {name!r}")
-        v = np.asarray(values[name]) if not hasattr(values[name], "_value") else values[name]
+        v = values[name]
+        if not hasattr(v, "_value"):          # not an autograd box: a plain array
+            v = np.asarray(v)
+            if v.dtype.kind not in "fiu":
+                raise ShapeError(f"{name} must be a real number array, got dtype {v.dtype}")
         if isinstance(s, sp.Symbol):
-            if np.ndim(v) != 0 and np.shape(v) != (1, 1) and np.shape(v) != (1,):
+            if np.ndim(v) != 0 and np.shape(v) not in ((1, 1), (1,)):
                 raise ShapeError(f"{name} is a scalar, got an array of shape {np.shape(v)}")
-            arrays[name] = v if np.ndim(v) == 0 else v.reshape(())
+            arrays[name] = v if np.ndim(v) == 0 else np.reshape(v, ())
             continue
         rows, cols = s.shape
         shape = np.shape(v)
         if cols == 1 and len(shape) == 1:
-            v = v.reshape((shape[0], 1))
+            v = np.reshape(v, (shape[0], 1))
             shape = (shape[0], 1)
         if len(shape) != 2:
             raise ShapeError(f"{name} must be {rows} x {cols}, got an array of shape {shape}")
@@ -92,145 +78,118 @@ def evaluate(expr, values, xp=np, sizes=None):
         d = sp.Symbol(name, integer=True, positive=True)
         if dims.setdefault(d, int(size)) != int(size):
             raise ShapeError(f"dimension {name} is {dims[d]} in the values but {size} in sizes")
-    with recursion_room():
-        return Evaluator(arrays, dims, xp).value(expr)
+    return Evaluator(arrays, dims, xp).value(expr)
 
 
 class Evaluator:
+    """Values of the nodes of one DAG, computed once each in postorder."""
+
     def __init__(self, arrays, dims, xp=np):
         self.arrays = arrays
         self.dims = dims
         self.xp = xp
         self.memo = {}
-        self.fn = elementwise_table(xp)
 
     def size(self, d):
+        d = sp.sympify(d)
         if d.is_Integer:
             return int(d)
         if d in self.dims:
             return self.dims[d]
-        if d.is_Mul:          # n*m, a size of a Jacobian through vec (vec.py)
+        if d.is_Mul:          # n*m, a size of a Jacobian through vec
             return int(np.prod([self.size(f) for f in d.args]))
         raise MatcalcError(f"the size of dimension {d} is unknown: give a value for a symbol using it")
 
+    def shape(self, e):
+        rows, cols = (self.size(d) for d in e.shape)
+        if rows * cols > MAX_ENTRIES:
+            raise MatcalcError(f"a {rows} x {cols} array is too large to evaluate")
+        return rows, cols
+
     def value(self, e):
-        v = self._value(e)
+        for node in dag.postorder(e):
+            if node not in self.memo:
+                self.memo[node] = self.compute(node)
+        v = self.memo[e]
         if getattr(e, "is_Matrix", False) and tuple(e.shape) == (1, 1):
             return v[0, 0] if hasattr(v, "__getitem__") else v
         return v
 
-    def _value(self, e):
-        hit = self.memo.get(e)
-        if hit is not None:
-            return hit
-        v = self._compute(e)
-        self.memo[e] = v
-        return v
-
-    def scalar(self, e):
-        v = self._value(e)
-        if getattr(e, "is_Matrix", False):
-            return v[0, 0]
-        return v
-
-    def _compute(self, e):
-        xp, ev = self.xp, self._value
-        if isinstance(e, MatrixSymbol):
-            return self.arrays[e.name]
-        if isinstance(e, sp.Symbol):
-            if e.name in self.arrays and not e.is_integer:
-                return self.arrays[e.name]
-            return float(self.size(e))
+    def compute(self, e):
+        method = STRUCTURAL.get(type(e))
+        if method is not None:
+            return method(self, e)
+        record = record_of(e)
+        if record is not None:
+            arg = e.arg if hasattr(e, "arg") else e.args[0]
+            return record.array(self.xp, self.memo[arg])
         if isinstance(e, sp.Number):
             return float(e)
-        if isinstance(e, Identity):
-            return np.eye(self.size(e.shape[0]))
-        if isinstance(e, OneMatrix):
-            return np.ones((self.size(e.shape[0]), self.size(e.shape[1])))
-        if isinstance(e, ZeroMatrix):
-            return np.zeros((self.size(e.shape[0]), self.size(e.shape[1])))
-        if isinstance(e, MatMul):
-            out = None
-            coeff = 1.0
-            for a in e.args:
-                if getattr(a, "is_Matrix", False):
-                    out = ev(a) if out is None else out @ ev(a)
-                else:
-                    coeff = coeff * ev(a)
-            return coeff * out
-        if isinstance(e, MatAdd):
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = out + ev(a)
-            return out
-        if isinstance(e, Transpose):
-            return ev(e.arg).T
-        if isinstance(e, Inverse):
-            return xp.linalg.inv(ev(e.arg))
-        if isinstance(e, HadamardProduct):
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = out * ev(a)
-            return out
-        if isinstance(e, HadamardPower):
-            return ev(e.args[0]) ** float(e.args[1])
-        if isinstance(e, Elementwise):
-            return self.fn[e.name](ev(e.arg))
-        if isinstance(e, Softmax):
-            Z = ev(e.arg)
-            axis = 1 if e.rowwise else 0
-            E = xp.exp(Z - xp.max(Z, axis=axis, keepdims=True))
-            return E / xp.sum(E, axis=axis, keepdims=True)
-        if isinstance(e, RowLogSumExp):
-            Z = ev(e.arg)
-            m = xp.max(Z, axis=1, keepdims=True)
-            return m + xp.log(xp.sum(xp.exp(Z - m), axis=1, keepdims=True))
-        if isinstance(e, LogSumExp):
-            z = ev(e.arg)
-            m = xp.max(z)
-            return m + xp.log(xp.sum(xp.exp(z - m)))
-        if isinstance(e, DiagMatrix):
-            return xp.diag(ev(e.args[0])[:, 0])
-        if isinstance(e, DiagonalOf):
-            return xp.reshape(xp.diag(ev(e.args[0])), (-1, 1))
-        if isinstance(e, Trace):
-            return xp.trace(ev(e.arg))
-        if isinstance(e, Determinant):
-            return xp.linalg.det(ev(e.arg))
-        if isinstance(e, LogDet):
-            return xp.linalg.slogdet(ev(e.arg))[1]
-        if isinstance(e, EntrySum):
-            return xp.sum(ev(e.arg))
-        if isinstance(e, Norm):
-            A = ev(e.arg)
-            return xp.sqrt(xp.sum(A * A))
-        if isinstance(e, AsScalar):
-            return ev(e.arg)[0, 0]
-        if isinstance(e, sp.Add):
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = out + ev(a)
-            return out
-        if isinstance(e, sp.Mul):
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = out * ev(a)
-            return out
-        if isinstance(e, sp.Pow):
-            base, p = e.args
-            if p == sp.S.Half:
-                return xp.sqrt(ev(base))
-            return ev(base) ** float(p)
-        if type(e) in SCALAR_FUNCTION_NAMES:
-            return self.fn[SCALAR_FUNCTION_NAMES[type(e)]](ev(e.args[0]))
-        if isinstance(e, KroneckerProduct):      # matcalc extensions: see vec.py
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = xp.kron(out, ev(a))
-            return out
-        if isinstance(e, Vec):
-            return xp.reshape(ev(e.arg), (-1, 1), order="F")
-        if isinstance(e, Commutation):
-            n, m = e.dims
-            return commutation_array(self.size(n), self.size(m))
         raise MatcalcError(f"cannot evaluate {type(e).__name__}: {e}")
+
+    def get(self, a):
+        """The value of a child (numbers are not nodes of the walk)."""
+        return float(a) if isinstance(a, sp.Number) else self.memo[a]
+
+    # -- the structural operations --
+    def _symbol(self, e):
+        if e.name in self.arrays and not e.is_integer:
+            return self.arrays[e.name]
+        return float(self.size(e))
+
+    def _matmul(self, e):
+        out, coeff = None, 1.0
+        for a in e.args:
+            if getattr(a, "is_Matrix", False):
+                out = self.memo[a] if out is None else out @ self.memo[a]
+            else:
+                coeff = coeff * self.get(a)
+        return out if coeff == 1.0 else coeff * out
+
+    def _fold(self, e, op):
+        out = self.get(e.args[0])
+        for a in e.args[1:]:
+            out = op(out, self.get(a))
+        return out
+
+    def _pow(self, e):
+        base, p = e.args
+        return self.memo[base] ** float(p)
+
+    def _kron(self, e):
+        out = self.memo[e.args[0]]
+        for a in e.args[1:]:
+            out = self.xp.kron(out, self.memo[a])
+        return out
+
+    def _matrix_power(self, e):
+        out = self.memo[e.base]
+        for _ in range(int(e.exponent) - 1):
+            out = out @ self.memo[e.base]
+        return out
+
+
+STRUCTURAL = {
+    MatrixSymbol: lambda ev, e: ev.arrays[e.name],
+    sp.Symbol: Evaluator._symbol,
+    Identity: lambda ev, e: np.eye(ev.shape(e)[0]),
+    OneMatrix: lambda ev, e: np.ones(ev.shape(e)),
+    ZeroMatrix: lambda ev, e: np.zeros(ev.shape(e)),
+    MatMul: Evaluator._matmul,
+    MatAdd: lambda ev, e: ev._fold(e, lambda a, b: a + b),
+    sp.Add: lambda ev, e: ev._fold(e, lambda a, b: a + b),
+    HadamardProduct: lambda ev, e: ev._fold(e, lambda a, b: a * b),
+    sp.Mul: lambda ev, e: ev._fold(e, lambda a, b: a * b),
+    HadamardPower: Evaluator._pow,
+    sp.Pow: Evaluator._pow,
+    Transpose: lambda ev, e: ev.memo[e.arg].T,
+    Inverse: lambda ev, e: ev.xp.linalg.inv(ev.memo[e.arg]),
+    Trace: lambda ev, e: ev.xp.trace(ev.memo[e.arg]),
+    DiagMatrix: lambda ev, e: ev.xp.diag(ev.memo[e.args[0]][:, 0]),
+    DiagonalOf: lambda ev, e: ev.xp.reshape(ev.xp.diag(ev.memo[e.args[0]]), (-1, 1)),
+    AsScalar: lambda ev, e: ev.memo[e.arg][0, 0],
+    MatrixPower: Evaluator._matrix_power,
+    KroneckerProduct: Evaluator._kron,
+    Vec: lambda ev, e: ev.xp.reshape(ev.memo[e.arg], (-1, 1), order="F"),
+    Commutation: lambda ev, e: commutation_array(ev.size(e.dims[0]), ev.size(e.dims[1])),
+}

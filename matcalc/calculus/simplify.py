@@ -17,64 +17,47 @@ form a person writes comes from these rewrites, each an identity:
                          simplify them; kept only when strictly smaller
     plain_first          in a factored sum, untransposed terms first: A.T + A -> A + A.T
 
-The walk is memoised on the expression DAG, so the cost is linear in its size.
+The walk is one memoised pass over the expression DAG (no recursion), so the cost is linear in
+its size; the rewrites inside a node look only at that node's terms and factors.
 """
 import sympy as sp
 from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix,
                    Trace, Transpose)
-
-from . import ops
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from .nodes import Elementwise
-from .limits import recursion_room
-from .reverse import LEAVES
+from ..core import dag, functions, ops
+from ..core.nodes import Elementwise
+from ..core.rebuild import rebuild as rebuild_node
 
 
-def simplify(e):
-    memo = {}
-
-    def walk(x):
-        if isinstance(x, LEAVES) or not isinstance(x, sp.Basic):
-            return x
-        hit = memo.get(x)
-        if hit is None:
-            flipped = flip_transposed_sum(x)
-            if flipped is not None:
-                hit = walk(flipped)
-            else:
-                hit = rebuild(x, [walk(a) for a in x.args])
-            memo[x] = hit
-        return hit
-
-    with recursion_room():
-        return walk(e)
+def simplify(e, memo=None):
+    """The human form of e. `memo` (a dict) may be shared between calls that simplify
+    expressions with common parts, such as the gradients of all parameters of a network."""
+    return dag.transform(e, simplify_node, memo)
 
 
-def rebuild(e, args):
-    if isinstance(e, MatMul):
-        return ops.matmul(*[integer_floats(a) for a in args])
-    if isinstance(e, MatAdd):
-        return factor_sum(elementwise_algebra(ops.add(*args)))
-    if isinstance(e, Transpose):
-        return ops.transpose(args[0])
-    if isinstance(e, HadamardProduct):
-        return logistic(elementwise_algebra(ops.hadamard(*args)))
-    if isinstance(e, HadamardPower):
-        return ops.hpow(args[0], args[1])
-    if isinstance(e, Inverse):
-        return ops.inv(args[0])
-    if isinstance(e, Trace):
-        return ops.trace(args[0])
-    if isinstance(e, Elementwise):
-        return ops.apply(e.name, args[1])
-    if isinstance(e, sp.Mul):
-        return logistic(integer_floats(e.func(*args)))
-    if isinstance(e, sp.Add):
-        return integer_floats(e.func(*args))
-    if tuple(args) == tuple(e.args):
-        return e
-    return e.func(*args)
+def simplify_node(x, kids):
+    """One node, given its simplified children: rebuilt through ops, then the rewrites."""
+    if dag.is_leaf(x):
+        return x
+    x = rebuild_node(x, kids)
+    if isinstance(x, MatMul):
+        c, ms = ops.split_coeff(x)
+        whole = integer_floats(c)
+        if whole is not c:
+            x = ops.matmul(whole, *ms)
+    flipped = flip_transposed_sum(x)
+    if flipped is not None:
+        return factor_sum(elementwise_algebra(flipped))
+    if isinstance(x, MatAdd):
+        return factor_sum(elementwise_algebra(x))
+    if isinstance(x, HadamardProduct):
+        return logistic(elementwise_algebra(x))
+    if isinstance(x, sp.Mul):
+        return logistic(integer_floats(x))
+    if isinstance(x, sp.Add):
+        return integer_floats(x)
+    return x
 
 
 def integer_floats(c):
@@ -92,12 +75,16 @@ def _terms(e):
     return list(e.args) if isinstance(e, MatAdd) else [e]
 
 
-def factor_sum(e):
-    """Apply the factoring rewrites to a sum, outermost first."""
+def factor_sum(e, coefficients=True):
+    """Apply the factoring rewrites to a sum, outermost first. Each rewrite either takes out a
+    common coefficient once (then only factors are taken out of what remains) or a common
+    matrix factor (which leaves strictly fewer factors), so this terminates."""
     e = merge_diagonals(e)
     if not isinstance(e, MatAdd):
         return e
-    for rewrite in (common_coefficient, common_right_factor, common_left_factor):
+    rewrites = (common_coefficient, common_right_factor, common_left_factor) if coefficients \
+        else (common_right_factor, common_left_factor)
+    for rewrite in rewrites:
         out = rewrite(e)
         if out is not None:
             return out
@@ -128,7 +115,7 @@ def common_coefficient(e):
     if common == 1:
         return None
     inner = ops.add(*[ops.matmul(c / common, *ms) for c, ms in parts])
-    return ops.scale(common, factor_sum(inner))
+    return ops.scale(common, factor_sum(inner, coefficients=False))
 
 
 def _common_scalar(coeffs):
@@ -237,17 +224,16 @@ def logistic(e):
             base, p = _power(g)
             if j != i and p == -1 and base == one_plus:
                 rest = [h for k, h in enumerate(factors) if k not in (i, j)]
-                s = ops.apply("sigmoid", Z)
+                s = functions.apply("sigmoid", Z)
                 out = ops.hadamard(s, *rest) if matrix else sp.Mul(s, *rest)
                 return ops.scale(coeff, out) if matrix else out
     return e
 
 
 def _exp_argument(f):
-    if isinstance(f, Elementwise) and f.name == "exp":
-        return f.arg
-    if isinstance(f, sp.exp):
-        return f.args[0]
+    record = functions.record_of(f)
+    if record is not None and record.name == "exp":
+        return f.arg if isinstance(f, Elementwise) else f.args[0]
     return None
 
 

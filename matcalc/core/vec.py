@@ -10,61 +10,22 @@ spelling for vec or Kronecker products. matcalc writes them
 
 The constructors here are the only way matcalc builds these nodes, and they keep one canonical
 form, as ops.py does for the rest: scalar coefficients are pulled in front of a Kronecker product
-(`kron(2*A, B) = 2*kron(A, B)`), `kron(eye(n), eye(m)) = eye(n*m)`, a Kronecker factor that is
+(`kron(2*A, B) = 2*kron(A, B)`), `kron(eye(n), eye(m)) = eye(n*m)`, the Kronecker product of
+a column u and a row r is the outer product `u@r` (either order), a Kronecker factor that is
 1 x 1 is a scalar, `vec(x) = x` for a column, `vec(r) = r.T` for a row, and
 `commutation(n, 1) = eye(n)`. `mixed_product` applies (A (x) B)(C (x) D) = AC (x) BD.
 
-Pipeline: nodes -> **vec** (the nodes and constructors only) -> text/latex/evaluate/parse, and
-jacobian.py, whose table VEC_RULES brings a differential to d vec F = J d vec X. This module
+Pipeline: nodes -> ops -> **vec** (constructors only) -> printers, evaluate, parse, and
+calculus/vec_rules.py, whose table brings a differential to d vec F = J d vec X. This module
 does not differentiate or identify anything.
 """
 import numpy as np
-import sympy as sp
 from sympy import Identity, MatMul, OneMatrix, ZeroMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
-from sympy.matrices.expressions.matexpr import MatrixExpr
 
+from ..errors import ShapeError
 from . import ops
-from .errors import ShapeError
-from .nodes import _memo_shape, _Printable
-
-
-class Vec(_Printable, MatrixExpr):
-    """vec(X): the columns of an n x m matrix X stacked into an n*m x 1 column (matcalc extension)."""
-
-    def __new__(cls, X):
-        if not getattr(X, "is_Matrix", False):
-            raise ShapeError("vec() needs a matrix, got a scalar")
-        return MatrixExpr.__new__(cls, X)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return _memo_shape(self, lambda: (self.args[0].shape[0] * self.args[0].shape[1],
-                                          sp.Integer(1)))
-
-
-class Commutation(_Printable, MatrixExpr):
-    """commutation(n, m): the nm x nm matrix K with K@vec(A) = vec(A.T) for A n x m (matcalc extension)."""
-
-    def __new__(cls, n, m):
-        n, m = ops.sym(n), ops.sym(m)
-        return MatrixExpr.__new__(cls, n, m)
-
-    @property
-    def dims(self):
-        """(n, m): A is n x m in K@vec(A) = vec(A.T). (rows/cols are SymPy's: both n*m.)"""
-        return self.args[0], self.args[1]
-
-    @property
-    def shape(self):
-        return _memo_shape(self, lambda: (self.args[0] * self.args[1],) * 2)
-
-    def _eval_transpose(self):
-        return Commutation(self.args[1], self.args[0])
+from .nodes import Commutation, Vec
 
 
 # ---- constructors -------------------------------------------------------------------------------
@@ -82,6 +43,10 @@ def kron(A, B):
         return ZeroMatrix(rows, cols)
     A = mA[0] if len(mA) == 1 else MatMul(*mA)
     B = mB[0] if len(mB) == 1 else MatMul(*mB)
+    if _is_col(A) and _is_row(B):
+        return ops.scale(coeff, ops.matmul(A, B))      # kron(u, r) = u@r
+    if _is_row(A) and _is_col(B):
+        return ops.scale(coeff, ops.matmul(B, A))      # kron(r, u) = u@r
     if isinstance(A, Identity) and isinstance(B, Identity):
         body = Identity(rows)
     elif isinstance(A, OneMatrix) and isinstance(B, OneMatrix):
@@ -89,6 +54,14 @@ def kron(A, B):
     else:
         body = KroneckerProduct(A, B)
     return ops.scale(coeff, body)
+
+
+def _is_col(M):
+    return M.shape[1] == 1
+
+
+def _is_row(M):
+    return M.shape[0] == 1
 
 
 def vec(X):

@@ -1,0 +1,181 @@
+"""The differential rules: d(node) in terms of d(children), one rule per node type.
+
+Each rule receives the node and `d`, where `d(child)` is the differential of a child (a
+placeholder `Differential(child)` in the reverse walk, the child's own differential in the
+forward walk, zero when the child does not depend on the variables). It returns an expression
+*linear* in those differentials, built only from the linear operations that transpose.py knows
+how to transpose (products with constant factors, sums, transposes, Hadamard products with
+constant factors, trace, sum of entries, diag, scalar scaling). A new nonlinear function
+therefore costs one rule and nothing in identification.
+
+Two sources of rules, both `Rule`s citing their identity (the docstring's first line):
+* `STRUCTURAL`, this module's table, for the closed set of structural operations (MatMul,
+  MatAdd, Transpose, HadamardProduct, HadamardPower, Inverse, Trace, diag, MatrixPower, the
+  1 x 1 scalar, SymPy's scalar Add, Mul, Pow);
+* the function registry (core/functions.py): every elementwise function shares the chain rule
+  `d(f(X)) = f'(X)*dX` with its record's f', and every matrix function has its own d-rule.
+
+`rule_for(node)` returns the Rule to apply, and `derivative_of(node)` the record's f' rule for
+an elementwise node (what a derivation cites beside the chain rule).
+
+Pipeline: core -> **differentials** -> transpose -> reverse / forward. This module does not
+walk expressions; reverse.py and forward.py decide which nodes to expand and when.
+"""
+import sympy as sp
+from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, Trace, Transpose)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from ..core import functions, ops
+from ..core.nodes import AsScalar, Elementwise, MatrixPower
+from ..core.rules import Rule, RuleTable
+from ..errors import NotDifferentiableError
+
+STRUCTURAL = RuleTable("differential rule")
+
+
+def differential(*node_types, name):
+    """Register a differential rule for the given exact node types."""
+    return STRUCTURAL.rule(*node_types, name=name)
+
+
+def rule_for(node):
+    """The differential rule of a node: structural, or from its record in the registry."""
+    rule = STRUCTURAL.get(type(node))
+    if rule is not None:
+        return rule
+    record = functions.record_of(node)
+    if record is not None:
+        return CHAIN_RULE if record.kind == "elementwise" else record.rule
+    known = STRUCTURAL.known() + "; functions: " + ", ".join(functions.names())
+    raise NotDifferentiableError(
+        f"no differential rule for {type(node).__name__} ({str(node)[:60]}); supported: {known}")
+
+
+def derivative_of(node):
+    """The record's f' rule for an elementwise node (scalar or matrix), else None."""
+    record = functions.record_of(node)
+    return record.rule if record is not None and record.kind == "elementwise" else None
+
+
+# ---- sums and products --------------------------------------------------------------------------
+@differential(MatAdd, sp.Add, name="linearity")
+def d_add(node, d):
+    """d(A + B) = dA + dB"""
+    return ops.add(*[d(a) for a in node.args])
+
+
+@differential(MatMul, name="product rule")
+def d_matmul(node, d):
+    """d(A@B) = dA@B + A@dB"""
+    args = list(node.args)
+    terms = []
+    for i, a in enumerate(args):
+        if isinstance(a, sp.Number):
+            continue
+        da = d(a)
+        if not ops.is_zero(da):
+            terms.append(ops.matmul(*(args[:i] + [da] + args[i + 1:])))
+    return ops.add(*terms) if terms else ops.zero_like(node)
+
+
+@differential(sp.Mul, name="product rule")
+def d_mul(node, d):
+    """d(a*b) = da*b + a*db"""
+    args = list(node.args)
+    terms = []
+    for i, a in enumerate(args):
+        if isinstance(a, sp.Number):
+            continue
+        da = d(a)
+        if not ops.is_zero(da):
+            terms.append(sp.Mul(*(args[:i] + [da] + args[i + 1:])))
+    return sp.Add(*terms)
+
+
+@differential(HadamardProduct, name="Hadamard product rule")
+def d_hadamard(node, d):
+    """d(A*B) = dA*B + A*dB"""
+    args = list(node.args)
+    terms = []
+    for i, a in enumerate(args):
+        da = d(a)
+        if not ops.is_zero(da):
+            terms.append(ops.hadamard(*(args[:i] + [da] + args[i + 1:])))
+    return ops.add(*terms) if terms else ops.zero_like(node)
+
+
+@differential(Transpose, name="transpose")
+def d_transpose(node, d):
+    """d(A.T) = dA.T"""
+    return ops.transpose(d(node.arg))
+
+
+@differential(MatrixPower, name="matrix power")
+def d_matrix_power(node, d):
+    """d(matrix_power(X, 3)) = dX@X@X + X@dX@X + X@X@dX
+
+    d(X^k) = sum over i of X^i dX X^(k-1-i): the product rule over k equal factors.
+    """
+    X, k = node.base, int(node.exponent)
+    dX = d(X)
+    return ops.add(*[ops.matmul(ops.matrix_power(X, i), dX, ops.matrix_power(X, k - 1 - i))
+                     for i in range(k)])
+
+
+# ---- powers and inverses ------------------------------------------------------------------------
+@differential(HadamardPower, name="elementwise power")
+def d_hadamard_power(node, d):
+    """d(A**p) = p*A**(p - 1)*dA"""
+    A, p = node.args
+    return ops.hadamard(ops.scale(p, ops.hpow(A, p - 1)), d(A))
+
+
+@differential(sp.Pow, name="power rule")
+def d_pow(node, d):
+    """d(a**p) = p*a**(p - 1)*da"""
+    a, p = node.args
+    if not p.is_number:
+        raise NotDifferentiableError(f"the exponent of {node} must be a numeric constant")
+    return p * ops.power(a, p - 1) * d(a)
+
+
+@differential(Inverse, name="inverse")
+def d_inverse(node, d):
+    """d(inv(A)) = -inv(A)@dA@inv(A)
+
+    Differentiate A @ inv(A) = I. Source: Zhang, matrix differentials; Matrix Cookbook (59).
+    """
+    return ops.neg(ops.matmul(node, d(node.arg), node))
+
+
+# ---- linear structural operations ---------------------------------------------------------------
+@differential(Trace, name="trace")
+def d_trace(node, d):
+    """d(tr(A)) = tr(dA)"""
+    return ops.trace(d(node.arg))
+
+
+@differential(DiagMatrix, DiagonalOf, name="diag")
+def d_diag(node, d):
+    """d(diag(A)) = diag(dA)"""
+    return ops.diag(d(node.args[0]))
+
+
+@differential(AsScalar, name="a 1 x 1 matrix is a scalar")
+def d_as_scalar(node, d):
+    """d(a.T@b) = d(a.T@b)"""
+    return ops.scalar(d(node.arg))
+
+
+# ---- every elementwise function of the registry ---------------------------------------------------
+def d_elementwise(node, d):
+    """d(f(X)) = f'(X)*dX"""
+    record = functions.record_of(node)
+    X = node.arg if isinstance(node, Elementwise) else node.args[0]
+    prime = record.rule(X, node)
+    if ops.is_matrix(node):
+        return ops.hadamard(prime, d(X))
+    return ops.as_scalar_if_1x1(prime) * d(X)
+
+
+CHAIN_RULE = Rule(Elementwise, "chain rule", d_elementwise)

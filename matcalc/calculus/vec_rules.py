@@ -1,0 +1,224 @@
+"""Identification through vec: bring a differential df to d vec F = J @ d vec X and read off J.
+
+One mechanism for every Jacobian. A differential df (forward.py) is an expression linear in dX,
+built from a few linear operations. Each operation has one rule here, its *local Jacobian*: for
+a node N = op(C1, C2, ...) linear in the child holding the differential, the matrix L with
+vec(dN) = L @ vec(dC) (the docstring's first line is the identity):
+
+    vec(L@dX@R) = kron(R.T, L)@vec(dX)                          Kronecker identity
+    vec(dX.T)   = commutation(n, m)@vec(dX)                     commutation matrix
+    vec(A*dX)   = diag(vec(A))@vec(dX)                          Hadamard product
+    vec(diag(dv)) = diag(vec(eye(k)))@kron(ones(k), eye(k))@dv
+    tr(dX)      = vec(eye(n)).T@vec(dX),   sum(dX) = ones(n*m).T@vec(dX)
+    vec(ds*M)   = vec(M)@ds                                     a scalar differential
+
+J is then the sum over the paths from df down to dX of the products of the local Jacobians:
+`identify` accumulates them from the top of df downwards, over the DAG in topological order,
+each shared node once (reverse accumulation over the linear expression, as in reverse.py),
+with no recursion. For vectors, vec is the identity and the Kronecker products collapse
+(kron(1, L) = L, kron(r, u) = u@r), so vector Jacobians come out as df = J @ dx with J p x n.
+
+A few rules skip a level for the form a person writes: L@diag(dv)@r = L@diag(r)@dv for a
+column r, diag(L@dv@r) = diag(r.T)@L@dv for a row r, diag(L@diag(dv)@R) = (L*R.T)@dv.
+
+Pipeline: forward -> **vec_rules** -> derive/second_order.py. This module reads linear
+expressions only; it does not differentiate.
+"""
+import sympy as sp
+from sympy import (HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Trace, Transpose,
+                   ZeroMatrix)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from ..core import dag, ops
+from ..core.functions import EntrySum
+from ..core.nodes import AsScalar, Differential, ScalarDifferential
+from ..core.rules import RuleTable
+from ..core.vec import commutation, kron, mixed_product, vec
+from ..errors import NotDifferentiableError
+
+RULES = RuleTable("vec rule")
+
+
+class NotIdentifiableError(NotDifferentiableError):
+    """A differential df that no rule brings to the form d vec F = J @ d vec X."""
+
+
+def local(*op_types, name):
+    """Register a local-Jacobian rule for the given exact linear op types."""
+    return RULES.rule(*op_types, name=name)
+
+
+def size(e):
+    """The number of entries of e (1 for a scalar)."""
+    return e.shape[0] * e.shape[1] if ops.is_matrix(e) else sp.Integer(1)
+
+
+def _product(mats, n):
+    return ops.matmul(*mats) if mats else Identity(n)
+
+
+def split_product(E, has_differential):
+    """(coefficient, left factors, the factor holding the differential, right factors); the
+    factor is None when the differential is in the scalar coefficient."""
+    coeff, mats = ops.split_coeff(E)
+    if has_differential(coeff):
+        return coeff, mats, None, []
+    holding = [i for i, m in enumerate(mats) if has_differential(m)]
+    assert len(holding) == 1, f"a product is not linear in the differential: {E}"
+    i = holding[0]
+    return coeff, mats[:i], mats[i], mats[i + 1:]
+
+
+# ---- the rules ------------------------------------------------------------------------------------
+@local(MatAdd, sp.Add, name="linearity")
+def vec_add(E, has_differential):
+    """vec(dA + dB) = vec(dA) + vec(dB)"""
+    return [(t, None) for t in E.args if has_differential(t)]
+
+
+@local(MatMul, name="Kronecker identity")
+def vec_matmul(E, has_differential):
+    """vec(L@dX@R) = kron(R.T, L)@vec(dX)
+
+    Source: Magnus & Neudecker, ch. 2; Matrix Cookbook (520). With L or R absent it is eye.
+    """
+    coeff, L, D, R = split_product(E, has_differential)
+    if D is None:
+        return vec_scalar_coefficient(E, has_differential)
+    Lm, Rm = _product(L, D.shape[0]), _product(R, D.shape[1])
+    if isinstance(D, DiagMatrix) and Rm.shape[1] == 1 and not isinstance(Rm, Identity):
+        return [(D.args[0], ops.matmul(coeff, Lm, ops.diag(Rm)))]     # L@diag(dv)@r
+    return [(D, ops.scale(coeff, kron(ops.transpose(Rm), Lm)))]
+
+
+def vec_scalar_coefficient(E, has_differential):
+    """vec(ds*M) = vec(M)@ds"""
+    coeff, mats = ops.split_coeff(E)
+    return [(coeff, vec(ops.matmul(*mats)))]
+
+
+@local(sp.Mul, name="scalar product")
+def vec_mul(E, has_differential):
+    """d(c*s) = c*ds"""
+    factors = list(E.args)
+    holding = [f for f in factors if has_differential(f)]
+    assert len(holding) == 1, f"a product is not linear in the differential: {E}"
+    rest = sp.Mul(*[f for f in factors if f is not holding[0]])
+    return [(holding[0], rest)]
+
+
+@local(Transpose, name="commutation matrix")
+def vec_transpose(E, has_differential):
+    """vec(dX.T) = commutation(n, m)@vec(dX)
+
+    K_{n,m} vec(A) = vec(A.T) for A n x m. Source: Magnus & Neudecker, ch. 3.
+    """
+    inner = E.arg
+    return [(inner, commutation(inner.shape[0], inner.shape[1]))]
+
+
+@local(HadamardProduct, name="Hadamard product with a constant")
+def vec_hadamard(E, has_differential):
+    """vec(A*dX) = diag(vec(A))@vec(dX)"""
+    holding = [f for f in E.args if has_differential(f)]
+    assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {E}"
+    A = ops.hadamard(*[f for f in E.args if f is not holding[0]])
+    return [(holding[0], ops.diag(vec(A)))]
+
+
+@local(DiagMatrix, name="diagonal matrix")
+def vec_diag_matrix(E, has_differential):
+    """vec(diag(dv)) = diag(vec(eye(k)))@kron(ones(k), eye(k))@dv
+
+    kron(ones(k), eye(k)) stacks k copies of dv; diag(vec(eye(k))) keeps entry i of copy i.
+    """
+    k = E.shape[0]
+    return [(E.args[0], ops.matmul(ops.diag(vec(Identity(k))), kron(OneMatrix(k, 1), Identity(k))))]
+
+
+@local(DiagonalOf, name="diagonal of a matrix")
+def vec_diagonal_of(E, has_differential):
+    """diag(dM) = kron(ones(k).T, eye(k))@diag(vec(eye(k)))@vec(dM)
+
+    Keep the diagonal entries of vec(dM), then add up the k blocks of length k. Two shapes of
+    dM give the forms a person writes: diag(L@dv@r) = diag(r.T)@L@dv for a row r, and
+    diag(L@diag(dv)@R) = (L*R.T)@dv.
+    """
+    M = E.args[0]
+    k = M.shape[0]
+    if isinstance(M, MatMul):
+        coeff, L, D, R = split_product(M, has_differential)
+        if D is not None:
+            Lm, Rm = _product(L, D.shape[0]), _product(R, D.shape[1])
+            if isinstance(D, DiagMatrix):
+                return [(D.args[0], ops.scale(coeff, ops.hadamard(Lm, ops.transpose(Rm))))]
+            if D.shape[1] == 1 and Rm.shape[0] == 1:
+                return [(D, ops.matmul(coeff, ops.diag(ops.transpose(Rm)), Lm))]
+    select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
+    return [(M, select)]
+
+
+@local(Trace, name="trace")
+def vec_trace(E, has_differential):
+    """tr(dX) = vec(eye(n)).T@vec(dX)"""
+    n = E.arg.shape[0]
+    return [(E.arg, ops.transpose(vec(Identity(n))))]
+
+
+@local(EntrySum, name="sum of entries")
+def vec_sum(E, has_differential):
+    """sum(dX) = ones(n*m).T@vec(dX)"""
+    return [(E.arg, OneMatrix(1, size(E.arg)))]
+
+
+@local(AsScalar, name="a scalar is a 1 x 1 matrix")
+def vec_as_scalar(E, has_differential):
+    """d(a.T@x) = d(a.T@x)"""
+    return [(E.arg, None)]
+
+
+# ---- accumulation ---------------------------------------------------------------------------------
+def _times(M, L):
+    """M @ L, with the Kronecker mixed product where both are Kronecker products."""
+    if L is None:
+        return M
+    if not ops.is_matrix(L):
+        return ops.scale(L, M)
+    if not ops.is_matrix(M):
+        return ops.scale(M, L)
+    if tuple(M.shape) == (1, 1):
+        return ops.scale(ops.scalar(M), L)
+    if tuple(L.shape) == (1, 1):
+        return ops.scale(ops.scalar(L), M)
+    return mixed_product(M, L)
+
+
+def identify(df, x, has_differential):
+    """(J, the rules used) with d vec F = J @ d vec X, for the differential df of F."""
+    rows = size(df)
+    dx = Differential(x) if ops.is_matrix(x) else ScalarDifferential(x)
+    n = size(x)
+    if ops.is_zero(df) or not has_differential(df):
+        return ZeroMatrix(rows, n), []
+    order = [e for e in dag.postorder(df) if has_differential(e)][::-1]
+    received = {df: [Identity(rows) if rows != 1 else sp.Integer(1)]}
+    used = []
+    for node in order:
+        parts = received.pop(node, None)
+        if parts is None:
+            continue
+        M = parts[0] if len(parts) == 1 else ops.add(*parts)
+        if node == dx:
+            received[dx] = [M]
+            continue
+        if isinstance(node, (Differential, ScalarDifferential)):
+            raise NotIdentifiableError(f"a differential of {node.arg} in df, not of {x}")
+        rule = RULES.get(type(node))
+        if rule is None:
+            raise NotIdentifiableError(f"cannot bring df to the form J@d vec {x}: no rule for "
+                                       f"{type(node).__name__}; supported: {RULES.known()}")
+        if rule not in used:
+            used.append(rule)
+        for child, L in rule.function(node, has_differential):
+            received.setdefault(child, []).append(_times(M, L))
+    return received.get(dx, [ZeroMatrix(rows, n)])[0], used

@@ -1,0 +1,526 @@
+"""The function registry: one record per function of the notation, read by every consumer.
+
+A record holds everything matcalc knows about one function: its name in the notation, its node
+class, its derivative rule (the identity as the rule's docstring, first line), its evaluation
+for any array module (numpy, autograd.numpy, ...), its NumPy and LaTeX spellings, and its flags.
+The parser, the builders, the printers (text, LaTeX, NumPy), evaluate, the differential rules
+and codegen all read their tables from here; none keeps a list of its own. Adding a function is
+one decorated rule below (see `gelu` or `softsign`), plus its tests.
+
+Three kinds:
+
+* **elementwise** (`@elementwise`): f applied to every entry; the rule is f'(X) given X and
+  f(X), and the differential is d(f(X)) = f'(X) * dX for all of them (differentials.py). On a
+  scalar argument the same record builds a SymPy function of its own class (`scalar_class`).
+* **scalar of a matrix** (`@scalar_of_matrix`): sum, norm, det, logdet, logsumexp of a vector;
+  the rule is the whole differential d(f(A)) in terms of d(A).
+* **matrix of a matrix** (`@matrix_of_matrix`): softmax, row-wise logsumexp; likewise.
+
+Spellings are templates: `{x}` is the argument where any expression fits (inside a call's
+parentheses), `{x_}` the argument where it must be an operand (parenthesised unless atomic);
+`numpy_prec` says how tightly the NumPy spelling binds (`atom` for a call, `mul` for a product).
+A `helper` is the source of a small function a generated module defines when it uses the record
+(softmax and logsumexp, shifted by the max so they do not overflow).
+
+Pipeline: nodes -> ops -> **functions** -> (parse, printers, evaluate, differentials, codegen).
+This module does not differentiate, print or evaluate anything itself; it describes.
+"""
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy import Determinant, OneMatrix, ZeroMatrix
+
+from ..errors import ShapeError
+from . import ops
+from .nodes import Elementwise, MatrixOfMatrix, ScalarOfMatrix
+from .rules import Rule
+from .shapes import describe, is_matrix, shape_of
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str                    # unique key, e.g. "tanh", "row_logsumexp"
+    notation: str                # what the user types and the printers write: "logsumexp"
+    kind: str                    # "elementwise" | "scalar of matrix" | "matrix of matrix"
+    rule: Rule                   # elementwise: f'(X, fX); others: d(node, d)
+    array: object                # (xp, value) -> value
+    numpy: str                   # NumPy spelling template
+    latex: str                   # LaTeX spelling template
+    node: type                   # Elementwise, or the record's own node class
+    scalar_class: type = None    # elementwise: the SymPy function class on scalars
+    aliases: tuple = ()          # SymPy types that also mean this function (sp.Abs for abs)
+    numpy_prec: str = "atom"
+    keeps_zero: bool = False     # f(0) = 0, so f(zeros) is zeros
+    expensive: bool = False      # worth computing once and naming in generated code
+    word: str = ""               # the naming word in generated code: Xw_exp, z_softmax
+    helper: str = ""             # source of a helper function for generated modules
+    accepts: object = None       # (argument) -> bool, for records sharing a notation name
+    simplify: object = None      # (argument) -> a simpler equal expression, or None
+    domain: str = "real"         # "real" | "positive" | "nonzero" | "unit" (|x| < 1) | "above -1"
+    notes: str = ""
+
+    @property
+    def identity(self):
+        return self.rule.identity
+
+    def build(self, *args):
+        """f(args) in canonical form: the node, or something simpler and equal."""
+        return BUILDERS[self.kind](self, *args)
+
+
+FUNCTIONS = {}        # name -> Function
+BY_NOTATION = {}      # notation -> [Function]  (logsumexp has a vector and a row-wise record)
+BY_TYPE = {}          # node or scalar class -> Function
+
+
+def _register(record):
+    if record.name in FUNCTIONS:
+        raise AssertionError(f"two records named {record.name}")
+    FUNCTIONS[record.name] = record
+    BY_NOTATION.setdefault(record.notation, []).append(record)
+    if record.kind == "elementwise":
+        BY_TYPE[record.scalar_class] = record
+        for a in record.aliases:
+            BY_TYPE[a] = record
+    else:
+        BY_TYPE[record.node] = record
+    return record
+
+
+def record_of(e):
+    """The record of a function application e (matrix or scalar), or None."""
+    if isinstance(e, Elementwise):
+        return FUNCTIONS[e.name]
+    return BY_TYPE.get(type(e))
+
+
+def names():
+    """The function names of the notation, sorted."""
+    return sorted(BY_NOTATION)
+
+
+def lookup(notation, arg):
+    """The record that `notation(arg)` means, or a ShapeError naming what the argument needs."""
+    records = BY_NOTATION[notation]
+    for r in records:
+        if r.accepts is None or r.accepts(arg):
+            return r
+    raise ShapeError(f"{notation}() does not take a {describe(shape_of(arg))} argument")
+
+
+def apply(notation, *args):
+    """notation(args), e.g. apply("tanh", X): the record's canonical construction."""
+    if len(args) != 1:
+        raise ShapeError(f"{notation}() takes one argument, got {len(args)}")
+    arg = ops.sym(args[0])
+    return lookup(notation, arg).build(arg)
+
+
+# ---- builders, one per kind -----------------------------------------------------------------------
+def _build_elementwise(record, X):
+    X = ops.sym(X)
+    if is_matrix(X) and tuple(X.shape) == (1, 1):
+        X = ops.scalar(X)
+    if not is_matrix(X):
+        return record.scalar_class(X)
+    if isinstance(X, ZeroMatrix) and record.keeps_zero:
+        return X
+    return Elementwise(record.name, X)
+
+
+def _build_node(record, A):
+    A = ops.sym(A)
+    if record.simplify is not None:
+        simpler = record.simplify(A)
+        if simpler is not None:
+            return simpler
+    return record.node(A)
+
+
+BUILDERS = {"elementwise": _build_elementwise, "scalar of matrix": _build_node,
+            "matrix of matrix": _build_node}
+
+
+# ---- registration decorators --------------------------------------------------------------------
+def _scalar_class(name, record_name):
+    """The SymPy function class of an elementwise record on scalar arguments (no automatic
+    evaluation: SymPy never rewrites tanh(x) or sigmoid(x) behind matcalc's back)."""
+    cls = type(name, (sp.Function,), {"nargs": 1, "__module__": __name__})
+    cls._record_name = record_name
+    return cls
+
+
+def elementwise(name, *, array, numpy, latex, numpy_prec="atom", keeps_zero=False,
+                expensive=False, word="", aliases=(), domain="real", notes=""):
+    """Register an elementwise function; the decorated function is f'(X, fX)."""
+    def register(prime):
+        rule = Rule(Elementwise, f"{name}'", prime)
+        _register(Function(name, name, "elementwise", rule, array, numpy, latex, Elementwise,
+                           scalar_class=_scalar_class(name, name), aliases=aliases,
+                           numpy_prec=numpy_prec, keeps_zero=keeps_zero, expensive=expensive,
+                           word=word or name, domain=domain, notes=notes))
+        return prime
+    return register
+
+
+def _matrix_function(kind, base, name, cls, notation, needs, array, numpy, latex, numpy_prec,
+                     expensive, word, helper, accepts, simplify, node, rule_name, out_shape):
+    def register(d_rule):
+        node_class = node
+        if node_class is None:
+            body = {"notation": notation or name, "needs": needs, "__module__": __name__}
+            if out_shape is not None:
+                body["out_shape"] = staticmethod(out_shape)
+            node_class = type(cls, (base,), body)
+        rule = Rule(node_class, rule_name or name, d_rule)
+        _register(Function(name, notation or name, kind, rule, array, numpy, latex, node_class,
+                           numpy_prec=numpy_prec, expensive=expensive, word=word or name,
+                           helper=helper, accepts=accepts, simplify=simplify))
+        return d_rule
+    return register
+
+
+def scalar_of_matrix(name, *, cls, array, numpy, latex, notation=None, needs="any",
+                     numpy_prec="atom", expensive=False, word="", helper="", accepts=None,
+                     simplify=None, node=None, rule_name=None):
+    """Register a scalar function of a matrix; the decorated function is its d-rule."""
+    return _matrix_function("scalar of matrix", ScalarOfMatrix, name, cls, notation, needs, array,
+                            numpy, latex, numpy_prec, expensive, word, helper, accepts, simplify,
+                            node, rule_name, None)
+
+
+def matrix_of_matrix(name, *, cls, array, numpy, latex, notation=None, needs="any",
+                     numpy_prec="atom", expensive=False, word="", helper="", accepts=None,
+                     simplify=None, out_shape=None, rule_name=None):
+    """Register a matrix function of a matrix; the decorated function is its d-rule."""
+    return _matrix_function("matrix of matrix", MatrixOfMatrix, name, cls, notation, needs, array,
+                            numpy, latex, numpy_prec, expensive, word, helper, accepts, simplify,
+                            None, rule_name, out_shape)
+
+
+def f(name, X):
+    """Shorthand used by the rules below: the elementwise function `name` of X."""
+    return _build_elementwise(FUNCTIONS[name], X)
+
+
+# ==== elementwise functions ========================================================================
+@elementwise("exp", array=lambda xp, x: xp.exp(x), numpy="np.exp({x})", latex=r"\exp\left({x}\right)",
+             expensive=True)
+def exp_prime(X, fX):
+    """exp'(X) = exp(X)"""
+    return fX
+
+
+@elementwise("log", array=lambda xp, x: xp.log(x), numpy="np.log({x})", latex=r"\log\left({x}\right)",
+             domain="positive")
+def log_prime(X, fX):
+    """log'(X) = 1/X"""
+    return ops.hpow(X, -1)
+
+
+@elementwise("log1p", array=lambda xp, x: xp.log1p(x), numpy="np.log1p({x})",
+             latex=r"\operatorname{log1p}\left({x}\right)", keeps_zero=True, domain="above -1")
+def log1p_prime(X, fX):
+    """log1p'(X) = 1/(1 + X)"""
+    return ops.hpow(ops.add(1, X), -1)
+
+
+@elementwise("sin", array=lambda xp, x: xp.sin(x), numpy="np.sin({x})", latex=r"\sin\left({x}\right)",
+             keeps_zero=True)
+def sin_prime(X, fX):
+    """sin'(X) = cos(X)"""
+    return f("cos", X)
+
+
+@elementwise("cos", array=lambda xp, x: xp.cos(x), numpy="np.cos({x})", latex=r"\cos\left({x}\right)")
+def cos_prime(X, fX):
+    """cos'(X) = -sin(X)"""
+    return ops.neg(f("sin", X))
+
+
+@elementwise("tan", array=lambda xp, x: xp.tan(x), numpy="np.tan({x})", latex=r"\tan\left({x}\right)",
+             keeps_zero=True)
+def tan_prime(X, fX):
+    """tan'(X) = 1 + tan(X)**2"""
+    return ops.add(1, ops.hpow(fX, 2))
+
+
+@elementwise("arctan", array=lambda xp, x: xp.arctan(x), numpy="np.arctan({x})",
+             latex=r"\arctan\left({x}\right)", keeps_zero=True)
+def arctan_prime(X, fX):
+    """arctan'(X) = 1/(1 + X**2)"""
+    return ops.hpow(ops.add(1, ops.hpow(X, 2)), -1)
+
+
+@elementwise("arcsin", array=lambda xp, x: xp.arcsin(x), numpy="np.arcsin({x})",
+             latex=r"\arcsin\left({x}\right)", keeps_zero=True, domain="unit")
+def arcsin_prime(X, fX):
+    """arcsin'(X) = (1 - X**2)**(-0.5)"""
+    return ops.hpow(ops.sub(1, ops.hpow(X, 2)), sp.Rational(-1, 2))
+
+
+@elementwise("arccos", array=lambda xp, x: xp.arccos(x), numpy="np.arccos({x})",
+             latex=r"\arccos\left({x}\right)", domain="unit")
+def arccos_prime(X, fX):
+    """arccos'(X) = -(1 - X**2)**(-0.5)"""
+    return ops.neg(ops.hpow(ops.sub(1, ops.hpow(X, 2)), sp.Rational(-1, 2)))
+
+
+@elementwise("tanh", array=lambda xp, x: xp.tanh(x), numpy="np.tanh({x})",
+             latex=r"\tanh\left({x}\right)", keeps_zero=True)
+def tanh_prime(X, fX):
+    """tanh'(X) = 1 - tanh(X)**2"""
+    return ops.sub(1, ops.hpow(fX, 2))
+
+
+@elementwise("sigmoid", array=lambda xp, x: 0.5 * (1.0 + xp.tanh(0.5 * x)),
+             numpy="0.5 * (1.0 + np.tanh(0.5 * {x_}))", numpy_prec="mul",
+             latex=r"\sigma\left({x}\right)",
+             notes="evaluated as (1 + tanh(x/2))/2, which equals 1/(1 + exp(-x)) and never overflows")
+def sigmoid_prime(X, fX):
+    """sigmoid'(X) = sigmoid(X)*(1 - sigmoid(X))"""
+    return ops.hadamard(fX, ops.sub(1, fX))
+
+
+@elementwise("relu", array=lambda xp, x: xp.maximum(x, 0.0), numpy="np.maximum({x}, 0.0)",
+             latex=r"\operatorname{relu}\left({x}\right)", keeps_zero=True,
+             notes="relu'(0) is taken as 0, as NOTATION.md says for every kink")
+def relu_prime(X, fX):
+    """relu'(X) = step(X)"""
+    return f("step", X)
+
+
+@elementwise("softplus", array=lambda xp, x: xp.logaddexp(0.0, x), numpy="np.logaddexp(0.0, {x})",
+             latex=r"\operatorname{softplus}\left({x}\right)", expensive=True)
+def softplus_prime(X, fX):
+    """softplus'(X) = sigmoid(X)"""
+    return f("sigmoid", X)
+
+
+@elementwise("softsign", array=lambda xp, x: x / (1.0 + xp.abs(x)), numpy="{x_} / (1.0 + np.abs({x}))",
+             numpy_prec="mul", latex=r"\operatorname{softsign}\left({x}\right)", keeps_zero=True)
+def softsign_prime(X, fX):
+    """softsign'(X) = (1 + abs(X))**(-2)"""
+    return ops.hpow(ops.add(1, f("abs", X)), -2)
+
+
+GELU_C = sp.Float(0.7978845608028654)     # sqrt(2/pi)
+GELU_K = sp.Float(0.044715)
+
+
+def _gelu_array(xp, x):
+    return 0.5 * x * (1.0 + xp.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+
+
+@elementwise("gelu", array=_gelu_array,
+             numpy="0.5 * {x_} * (1.0 + np.tanh(0.7978845608028654 * ({x} + 0.044715 * {x_} ** 3)))",
+             numpy_prec="mul", latex=r"\operatorname{gelu}\left({x}\right)", keeps_zero=True,
+             expensive=True,
+             notes="the tanh approximation 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3))), "
+                   "as PyTorch's gelu(approximate='tanh')")
+def gelu_prime(X, fX):
+    """gelu'(X) = 0.5*(1 + T) + 0.5*X*(1 - T**2)*0.7978845608028654*(1 + 0.134145*X**2), T = tanh(0.7978845608028654*(X + 0.044715*X**3))"""
+    T = f("tanh", ops.scale(GELU_C, ops.add(X, ops.scale(GELU_K, ops.hpow(X, 3)))))
+    slope = ops.scale(GELU_C, ops.add(1, ops.scale(3 * GELU_K, ops.hpow(X, 2))))
+    return ops.add(ops.scale(sp.Rational(1, 2), ops.add(1, T)),
+                   ops.scale(sp.Rational(1, 2), ops.hadamard(X, ops.sub(1, ops.hpow(T, 2)), slope)))
+
+
+@elementwise("sqrt", array=lambda xp, x: xp.sqrt(x), numpy="np.sqrt({x})", latex=r"\sqrt{{{x}}}",
+             keeps_zero=True, domain="positive")
+def sqrt_prime(X, fX):
+    """sqrt'(X) = 0.5/sqrt(X)"""
+    return ops.scale(sp.Rational(1, 2), ops.hpow(fX, -1))
+
+
+@elementwise("abs", array=lambda xp, x: xp.abs(x), numpy="np.abs({x})", latex=r"\left|{x}\right|",
+             keeps_zero=True, aliases=(sp.Abs,), domain="nonzero",
+             notes="abs'(0) is taken as sign(0) = 0")
+def abs_prime(X, fX):
+    """abs'(X) = sign(X)"""
+    return f("sign", X)
+
+
+@elementwise("step", array=lambda xp, x: xp.where(x > 0, 1.0, 0.0), numpy="np.where({x} > 0, 1.0, 0.0)",
+             latex=r"\operatorname{step}\left({x}\right)", keeps_zero=True, domain="nonzero",
+             notes="1 where X > 0, else 0: the derivative of relu")
+def step_prime(X, fX):
+    """step'(X) = 0"""
+    return ops.zero_like(X)
+
+
+@elementwise("sign", array=lambda xp, x: xp.sign(x), numpy="np.sign({x})",
+             latex=r"\operatorname{sign}\left({x}\right)", keeps_zero=True, domain="nonzero")
+def sign_prime(X, fX):
+    """sign'(X) = 0"""
+    return ops.zero_like(X)
+
+
+# ==== scalar functions of a matrix =================================================================
+def _sum_simplify(A):
+    return ops.entry_sum(A)
+
+
+@scalar_of_matrix("sum", cls="EntrySum", array=lambda xp, A: xp.sum(A), numpy="np.sum({x})",
+                  latex=r"\operatorname{sum}\left({x}\right)", simplify=_sum_simplify,
+                  rule_name="sum of entries")
+def d_sum(node, d):
+    """d(sum(A)) = sum(dA)"""
+    return apply("sum", d(node.arg))
+
+
+def _norm_simplify(A):
+    if not is_matrix(A):
+        return FUNCTIONS["abs"].build(A)
+    if isinstance(A, ZeroMatrix):
+        return sp.Integer(0)
+    return None
+
+
+@scalar_of_matrix("norm", cls="Norm", array=lambda xp, A: xp.sqrt(xp.sum(A * A)),
+                  numpy="np.linalg.norm({x})", latex=r"\left\lVert {x} \right\rVert",
+                  simplify=_norm_simplify, rule_name="Frobenius norm")
+def d_norm(node, d):
+    """d(norm(A)) = tr(A.T@dA)/norm(A)
+
+    From d(norm(A)**2) = 2*tr(A.T@dA). Source: Matrix Cookbook (2.6).
+    """
+    A = node.arg
+    return ops.divide(ops.trace(ops.matmul(ops.transpose(A), d(A))), node)
+
+
+def _square_only(A):
+    ops.square("det", A)
+    if tuple(A.shape) == (1, 1):
+        return ops.scalar(A)
+    return None
+
+
+@scalar_of_matrix("det", cls="Determinant", node=Determinant, array=lambda xp, A: xp.linalg.det(A),
+                  numpy="np.linalg.det({x})", latex=r"\det\left({x}\right)", needs="square",
+                  expensive=True, simplify=_square_only, rule_name="determinant (Jacobi's formula)")
+def d_det(node, d):
+    """d(det(A)) = det(A)*tr(inv(A)@dA)
+
+    Jacobi's formula. Source: Matrix Cookbook (46); Zhang, matrix differentials.
+    """
+    A = node.arg
+    return node * ops.trace(ops.matmul(ops.inv(A), d(A)))
+
+
+def _logdet_simplify(A):
+    ops.square("logdet", A)
+    if tuple(A.shape) == (1, 1):
+        return FUNCTIONS["log"].build(FUNCTIONS["abs"].build(ops.scalar(A)))
+    return None
+
+
+@scalar_of_matrix("logdet", cls="LogDet", array=lambda xp, A: xp.linalg.slogdet(A)[1],
+                  numpy="np.linalg.slogdet({x})[1]",
+                  latex=r"\log\left|\det\left({x}\right)\right|", needs="square", expensive=True,
+                  simplify=_logdet_simplify, rule_name="log-determinant")
+def d_logdet(node, d):
+    """d(logdet(A)) = tr(inv(A)@dA)
+
+    logdet(A) = log |det A|. Source: Matrix Cookbook (49); Zhang, matrix differentials.
+    """
+    A = node.arg
+    return ops.trace(ops.matmul(ops.inv(A), d(A)))
+
+
+LOGSUMEXP_HELPER = '''
+def _logsumexp(z):
+    """log(sum(exp(z))) of a column (a number), or row by row of a matrix (a column), shifted by
+    the max so that it does not overflow."""
+    axis = 0 if z.shape[1] == 1 else 1
+    m = np.max(z, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+    return out[0, 0] if axis == 0 else out
+'''
+
+
+def _vector_logsumexp(xp, z):
+    m = xp.max(z)
+    return m + xp.log(xp.sum(xp.exp(z - m)))
+
+
+@scalar_of_matrix("logsumexp", cls="LogSumExp", array=_vector_logsumexp, numpy="_logsumexp({x})",
+                  latex=r"\operatorname{logsumexp}\left({x}\right)", needs="column",
+                  expensive=True, helper=LOGSUMEXP_HELPER, word="lse",
+                  accepts=lambda A: is_matrix(A) and A.shape[1] == 1 and A.shape[0] != 1,
+                  rule_name="log-sum-exp")
+def d_logsumexp(node, d):
+    """d(logsumexp(x)) = softmax(x).T@dx"""
+    x = node.arg
+    return ops.scalar(ops.matmul(ops.transpose(apply("softmax", x)), d(x)))
+
+
+# ==== matrix functions of a matrix =================================================================
+def _row_logsumexp(xp, Z):
+    m = xp.max(Z, axis=1, keepdims=True)
+    return m + xp.log(xp.sum(xp.exp(Z - m), axis=1, keepdims=True))
+
+
+@matrix_of_matrix("row_logsumexp", cls="RowLogSumExp", notation="logsumexp", array=_row_logsumexp,
+                  numpy="_logsumexp({x})", latex=r"\operatorname{logsumexp}\left({x}\right)",
+                  needs="matrix", expensive=True, helper=LOGSUMEXP_HELPER, word="lse",
+                  accepts=lambda A: is_matrix(A) and A.shape[1] != 1,
+                  out_shape=lambda rows, cols: (rows, sp.Integer(1)),
+                  rule_name="row-wise log-sum-exp")
+def d_row_logsumexp(node, d):
+    """d(logsumexp(Z)) = (softmax(Z)*dZ)@ones(C)
+
+    Row by row: each row's log-sum-exp has the softmax of the row as its gradient.
+    """
+    Z = node.arg
+    return ops.matmul(ops.hadamard(apply("softmax", Z), d(Z)), OneMatrix(Z.shape[1], 1))
+
+
+SOFTMAX_HELPER = '''
+def _softmax(z):
+    """softmax over the entries of a column, or row by row of a matrix, shifted by the max so
+    that it does not overflow."""
+    axis = 0 if z.shape[1] == 1 else 1
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+'''
+
+
+def _softmax(xp, Z):
+    axis = 0 if Z.shape[1] == 1 else 1
+    E = xp.exp(Z - xp.max(Z, axis=axis, keepdims=True))
+    return E / xp.sum(E, axis=axis, keepdims=True)
+
+
+def _softmax_check(A):
+    if not is_matrix(A) or tuple(A.shape) == (1, 1):
+        raise ShapeError("softmax() needs a vector or a matrix, got a scalar")
+    return None
+
+
+@matrix_of_matrix("softmax", cls="Softmax", array=_softmax, numpy="_softmax({x})",
+                  latex=r"\operatorname{softmax}\left({x}\right)", expensive=True,
+                  helper=SOFTMAX_HELPER, simplify=_softmax_check)
+def d_softmax(node, d):
+    """d(softmax(z)) = softmax(z)*dz - softmax(z)@softmax(z).T@dz
+
+    For a vector: ds = (diag(s) - s s^T) dz. Row by row for an N x C matrix Z, with S = softmax(Z):
+    dS = S*dZ - S*((S*dZ)@ones(C, C)).
+    """
+    Z, S = node.arg, node
+    dZ = d(Z)
+    if Z.shape[1] != 1:
+        SdZ = ops.hadamard(S, dZ)
+        C = Z.shape[1]
+        return ops.sub(SdZ, ops.hadamard(S, ops.matmul(SdZ, OneMatrix(C, C))))
+    return ops.sub(ops.hadamard(S, dZ), ops.matmul(S, ops.transpose(S), dZ))
+
+
+# ---- the node classes, by the names the rest of matcalc uses -------------------------------------
+EntrySum = FUNCTIONS["sum"].node
+Norm = FUNCTIONS["norm"].node
+LogDet = FUNCTIONS["logdet"].node
+LogSumExp = FUNCTIONS["logsumexp"].node
+RowLogSumExp = FUNCTIONS["row_logsumexp"].node
+Softmax = FUNCTIONS["softmax"].node
+ELEMENTWISE = [r for r in FUNCTIONS.values() if r.kind == "elementwise"]

@@ -1,0 +1,257 @@
+"""Numeric checks of a derived result against the function as the user wrote it.
+
+The reference is the function itself, not matcalc's rewritten form of it: when the expression
+came from text (`mc.parse`), the text is evaluated by matcalc.reference, an evaluator of the
+notation written independently of the parser, the canonical forms and the rules; only
+expressions built in Python (or too deep for Python's own parser) are evaluated by
+`mc.evaluate`, and the report says which reference was used. Every kind is checked by central
+differences, Richardson-extrapolated, along random directions (two evaluations per step size,
+whatever the shape):
+
+* gradient  <G, V>            against d/dt f(X + tV)
+* Jacobian  J @ vec(V)        against d/dt vec F(X + tV)              (vec stacks columns)
+* Hessian   u.T @ H @ w       against d2/ds dt f(x + su + tw)         (mixed differences)
+* HVP       <W, H[V]>         against d2/ds dt f(X + sV + tW)
+
+Random values are drawn in-domain where possible: a few kinds of draws are tried until f and the
+result are finite (plain normal values, positive values, well-conditioned square matrices).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy import MatrixSymbol
+
+from ..core.ops import free_variables
+from ..errors import MatcalcError
+from ..evaluate import dimension_sizes, evaluate
+from ..notation.parse import source_of
+from .. import reference
+
+RTOL = 1e-6
+MAX_CHECK_ENTRIES = 1_000_000      # a larger value is not checked numerically
+SIZE_RANGE = (2, 5)
+
+
+@dataclass
+class CheckReport:
+    errors: dict          # variable name -> relative error
+    sizes: dict           # dimension name -> size used
+    ok: bool
+    kind: str = "gradient"
+    against: str = "the function as written"
+
+    def __str__(self):
+        dims = ", ".join(f"{k}={v}" for k, v in sorted(self.sizes.items()))
+        what = {"gradient": "central finite differences",
+                "jacobian": "central finite differences of vec F",
+                "hessian": "mixed second differences of f",
+                "hvp": "mixed second differences of f"}[self.kind]
+        lines = [f"check {name}: relative error {err:.1e} against {what} of {self.against}"
+                 + (f" ({dims})" if dims else "") + (" ok" if err < RTOL else " FAILED")
+                 for name, err in self.errors.items()]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self):
+        return "\n".join(f"* {line}" for line in str(self).splitlines())
+
+
+def _concrete(shape, sizes):
+    return tuple(int(d) if d.is_Integer else sizes[d.name] for d in shape)
+
+
+def draw_values(symbols, sizes, rng, kind):
+    """Random values for every symbol: kind 0 normal, 1 positive, 2 positive + SPD squares,
+    3 negative."""
+    values = {}
+    for name, s in sorted(symbols.items()):
+        shape = _concrete(s.shape, sizes) if isinstance(s, MatrixSymbol) else ()
+        if int(np.prod(shape)) > MAX_CHECK_ENTRIES:
+            raise MatcalcError(f"{name} would be {shape[0]} x {shape[1]}: too large to check "
+                               f"numerically (at most {MAX_CHECK_ENTRIES:,} entries)")
+        v = rng.standard_normal(shape) if kind == 0 else rng.uniform(0.5, 1.5, shape)
+        if kind == 3:
+            v = -v
+        if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
+            if kind == 2:
+                g = rng.standard_normal(shape)
+                v = g @ g.T / shape[0] + np.eye(shape[0])
+            elif kind == 0:
+                v = v + shape[0] * np.eye(shape[0]) * 0.5
+        values[name] = np.array(v, dtype=float)
+    return values
+
+
+def _dims(symbols):
+    dims = set()
+    for s in symbols.values():
+        if isinstance(s, MatrixSymbol):
+            dims |= {d.name for d in s.shape if d.is_Symbol}
+    return dims
+
+
+def _finite(x):
+    try:
+        return bool(np.all(np.isfinite(np.asarray(x, dtype=float))))
+    except (TypeError, ValueError):
+        return False
+
+
+class Function:
+    """f(values) -> value, from the user's text when there is one (the independent path)."""
+
+    TYPED = "the expression as typed (independent evaluator)"
+    BUILT = "the expression (matcalc's evaluator)"
+
+    def __init__(self, f):
+        self.f = f
+        source = source_of(f)
+        self.text, self.shapes = (source.text, source.shapes) if source is not None else (None, None)
+        self.against = self.TYPED if self.text is not None else self.BUILT
+
+    def __call__(self, values, sizes):
+        if self.text is not None:
+            try:
+                return reference.evaluate_text(self.text, self.shapes, values, sizes=sizes)
+            except reference.TooDeep:
+                self.text, self.against = None, self.BUILT
+        return evaluate(self.f, values, sizes=sizes)
+
+
+def check_derivation(d, values=None, sizes=None, seed=0):
+    rng = np.random.default_rng(seed)
+    symbols = free_variables(d.f)
+    for x in d.variables:
+        symbols.setdefault(x.name, x)
+    if d.direction is not None:
+        symbols.pop(d.direction.name, None)
+    sizes = dict(sizes or {})
+    for name in sorted(_dims(symbols)):
+        sizes.setdefault(name, int(rng.integers(SIZE_RANGE[0], SIZE_RANGE[1] + 1)))
+    function = Function(d.f)
+    results = {x.name: d.results[x.name] for x in d.variables}
+    extra = {}
+    if d.direction is not None:
+        extra[d.direction.name] = None
+    with np.errstate(all="ignore"):
+        if values is None:
+            for kind in (0, 1, 2, 2, 3, 2):
+                values = draw_values(symbols, sizes, rng, kind)
+                if _finite(function(values, sizes)) and all(
+                        _finite(evaluate(r, {**values, **_directions(extra, values, d, rng)},
+                                         sizes=sizes)) for r in results.values()):
+                    break
+            else:
+                raise MatcalcError("no random point where the function and its result are finite; "
+                                   "pass values=")
+        values = {k: np.array(v, dtype=float) for k, v in values.items()}
+        sizes = {**sizes, **dimension_sizes(d.f, values)}
+        errors = {}
+        for x in d.variables:
+            errors[x.name] = CHECKS[d.kind](function, d, x, values, sizes, rng)
+    return CheckReport(errors, sizes, all(e < RTOL for e in errors.values()), d.kind,
+                       function.against)
+
+
+def _directions(extra, values, d, rng):
+    if d.direction is None:
+        return {}
+    x = d.variables[0]
+    return {d.direction.name: np.ones(np.shape(values[x.name]))}
+
+
+def _point(values, x):
+    x0 = np.array(values[x.name], dtype=float)
+    if isinstance(x, MatrixSymbol) and x0.ndim < 2:
+        x0 = x0.reshape(-1, 1) if x0.ndim == 1 else x0.reshape(1, 1)
+    return x0
+
+
+def _richardson(d, h):
+    return (4 * d(h / 2) - d(h)) / 3
+
+
+def _relative(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    den = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-12)
+    return float(np.max(np.abs(a - b))) / den
+
+
+def gradient_error(function, d, x, values, sizes, rng):
+    x0 = _point(values, x)
+    V = rng.standard_normal(x0.shape)
+    G = np.asarray(evaluate(d.results[x.name], values, sizes=sizes), dtype=float)
+    analytic = float(np.sum(np.broadcast_to(G.reshape(G.shape if G.size > 1 else ()), x0.shape) * V))
+    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+
+    def along(h):
+        def at(t):
+            return float(np.real(function({**values, x.name: x0 + t * V}, sizes)))
+        return (at(h) - at(-h)) / (2 * h)
+
+    return _relative(_richardson(along, 1e-3 * scale), analytic)
+
+
+def jacobian_error(function, d, x, values, sizes, rng):
+    """J @ vec(V) against the central difference of vec(F) along V."""
+    x0 = _point(values, x)
+    V = rng.standard_normal(x0.shape)
+    J = np.atleast_2d(np.asarray(evaluate(d.results[x.name], values, sizes=sizes), dtype=float))
+    analytic = J @ np.reshape(V, (-1,), order="F")
+    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+
+    def along(h):
+        def at(t):
+            F = np.asarray(function({**values, x.name: x0 + t * V}, sizes), dtype=float)
+            return np.reshape(F, (-1,), order="F")
+        return (at(h) - at(-h)) / (2 * h)
+
+    return _relative(_richardson(along, 1e-3 * scale), analytic)
+
+
+def _mixed(function, values, sizes, x, x0, U, W, scale):
+    """d2/ds dt f(x0 + sU + tW) at 0, by mixed central differences (Richardson)."""
+    def at(s, t):
+        return float(np.real(function({**values, x.name: x0 + s * U + t * W}, sizes)))
+
+    def diff(h):
+        return (at(h, h) - at(h, -h) - at(-h, h) + at(-h, -h)) / (4 * h * h)
+
+    return _richardson(diff, 1e-2 * scale)
+
+
+def hessian_error(function, d, x, values, sizes, rng):
+    """u.T @ H @ w against the mixed second difference of f along u and w."""
+    x0 = _point(values, x)
+    U, W = rng.standard_normal(x0.shape), rng.standard_normal(x0.shape)
+    H = np.atleast_2d(np.asarray(evaluate(d.results[x.name], values, sizes=sizes), dtype=float))
+    analytic = float(np.reshape(U, -1, order="F") @ H @ np.reshape(W, -1, order="F"))
+    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+    numeric = _mixed(function, values, sizes, x, x0, U, W, scale)
+    return _hessian_relative(numeric, analytic, H, U, W)
+
+
+def hvp_error(function, d, x, values, sizes, rng):
+    """<W, H[V]> against the mixed second difference of f along V and W."""
+    x0 = _point(values, x)
+    V, W = rng.standard_normal(x0.shape), rng.standard_normal(x0.shape)
+    direction = V if isinstance(d.direction, MatrixSymbol) else float(V.reshape(-1)[0])
+    HV = np.asarray(evaluate(d.results[x.name], {**values, d.direction.name: direction},
+                             sizes=sizes), dtype=float)
+    analytic = float(np.sum(np.broadcast_to(HV.reshape(HV.shape if HV.size > 1 else ()), x0.shape) * W))
+    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+    if not isinstance(d.direction, MatrixSymbol):
+        V = np.full(x0.shape, direction)
+    numeric = _mixed(function, values, sizes, x, x0, V, W, scale)
+    return _hessian_relative(numeric, analytic, HV, V, W)
+
+
+def _hessian_relative(numeric, analytic, H, U, W):
+    """Relative to the size of the terms (second differences lose about 1e-8 of |f|)."""
+    size = float(np.linalg.norm(H)) * float(np.linalg.norm(U)) * float(np.linalg.norm(W))
+    den = max(abs(numeric), abs(analytic), 1e-3 * size, 1e-12)
+    return abs(numeric - analytic) / den
+
+
+CHECKS = {"gradient": gradient_error, "jacobian": jacobian_error, "hessian": hessian_error,
+          "hvp": hvp_error}

@@ -1,0 +1,232 @@
+"""Step and Derivation records, and how a derivation reads.
+
+A Derivation holds the function, the variables, the results and the record the engine made
+while computing them (the reverse walk for a gradient, the forward expansion and the rules of
+identification for a Jacobian, Hessian or HVP). Its steps are read from that record, so the
+explanation cannot disagree with the result. Every step is an equation `before = after` between
+differentials (or the read-off of the result), citing the rule that produced it:
+
+    df = d(f)
+       = ...                 a visit expands one differential dN with its rule
+       = ...                 and identification moves G onto the children: tr(G_C.T @ dC)
+    df = tr(G.T @ dX)   =>   df/dX = G          read off, then simplified
+
+Convention (as in the seeds): the gradient has the shape of X and is the transposed Jacobian.
+"""
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..core import ops
+from ..core.nodes import Differential, ScalarDifferential
+from ..calculus.transpose import inner
+from ..printing.latex import latex, render_aligned, text_latex
+from ..printing.text import to_text
+from .check import check_derivation
+
+CONVENTIONS = {
+    "gradient": ("gradient convention: df/dX has the shape of X and is the transposed Jacobian, "
+                 "df = tr((df/dX).T @ dX)"),
+    "jacobian": ("Jacobian convention: J is p x n for f p x 1 and x n x 1, df = J @ dx; for "
+                 "matrices d vec F = J @ d vec X (vec stacks columns)"),
+    "hessian": "Hessian convention: H is n x n, the Jacobian of the gradient, d2f = dx.T @ H @ dx",
+    "hvp": "Hessian-vector product: the differential of the gradient along the direction V",
+}
+CONVENTION = CONVENTIONS["gradient"]
+
+
+@dataclass(frozen=True)
+class Step:
+    before: object       # the left side: dL, dN, d vec F, ...
+    after: object        # what it equals
+    rule: str            # "product rule"
+    identity: str        # "d(A@B) = dA@B + A@dB"
+    continued: bool = False     # the left side is the previous step's (printed as "=")
+
+    def __repr__(self):
+        return f"Step({self.rule!r}: {to_text(self.before)} = {to_text(self.after)})"
+
+
+def differential_of(e):
+    return Differential(e) if ops.is_matrix(e) else ScalarDifferential(e)
+
+
+def differential_term(node, G):
+    """tr(G.T @ dN) for a matrix node, G * dN for a scalar one."""
+    if ops.is_matrix(node) and tuple(node.shape) != (1, 1):
+        return inner(G, Differential(node))
+    dN = differential_of(node)
+    G = ops.as_scalar_if_1x1(G)
+    return dN if G == 1 else sp.Mul(G, dN, evaluate=False)
+
+
+def expanded_term(node, G, expansion):
+    """The same term with dN replaced by its expansion."""
+    if ops.is_matrix(node) and tuple(node.shape) != (1, 1):
+        return inner(G, expansion)
+    G = ops.as_scalar_if_1x1(G)
+    expansion = ops.as_scalar_if_1x1(expansion)
+    return expansion if G == 1 else sp.Mul(G, expansion, evaluate=False)
+
+
+def _sum(terms):
+    terms = [t for t in terms if t != 0]
+    if not terms:
+        return sp.Integer(0)
+    return terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+
+
+def cited(rule, derivative=None):
+    """(name, identity) a step cites: the rule, and an elementwise function's f' beside it."""
+    if derivative is None:
+        return rule.name, rule.identity
+    return rule.name, f"{rule.identity}, {derivative.identity}"
+
+
+def gradient_steps(f, walk, variables, raw, results):
+    """The steps of a gradient, read from the visits of the reverse walk."""
+    terms = [[f, sp.Integer(1)]]
+
+    def line(replace_at=None, replacement=None):
+        return _sum([replacement if i == replace_at else differential_term(n, G)
+                     for i, (n, G) in enumerate(terms)])
+
+    dF = ScalarDifferential(f)
+    steps = [Step(dF, line(), "differential", "take the differential of both sides")]
+
+    def add(after, rule, identity):
+        if to_text(after) != to_text(steps[-1].after):
+            steps.append(Step(dF, after, rule, identity, continued=True))
+
+    def collect(node, G):
+        """Merge the terms of one node into tr(G.T @ dN) with its whole adjoint G."""
+        at = [i for i, (n, _) in enumerate(terms) if n is node or n == node]
+        if len(at) > 1:
+            for i in reversed(at[1:]):
+                del terms[i]
+            terms[at[0]][1] = G
+            add(line(), "collect the terms of d" + ("N" if ops.is_matrix(node) else "n"),
+                "tr(A.T@dN) + tr(B.T@dN) = tr((A + B).T@dN)")
+        return at[0]
+
+    for v in walk.visits:
+        at = collect(v.node, v.value)
+        name, identity = cited(v.rule, v.derivative)
+        add(line(at, expanded_term(v.node, v.value, v.expansion)), name, identity)
+        del terms[at]
+        for k, c in enumerate(v.pulled):
+            terms.insert(at + k, [c.child, c.value])
+        names = ", ".join(r.name for r in v.pull_rules)
+        add(line(), f"identification ({names})", "; ".join(r.identity for r in v.pull_rules))
+    for x in variables:
+        if any(n == x for n, _ in terms):
+            collect(x, raw[x.name])
+    return steps
+
+
+@dataclass
+class Derivation:
+    f: object
+    variables: list
+    single: bool
+    raw: dict
+    results: dict
+    walk: object = None            # the reverse walk, for a gradient
+    kind: str = "gradient"
+    records: list = None           # the steps of a Jacobian / Hessian / HVP, made by its engine
+    gradient: object = None        # the gradient a Hessian or HVP starts from
+    direction: object = None       # the direction V of an HVP
+    _steps: list = field(default=None, repr=False)
+
+    @property
+    def result(self):
+        """The result for the (first) variable."""
+        return self.results[self.variables[0].name]
+
+    @property
+    def steps(self):
+        if self._steps is None:
+            if self.kind == "gradient":
+                self._steps = gradient_steps(self.f, self.walk, self.variables, self.raw,
+                                             self.results)
+            else:
+                self._steps = list(self.records)
+        return self._steps
+
+    # ---- rendering -----------------------------------------------------------------------------
+    def text(self):
+        """The derivation in plain text, one line per step, in the notation."""
+        if self.kind != "gradient":
+            return self._text_records()
+        lines = [f"f = {to_text(self.f)}"]
+        rows = [(to_text(s.after), f"[{s.rule}: {s.identity}]") for s in self.steps]
+        width = max((len(r) for r, _ in rows), default=0)
+        for i, (rhs, note) in enumerate(rows):
+            prefix = "df = " if i == 0 else "   = "
+            lines.append(f"{prefix}{rhs.ljust(min(width, 60))}  {note}")
+        for x in self.variables:
+            G_raw, G = self.raw[x.name], self.results[x.name]
+            lines.append(f"=> df/d{x.name} = {to_text(G_raw)}")
+            if to_text(G) != to_text(G_raw):
+                lines.append(" " * (len(x.name) + 6) + f" = {to_text(G)}   [simplify]")
+        lines.append(CONVENTION)
+        return "\n".join(lines)
+
+    def latex(self):
+        """One aligned LaTeX block from df = ... to the result (standard amsmath only)."""
+        if self.kind != "gradient":
+            return self._latex_records()
+        rows = []
+        for i, s in enumerate(self.steps):
+            note = "" if s.rule == "differential" else text_latex(f"{s.rule}: {s.identity}")
+            rows.append((r"\mathrm{d}f" if i == 0 else "", latex(s.after), note))
+        for x in self.variables:
+            G_raw, G = self.raw[x.name], self.results[x.name]
+            rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", latex(G_raw),
+                         text_latex("read off the gradient: df = tr(G.T@dX) gives G")))
+            if to_text(G) != to_text(G_raw):
+                rows.append(("", latex(G), text_latex("simplify")))
+        body = render_aligned(rows)
+        convention = (r"\text{Convention: } \tfrac{\partial f}{\partial X} \text{ has the shape of } "
+                      r"X \text{ and is the transposed Jacobian, } \mathrm{d}f = "
+                      r"\operatorname{tr}\left(\left(\tfrac{\partial f}{\partial X}\right)^{T}"
+                      r" \mathrm{d}X\right)")
+        return body.replace("\n\\end{aligned}", " \\\\\n" + "&" + convention + "\n\\end{aligned}")
+
+    def _text_records(self):
+        lines = [f"f = {to_text(self.f)}"]
+        for st in self.steps:
+            lhs = "" if st.continued else to_text(st.before)
+            lines.append(f"{lhs:>10} = {to_text(st.after)}   [{st.rule}: {st.identity}]")
+        for x in self.variables:
+            lines.append(f"=> {self.kind} wrt {x.name} = {to_text(self.results[x.name])}")
+        lines.append(CONVENTIONS[self.kind])
+        return "\n".join(lines)
+
+    def _latex_records(self):
+        rows = [("" if st.continued else latex(st.before), latex(st.after),
+                 text_latex(f"{st.rule}: {st.identity}")) for st in self.steps]
+        rows.append((text_latex(self.kind), latex(self.result), ""))
+        body = render_aligned(rows)
+        return body.replace("\n\\end{aligned}",
+                            " \\\\\n&" + text_latex(CONVENTIONS[self.kind]) + "\n\\end{aligned}")
+
+    def _repr_latex_(self):
+        return "$$" + self.latex() + "$$"
+
+    def __str__(self):
+        return "\n".join(f"d f/d{name} = {to_text(r)}" for name, r in self.results.items())
+
+    def __repr__(self):
+        results = ", ".join(f"{n}: {to_text(r)[:60]}" for n, r in self.results.items())
+        return f"<Derivation {self.kind} of {to_text(self.f)[:60]} ({results})>"
+
+    # ---- checking ------------------------------------------------------------------------------
+    def check(self, values=None, sizes=None, seed=0):
+        """Compare each result with central finite differences of the function as written.
+
+        values: name -> array (random, in-domain values are drawn when omitted); sizes: dimension
+        name -> size (random 2..5 when omitted). Returns a CheckReport; report.ok when every
+        relative error is below 1e-6.
+        """
+        return check_derivation(self, values=values, sizes=sizes, seed=seed)

@@ -1,0 +1,27 @@
+"""The structural functions of the notation: what the parser calls for names outside the registry.
+
+The function registry (core/functions.py) holds the functions with a derivative rule of their
+own (exp, softmax, logdet, ...). The names here build structural operations, whose rules are
+per-operation tables in calculus/: the trace, the inverse, diag, and the matcalc extensions for
+matrix Jacobians and long products (kron, vec, commutation, matrix_power). `eye`, `ones` and
+`commutation` take dimensions rather than expressions.
+
+name -> (constructor, number of arguments); dimension functions -> (constructor, min, max).
+"""
+from ..core import ops
+from ..core.vec import commutation, kron, vec
+
+STRUCTURAL = {
+    "tr": (ops.trace, 1),
+    "inv": (ops.inv, 1),
+    "diag": (ops.diag, 1),
+    "vec": (vec, 1),
+    "kron": (kron, 2),
+    "matrix_power": (ops.matrix_power, 2),
+}
+
+DIMENSION_FUNCTIONS = {
+    "eye": (ops.eye, 1, 1),
+    "ones": (ops.ones, 1, 2),
+    "commutation": (commutation, 2, 2),
+}

@@ -1,0 +1,114 @@
+"""The printer machinery every printer shares: exact-type dispatch, precedence, no recursion.
+
+A printer turns an expression into (text, precedence). An operand is parenthesised when its
+precedence is too low for its place (Python's rules: `**` > unary minus > `@ * /` > `+ -`), never
+by searching printed strings.
+
+* **Exact-type dispatch with a clear miss.** A node is printed by the method named after its
+  exact class (`_MatMul`), or by its record in the function registry (every function of the
+  notation); anything else is a `PrintError` naming the node. Nothing falls back along the MRO.
+* **Iterative.** `doprint` first prints every distinct node of the DAG in postorder, so when a
+  method asks for a child's text it is a lookup, never a recursive descent: a 5000-deep
+  expression prints as a loop. (A method may print a small expression it builds from its
+  children, such as the negation of a term; that nests only as deep as what it built.)
+* **Bounded.** A DAG printed as a tree can be exponentially longer than the DAG; a text longer
+  than `max_chars` raises a `PrintError` instead of filling the memory.
+* **Names.** `names` maps nodes to identifiers: a named node prints as its name. The adjoint
+  placeholders of the reverse walk print through it too (`grad_h`).
+
+Subclasses (text.py, latex.py, codegen's NumPy printer) only spell things.
+"""
+import sympy as sp
+
+from ..errors import MatcalcError
+from ..core import dag
+from ..core.functions import record_of
+
+CMP, ADD, MUL, NEG, POW, ATOM = 5, 10, 20, 30, 40, 50
+PRECEDENCE = {"atom": ATOM, "mul": MUL, "add": ADD, "pow": POW, "neg": NEG}
+MAX_CHARS = 2_000_000
+
+
+class PrintError(MatcalcError):
+    """An expression a printer cannot write: an unknown node, or text beyond the size bound."""
+
+
+class Printer:
+    """Precedence printing over a memo of (text, precedence) per node."""
+    what = "expression"            # for error messages: "to_text", "LaTeX", "NumPy code"
+
+    def __init__(self, names=None, max_chars=MAX_CHARS):
+        self.names = names or {}
+        self.max_chars = max_chars
+        self.memo = {}
+
+    # -- entry point --
+    def doprint(self, e):
+        return self.p(e)[0]
+
+    def p(self, e):
+        """(text, precedence) of e; every node below e is printed first, without recursion."""
+        if isinstance(e, bool):
+            raise TypeError("booleans are not expressions")
+        if isinstance(e, (int, float)):
+            e = sp.sympify(e)
+        hit = self.memo.get(e)
+        if hit is not None:
+            return hit
+        if not dag.is_leaf(e):
+            for node in dag.postorder(e, self.children):
+                if node not in self.memo:
+                    self.memo[node] = self.checked(self.print_node(node))
+            return self.memo[e]
+        out = self.memo[e] = self.checked(self.print_node(e))
+        return out
+
+    def children(self, e):
+        """What must be printed before e: its children, except below a named node."""
+        if e in self.names:
+            return ()
+        return dag.children(e)
+
+    def checked(self, out):
+        if len(out[0]) > self.max_chars:
+            raise PrintError(f"the {self.what} would be longer than {self.max_chars:,} characters "
+                             f"(a DAG written out as a tree); name its repeated parts instead")
+        return out
+
+    def print_node(self, e):
+        name = self.names.get(e)
+        if name is not None:
+            return self.named(e, name)
+        method = getattr(self, "_" + type(e).__name__, None)
+        if method is not None:
+            return method(e)
+        record = record_of(e)
+        if record is not None:
+            return self.function(record, self.function_arg(e))
+        if isinstance(e, sp.Number):
+            return self._Number(e)
+        raise PrintError(f"{self.what} cannot print {type(e).__name__} ({sp.srepr(e)[:80]})")
+
+    def function_arg(self, e):
+        return e.arg if hasattr(e, "arg") else e.args[0]
+
+    def named(self, e, name):
+        return name, ATOM
+
+    # -- precedence helpers --
+    def wrap(self, e, min_prec, strict=False):
+        """The text of e, in parentheses when its precedence is below min_prec (or equal, when
+        strict: the right operand of a left-associative operator)."""
+        text, prec = self.p(e)
+        return self.wrap_text(text, prec, min_prec, strict)
+
+    def wrap_text(self, text, prec, min_prec, strict=False):
+        if prec < min_prec or (strict and prec == min_prec):
+            return self.parens(text)
+        return text
+
+    def parens(self, text):
+        return f"({text})"
+
+    def function(self, record, arg):
+        raise NotImplementedError
