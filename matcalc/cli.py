@@ -11,14 +11,13 @@ never a traceback. The expression text goes to the parser, which never evaluates
 import argparse
 import sys
 
-import codegen
-
+from . import codegen
+from .derive.gradient import grad
+from .derive.second_order import hessian, hvp, jacobian
 from .errors import MatcalcError, ParseError
-from .grad import grad
-from .jacobian import hessian, hvp, jacobian
 from .nn import from_spec
-from .parse import parse
-from .text import to_text
+from .notation.parse import parse
+from .printing.text import to_text
 
 EPILOG = "shapes: --shape X=n,m (matrix), --shape x=n (vector n x 1), --shape c= (scalar)"
 

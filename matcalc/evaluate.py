@@ -18,7 +18,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from .core import dag
 from .core.functions import record_of
-from .core.nodes import AsScalar, MatrixPower, Vec, Commutation
+from .core.nodes import AsScalar, Commutation, MatrixPower, Named, Vec
 from .core.ops import free_variables
 from .core.vec import commutation_array
 from .errors import MatcalcError, ShapeError, UnknownNameError
@@ -98,6 +98,8 @@ class Evaluator:
             return self.dims[d]
         if d.is_Mul:          # n*m, a size of a Jacobian through vec
             return int(np.prod([self.size(f) for f in d.args]))
+        if d.is_Pow and d.exp.is_Integer:       # n**2
+            return self.size(d.base) ** int(d.exp)
         raise MatcalcError(f"the size of dimension {d} is unknown: give a value for a symbol using it")
 
     def shape(self, e):
@@ -188,6 +190,7 @@ STRUCTURAL = {
     DiagMatrix: lambda ev, e: ev.xp.diag(ev.memo[e.args[0]][:, 0]),
     DiagonalOf: lambda ev, e: ev.xp.reshape(ev.xp.diag(ev.memo[e.args[0]]), (-1, 1)),
     AsScalar: lambda ev, e: ev.memo[e.arg][0, 0],
+    Named: lambda ev, e: ev.memo[e.arg],
     MatrixPower: Evaluator._matrix_power,
     KroneckerProduct: Evaluator._kron,
     Vec: lambda ev, e: ev.xp.reshape(ev.memo[e.arg], (-1, 1), order="F"),

@@ -26,7 +26,7 @@ from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, Trac
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..core import functions, ops
-from ..core.nodes import AsScalar, Elementwise, MatrixPower
+from ..core.nodes import AsScalar, Elementwise, MatrixPower, Named
 from ..core.rules import Rule, RuleTable
 from ..errors import NotDifferentiableError
 
@@ -165,6 +165,12 @@ def d_diag(node, d):
 def d_as_scalar(node, d):
     """d(a.T@b) = d(a.T@b)"""
     return ops.scalar(d(node.arg))
+
+
+@differential(Named, name="named intermediate")
+def d_named(node, d):
+    """d(h) = dX  for h := X"""
+    return d(node.arg)
 
 
 # ---- every elementwise function of the registry ---------------------------------------------------

@@ -197,13 +197,17 @@ def _transposes(t):
 
 
 def flip_transposed_sum(e):
-    """(A + B).T = A.T + B.T, applied only when it leaves fewer transposes."""
-    if not (isinstance(e, Transpose) and isinstance(e.arg, MatAdd)):
+    """(A + B).T = A.T + B.T, applied only when it leaves fewer transposes (also under a
+    scalar coefficient: c*(A + B).T)."""
+    if not ops.is_matrix(e):
         return None
-    terms = list(e.arg.args)
+    coeff, mats = ops.split_coeff(e)
+    if len(mats) != 1 or not (isinstance(mats[0], Transpose) and isinstance(mats[0].arg, MatAdd)):
+        return None
+    terms = list(mats[0].arg.args)
     flipped = [ops.transpose(t) for t in terms]
     if sum(map(_transposes, flipped)) < sum(map(_transposes, terms)) + 1:
-        return ops.add(*flipped)
+        return ops.scale(coeff, ops.add(*flipped))
     return None
 
 

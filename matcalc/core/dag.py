@@ -12,16 +12,18 @@ distinct nodes, never in the size of the tree the DAG unfolds to. None of them r
 * `collect(root, test)`  the nodes for which test(node) holds, in postorder
 * `size(root)`           the number of distinct nodes
 
-The leaves (symbols, numbers, identity/ones/zero matrices, names) have no children.
+The leaves (symbols, numbers, identity/ones/zero matrices, names, and the adjoint placeholders
+of the reverse walk, which stand for values) have no children.
 """
 import sympy as sp
 from sympy import Identity, MatrixSymbol, OneMatrix, ZeroMatrix
 from sympy.core.symbol import Str
 
-from .nodes import Commutation
+from .nodes import ADJOINTS, Commutation
 
+# the adjoint placeholders of the reverse walk stand for values: their node is not a child
 LEAVES = (MatrixSymbol, sp.Symbol, sp.Number, Identity, OneMatrix, ZeroMatrix, Str, Commutation,
-          sp.NumberSymbol)
+          sp.NumberSymbol) + ADJOINTS
 
 
 def is_leaf(e):

@@ -57,6 +57,7 @@ class Function:
     accepts: object = None       # (argument) -> bool, for records sharing a notation name
     simplify: object = None      # (argument) -> a simpler equal expression, or None
     domain: str = "real"         # "real" | "positive" | "nonzero" | "unit" (|x| < 1) | "above -1"
+    kink: bool = False           # not differentiable everywhere (relu at 0): checks use tiny steps
     notes: str = ""
 
     @property
@@ -151,14 +152,14 @@ def _scalar_class(name, record_name):
 
 
 def elementwise(name, *, array, numpy, latex, numpy_prec="atom", keeps_zero=False,
-                expensive=False, word="", aliases=(), domain="real", notes=""):
+                expensive=False, word="", aliases=(), domain="real", kink=False, notes=""):
     """Register an elementwise function; the decorated function is f'(X, fX)."""
     def register(prime):
         rule = Rule(Elementwise, f"{name}'", prime)
         _register(Function(name, name, "elementwise", rule, array, numpy, latex, Elementwise,
                            scalar_class=_scalar_class(name, name), aliases=aliases,
                            numpy_prec=numpy_prec, keeps_zero=keeps_zero, expensive=expensive,
-                           word=word or name, domain=domain, notes=notes))
+                           word=word or name, domain=domain, kink=kink, notes=notes))
         return prime
     return register
 
@@ -283,7 +284,7 @@ def sigmoid_prime(X, fX):
 
 
 @elementwise("relu", array=lambda xp, x: xp.maximum(x, 0.0), numpy="np.maximum({x}, 0.0)",
-             latex=r"\operatorname{relu}\left({x}\right)", keeps_zero=True,
+             latex=r"\operatorname{relu}\left({x}\right)", keeps_zero=True, kink=True,
              notes="relu'(0) is taken as 0, as NOTATION.md says for every kink")
 def relu_prime(X, fX):
     """relu'(X) = step(X)"""
@@ -334,7 +335,7 @@ def sqrt_prime(X, fX):
 
 
 @elementwise("abs", array=lambda xp, x: xp.abs(x), numpy="np.abs({x})", latex=r"\left|{x}\right|",
-             keeps_zero=True, aliases=(sp.Abs,), domain="nonzero",
+             keeps_zero=True, aliases=(sp.Abs,), domain="nonzero", kink=True,
              notes="abs'(0) is taken as sign(0) = 0")
 def abs_prime(X, fX):
     """abs'(X) = sign(X)"""
@@ -342,7 +343,7 @@ def abs_prime(X, fX):
 
 
 @elementwise("step", array=lambda xp, x: xp.where(x > 0, 1.0, 0.0), numpy="np.where({x} > 0, 1.0, 0.0)",
-             latex=r"\operatorname{step}\left({x}\right)", keeps_zero=True, domain="nonzero",
+             latex=r"\operatorname{step}\left({x}\right)", keeps_zero=True, domain="nonzero", kink=True,
              notes="1 where X > 0, else 0: the derivative of relu")
 def step_prime(X, fX):
     """step'(X) = 0"""
@@ -350,7 +351,7 @@ def step_prime(X, fX):
 
 
 @elementwise("sign", array=lambda xp, x: xp.sign(x), numpy="np.sign({x})",
-             latex=r"\operatorname{sign}\left({x}\right)", keeps_zero=True, domain="nonzero")
+             latex=r"\operatorname{sign}\left({x}\right)", keeps_zero=True, domain="nonzero", kink=True)
 def sign_prime(X, fX):
     """sign'(X) = 0"""
     return ops.zero_like(X)

@@ -185,6 +185,30 @@ class Commutation(_Printable, MatrixExpr):
         return _memo_shape(self, lambda: (self.args[0] * self.args[1],) * 2)
 
 
+# ---- named intermediates --------------------------------------------------------------------------
+class Named(_Printable, MatrixExpr):
+    """h := X: the value of X under a name (a network's layer output). It is its own node, so
+    the sums and products around it are not merged into it, and the walk gives it an adjoint
+    (grad_h) of its own; d(h) = dX, and it evaluates and prints (in the notation) as X."""
+
+    def __new__(cls, X, name):
+        if not is_matrix(X):
+            raise ShapeError(f"a named intermediate must be a matrix, got a scalar for {name}")
+        return MatrixExpr.__new__(cls, X, Str(name) if isinstance(name, str) else name)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def name(self):
+        return self.args[1].name
+
+    @property
+    def shape(self):
+        return _memo_shape(self, lambda: self.args[0].shape)
+
+
 # ---- differentials and adjoints ---------------------------------------------------------------
 class Differential(_OneArgument, _Printable, MatrixExpr):
     """dX: the differential of the matrix expression X, with X's shape."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..core import ops
-from ..core.nodes import Differential, ScalarDifferential
+from ..core import dag, ops
+from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..calculus.transpose import inner
 from ..printing.latex import latex, render_aligned, text_latex
 from ..printing.text import to_text
@@ -58,6 +58,22 @@ def differential_term(node, G):
     dN = differential_of(node)
     G = ops.as_scalar_if_1x1(G)
     return dN if G == 1 else sp.Mul(G, dN, evaluate=False)
+
+
+def read_off_term(node, G):
+    """tr(G.T @ dN) with G kept whole (not pushed through its products), the form from which
+    the gradient is read off: tr((h_relu.T@grad_y_pred).T@dW2)."""
+    if not ops.is_matrix(node) or tuple(node.shape) == (1, 1):
+        return differential_term(node, G)
+    dN = Differential(node)
+    if not ops.is_matrix(G):
+        return differential_term(node, G)
+    if isinstance(G, (sp.OneMatrix, sp.Identity)) or dag.is_leaf(G):
+        return differential_term(node, G)
+    GT = sp.Transpose(G)
+    if node.shape[1] == 1:
+        return AsScalar(sp.MatMul(GT, dN))
+    return sp.Trace(sp.MatMul(GT, dN))
 
 
 def expanded_term(node, G, expansion):

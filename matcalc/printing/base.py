@@ -63,6 +63,13 @@ class Printer:
         out = self.memo[e] = self.checked(self.print_node(e))
         return out
 
+    def define(self, e):
+        """(text, precedence) of e's own definition, even when e has a name (the right side of
+        `name = ...`)."""
+        for k in dag.children(e):
+            self.p(k)
+        return self.checked(self.print_unnamed(e))
+
     def children(self, e):
         """What must be printed before e: its children, except below a named node."""
         if e in self.names:
@@ -79,6 +86,9 @@ class Printer:
         name = self.names.get(e)
         if name is not None:
             return self.named(e, name)
+        return self.print_unnamed(e)
+
+    def print_unnamed(self, e):
         method = getattr(self, "_" + type(e).__name__, None)
         if method is not None:
             return method(e)

@@ -20,10 +20,25 @@ from .base import ADD, ATOM, MUL, NEG, POW, Printer
 EXPANDED_POWER = 3         # matrix powers up to this print as products
 
 
+def dimension_factors(d):
+    """A size as its factors: n*m -> [n, m], n**2 -> [n, n], n -> [n]."""
+    out = []
+    for f in sp.Mul.make_args(d):
+        if isinstance(f, sp.Pow) and f.exp.is_Integer and f.exp > 0:
+            out += [f.base] * int(f.exp)
+        else:
+            out.append(f)
+    return out
+
+
+def is_product_size(d):
+    return len(dimension_factors(d)) > 1
+
+
 def product_dims(rows, cols):
     """A size n*m (a product of dimensions) split into factor pairs for kron(ones(n, .), ...)."""
-    r = list(sp.Mul.make_args(rows))
-    c = list(sp.Mul.make_args(cols))
+    r = dimension_factors(rows)
+    c = dimension_factors(cols)
     k = max(len(r), len(c))
     r += [sp.Integer(1)] * (k - len(r))
     c += [sp.Integer(1)] * (k - len(c))
@@ -77,8 +92,8 @@ class TextPrinter(Printer):
         return t, (MUL if "/" in t else ATOM)
 
     def _Identity(self, e):
-        if e.shape[0].is_Mul:     # eye(n*m), of a Jacobian through vec: kron(eye(n), eye(m))
-            factors = [f"eye({self.dim(d)})" for d in e.shape[0].args]
+        if is_product_size(e.shape[0]):   # eye(n*m) of a Jacobian through vec: kron(eye(n), eye(m))
+            factors = [f"eye({self.dim(d)})" for d in dimension_factors(e.shape[0])]
             text = factors[0]
             for f in factors[1:]:
                 text = f"kron({text}, {f})"
@@ -87,7 +102,7 @@ class TextPrinter(Printer):
 
     def _OneMatrix(self, e):
         rows, cols = e.shape
-        if rows.is_Mul or cols.is_Mul:
+        if is_product_size(rows) or is_product_size(cols):
             return self.p(KroneckerProduct(*[OneMatrix(r, c) for r, c in product_dims(rows, cols)]))
         if cols == 1:
             return f"ones({self.dim(rows)})", ATOM
@@ -138,6 +153,10 @@ class TextPrinter(Printer):
 
     # -- structural functions --
     def _AsScalar(self, e):
+        return self.p(e.arg)
+
+    def _Named(self, e):
+        """A named intermediate no one asked to see by name: its value."""
         return self.p(e.arg)
 
     def _Transpose(self, e):

@@ -13,9 +13,12 @@ Only identifiers built from validated symbol names and fixed words ever reach th
 import keyword
 import re
 
+from ..errors import MatcalcError
+
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-RESERVED = set(keyword.kwlist) | {"np", "forward", "backward", "value_and_grad", "saved",
-                                  "dims", "dtype", "grads", "ValueError"}
+HELPERS = {"_mc_bind", "_mc_shape_text", "_mc_like", "_mc_out", "_softmax", "_logsumexp"}
+FUNCTIONS = {"forward", "backward", "value_and_grad", "jacobian", "hessian", "hvp"}
+RESERVED = set(keyword.kwlist) | HELPERS | FUNCTIONS | {"np", "None", "True", "False"}
 MAX_DERIVED = 20
 
 
@@ -53,10 +56,10 @@ class Names:
                 return name
 
     def claim(self, name):
-        """A user's own (parser-validated) name: used as is; a second claim is an error."""
+        """A user's own (validated) name: used as is; a reserved or repeated name is an error."""
         if not is_identifier(name):
-            raise ValueError(f"not a valid identifier: {name!r}")
-        if name in self.taken:
-            raise ValueError(f"the name {name!r} is reserved in generated code; rename the symbol")
+            raise MatcalcError(f"not a valid identifier: {name!r}")
+        if name in self.taken or name.startswith("_mc_"):
+            raise MatcalcError(f"the name {name!r} is reserved in generated code; rename the symbol")
         self.taken.add(name)
         return name

@@ -1,46 +1,34 @@
-"""NumpyPrinter: a matcalc expression as one NumPy expression, the way a person writes it.
+"""NumpyPrinter: one matcalc expression as one NumPy expression, the way a person writes it.
 
-A subclass of matcalc's precedence-based `TextPrinter`: every method returns (text, precedence)
-and an operand is parenthesised when its precedence is too low for its place. It prints `@`,
-`*`, `.T` and `np.maximum`, never nested `np.multiply`, and it never materialises a ones,
-identity or diagonal matrix that only structures a product:
+A subclass of the notation printer (precedence, exact-type dispatch, no recursion, names). It
+prints `@`, `*`, `.T` and `np.maximum`, never nested `np.multiply`, every function by its
+registry record's NumPy spelling, and it never materialises a ones, identity or diagonal
+matrix that only structures a product:
 
     c*ones(n, m) in a sum         ->  c                        (NumPy broadcasting)
     ones(n) @ b.T in a sum        ->  b.T
-    G.T @ ones(N)                 ->  G.sum(axis=0, keepdims=True).T
-    A @ ones(m)                   ->  A.sum(axis=1, keepdims=True)
+    L @ ones(a, b) @ R            ->  (row sums of L) * (column sums of R)
     diag(v) @ A,  A @ diag(v)     ->  v * A,  A * v.T
     tr(A @ B.T)                   ->  np.sum(A * B)
     step(Z) inside a product      ->  (Z > 0)                  (a mask, for relu')
-    A ** 2 of a name              ->  A * A
 
 Such a value may be *partial*: a scalar, a column or a row that NumPy broadcasts to the
 expression's shape. `is_full` tells, from the expression alone, whether the printed value has
 the full shape; wherever the full shape matters (an operand of `@`, a sum of entries, a value
-that is stored) the printer wraps it in `np.broadcast_to`.
+that is stored) the printer writes `np.broadcast_to(...)` or `np.ones(...)`.
 
-Naming is not decided here: the printer asks `lookup(e)` (schedule.py) for a name before it
-prints any subexpression, and `temporary(text, wish)` for a helper statement (the running max
-of a log-sum-exp). The printer itself emits no statements and knows no names but the dimension
-names it is given.
+Names come from the names map (node -> identifier): inputs, named forward values and the
+adjoint placeholders of the backward program. `dims` maps dimension symbols to the identifiers
+of their sizes. The printer emits no statements and decides no names.
 """
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul,
-                   MatrixSymbol, OneMatrix, Transpose, ZeroMatrix)
+from sympy import HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from matcalc import ops
-from matcalc.nodes import (Elementwise)
-from matcalc.text import ADD, ATOM, MUL, NEG, POW, TextPrinter
-
-CMP = 5          # `a > 0`: below every arithmetic operator
-
-ELEMENTWISE = {
-    "exp": "np.exp({})", "log": "np.log({})", "sin": "np.sin({})", "cos": "np.cos({})",
-    "tanh": "np.tanh({})", "sqrt": "np.sqrt({})", "abs": "np.abs({})", "sign": "np.sign({})",
-    "relu": "np.maximum({}, 0.0)", "softplus": "np.logaddexp(0.0, {})",
-    "step": "np.where({} > 0, 1.0, 0.0)",
-}
+from ..core import functions, ops
+from ..core.nodes import ADJOINTS, Elementwise
+from ..printing.base import ADD, ATOM, CMP, MUL, NEG, POW, PRECEDENCE, PrintError
+from ..printing.text import TextPrinter, dimension_factors
 
 
 def float_text(x):
@@ -49,40 +37,36 @@ def float_text(x):
 
 
 class NumpyPrinter(TextPrinter):
-    """Prints one expression as NumPy; names come from `lookup`, dimension sizes from `dims`."""
+    """Prints one expression as NumPy; names from `names`, dimension sizes from `dims`."""
+    what = "NumPy code"
 
-    def __init__(self, lookup=None, temporary=None, dims=None):
-        self.lookup = lookup or (lambda e: None)
-        self.temporary = temporary
+    def __init__(self, names=None, dims=None):
+        super().__init__(names)
         self.dims = dims if dims is not None else {}
         self.used_dims = []
         self.full_memo = {}
 
-    # -- dispatch: a named value is an atom -------------------------------------------------------
-    def p(self, e):
-        if isinstance(e, sp.Basic) and not isinstance(e, sp.Number):
-            name = self.lookup(e)
-            if name is not None:
-                return name, ATOM
-        return super().p(e)
-
     def text(self, e):
         return self.p(e)[0]
 
-    def atom(self, e):
-        """The text of e as an operand of a postfix (`.T`, `[0, 0]`, `.sum(...)`)."""
-        return self.wrap(e, ATOM)
+    def named(self, e, name):
+        return name, ATOM
 
     def dim(self, d):
+        d = sp.sympify(d)
         if d.is_Integer:
             return str(int(d))
-        name = self.dims[d]
+        factors = dimension_factors(d)
+        if len(factors) > 1:
+            return " * ".join(self.dim(f) for f in factors)
+        if d not in self.dims:
+            raise PrintError(f"the size of dimension {d} is not known to the generated code")
         if d not in self.used_dims:
             self.used_dims.append(d)
-        return name
+        return self.dims[d]
 
     def shape_text(self, shape):
-        return "(" + ", ".join(self.dim(sp.sympify(d)) for d in shape) + ")"
+        return "(" + ", ".join(self.dim(d) for d in shape) + ")"
 
     # -- full and partial values ------------------------------------------------------------------
     def is_full(self, e):
@@ -96,39 +80,41 @@ class NumpyPrinter(TextPrinter):
         return hit
 
     def _is_full(self, e):
-        if self.lookup(e) is not None or isinstance(e, (MatrixSymbol, Identity)):
+        """From the structure of e (a named value holds its definition's value, so it is as
+        full as its definition; statements of adjoints are always stored full)."""
+        if isinstance(e, (sp.MatrixSymbol, Identity) + ADJOINTS):
             return True
         if isinstance(e, (OneMatrix, ZeroMatrix)):
             return False
         if isinstance(e, MatMul):
             coeff, mats = ops.split_coeff(e)
-            mats, _ = merge_ones(mats)
-            i = next((k for k, m in enumerate(mats) if isinstance(m, OneMatrix)), None)
-            if i is None:
-                return True
-            a, b = mats[i].shape
-            left, right = bool(mats[:i]), bool(mats[i + 1:])
-            return (left and right) or (left and b == 1) or (right and a == 1)
-        if isinstance(e, MatAdd):
+            if len(mats) == 1:
+                return self.is_full(mats[0])
+            if any(isinstance(m, OneMatrix) for m in mats):
+                return ones_product_full(mats, e.shape)
+            return True
+        if isinstance(e, (MatAdd, HadamardProduct)):
             return any(self.is_full(t) for t in e.args)
-        if isinstance(e, HadamardProduct):
-            return any(self.is_full(t) for t in e.args)
-        if isinstance(e, (HadamardPower, Elementwise)):
-            return self.is_full(e.args[0] if isinstance(e, HadamardPower) else e.arg)
+        if isinstance(e, HadamardPower):
+            return self.is_full(e.args[0])
+        if isinstance(e, Elementwise):
+            return self.is_full(e.arg)
         return True
 
     def full(self, e):
-        """The text of e with e's full shape, wrapped in np.broadcast_to when it is partial."""
+        """(text, prec) of e with e's full shape."""
         text, prec = self.p(e)
         if self.is_full(e):
             return text, prec
+        if isinstance(e, OneMatrix):
+            return f"np.ones({self.shape_text(e.shape)})", ATOM
+        if isinstance(e, ZeroMatrix):
+            return f"np.zeros({self.shape_text(e.shape)})", ATOM
         return f"np.broadcast_to({text}, {self.shape_text(e.shape)})", ATOM
 
     def full_wrap(self, e, min_prec, strict=False):
         text, prec = self.full(e)
-        if prec < min_prec or (strict and prec == min_prec):
-            return self.parens(text)
-        return text
+        return self.wrap_text(text, prec, min_prec, strict)
 
     # -- leaves -----------------------------------------------------------------------------------
     def _Symbol(self, e):
@@ -149,16 +135,26 @@ class NumpyPrinter(TextPrinter):
     def _ZeroMatrix(self, e):
         return "0.0", ATOM
 
+    def _Differential(self, e):
+        raise PrintError("a differential cannot be printed as NumPy code")
+
+    _ScalarDifferential = _Differential
+
+    def _Adjoint(self, e):
+        raise PrintError(f"an adjoint no statement named (of {str(e.arg)[:40]})")
+
+    _ScalarAdjoint = _Adjoint
+
     def exponent_text(self, x):
         if x.is_Integer:
             return str(int(x)) if x >= 0 else f"({int(x)})"
         return float_text(x) if x >= 0 else f"({float_text(x)})"
 
     # -- functions --------------------------------------------------------------------------------
-    def function(self, name, arg):
-        if name == "sigmoid":                 # the overflow-free form of 1 / (1 + exp(-x))
-            return f"0.5 * (1.0 + np.tanh(0.5 * {self.wrap(arg, MUL, strict=True)}))", MUL
-        return ELEMENTWISE[name].format(self.text(arg)), ATOM
+    def function(self, record, arg):
+        x = self.full(arg)[0] if record.kind != "elementwise" else self.p(arg)[0]
+        x_ = self.wrap(arg, ATOM)
+        return record.numpy.format(x=x, x_=x_), PRECEDENCE[record.numpy_prec]
 
     def mask(self, e):
         """step(Z) as a boolean mask, for a factor of a product: (Z > 0)."""
@@ -173,7 +169,9 @@ class NumpyPrinter(TextPrinter):
     def _Inverse(self, e):
         return f"np.linalg.inv({self.full(e.arg)[0]})", ATOM
 
-    # -- vec, Kronecker products, commutation matrices (Jacobians of matrix functions) --
+    def _MatrixPower(self, e):
+        return f"np.linalg.matrix_power({self.full(e.base)[0]}, {int(e.exponent)})", ATOM
+
     def _KroneckerProduct(self, e):
         """kron(A, B) -> np.kron(A, B), nested to the left for more factors."""
         text = self.full(e.args[0])[0]
@@ -191,20 +189,8 @@ class NumpyPrinter(TextPrinter):
         return (f'np.eye({n} * {m})[np.arange({n} * {m}).reshape({n}, {m}, order="F").ravel()]',
                 ATOM)
 
-    def _Determinant(self, e):
-        return f"np.linalg.det({self.full(e.arg)[0]})", ATOM
-
-    def _LogDet(self, e):
-        return f"np.linalg.slogdet({self.full(e.arg)[0]})[1]", ATOM
-
-    def _EntrySum(self, e):
-        return f"np.sum({self.full(e.arg)[0]})", ATOM
-
-    def _Norm(self, e):
-        return f"np.linalg.norm({self.full(e.arg)[0]})", ATOM
-
     def _DiagonalOf(self, e):
-        return f"np.diagonal({self.full(e.args[0])[0]})[:, None]", ATOM
+        return f"np.diagonal({self.full(e.args[0])[0]}).reshape(-1, 1)", ATOM
 
     def _DiagMatrix(self, e):
         return f"np.diagflat({self.full(e.args[0])[0]})", ATOM
@@ -224,31 +210,6 @@ class NumpyPrinter(TextPrinter):
             return self.scaled(coeff, body, ATOM)
         return f"np.trace({self.full(e.arg)[0]})", ATOM
 
-    def named_operand(self, e, wish):
-        """The text of e as a plain name, hoisting it into a helper statement if needed."""
-        text, prec = self.full(e)
-        if prec == ATOM and text.isidentifier():
-            return text
-        return self.temporary(text, wish)
-
-    def _Softmax(self, e):
-        Z = self.named_operand(e.arg, "z")
-        if e.rowwise:
-            E = self.temporary(f"np.exp({Z} - np.max({Z}, axis=1, keepdims=True))", f"exp_{Z}")
-            return f"{E} / np.sum({E}, axis=1, keepdims=True)", MUL
-        E = self.temporary(f"np.exp({Z} - np.max({Z}))", f"exp_{Z}")
-        return f"{E} / np.sum({E})", MUL
-
-    def _RowLogSumExp(self, e):
-        Z = self.named_operand(e.arg, "z")
-        m = self.temporary(f"np.max({Z}, axis=1, keepdims=True)", f"max_{Z}")
-        return f"{m} + np.log(np.sum(np.exp({Z} - {m}), axis=1, keepdims=True))", ADD
-
-    def _LogSumExp(self, e):
-        z = self.named_operand(e.arg, "z")
-        m = self.temporary(f"np.max({z})", f"max_{z}")
-        return f"{m} + np.log(np.sum(np.exp({z} - {m})))", ADD
-
     # -- products ---------------------------------------------------------------------------------
     def scaled(self, coeff, body, body_prec):
         """coeff * body: `-body`, `2.0 * body`, `body / n`."""
@@ -265,8 +226,6 @@ class NumpyPrinter(TextPrinter):
 
     def _MatMul(self, e):
         coeff, mats = ops.split_coeff(e)
-        mats, k = merge_ones(mats)
-        coeff = coeff * k
         body, prec = self.product(mats)
         return self.scaled(coeff, body, prec)
 
@@ -274,25 +233,27 @@ class NumpyPrinter(TextPrinter):
         """The matrix product of `mats` (no coefficient), without materialising ones or diag."""
         if len(mats) == 1:
             return self.p(mats[0])
-        i = next((k for k, m in enumerate(mats) if isinstance(m, OneMatrix)), None)
-        if i is not None:            # L @ ones(a, b) @ R = (L @ ones(a)) @ (ones(b).T @ R)
-            u = self.row_totals(mats[:i]) if mats[:i] else None
-            v = self.column_totals(mats[i + 1:]) if mats[i + 1:] else None
-            if u and v:
-                return f"{u} * {v}", MUL
-            return (u or v), ATOM
-        i = next((k for k, m in enumerate(mats) if isinstance(m, DiagMatrix)), None)
+        if any(isinstance(m, OneMatrix) for m in mats):
+            return self.ones_product(mats)
+        i = next((k for k, m in enumerate(mats) if isinstance(m, DiagMatrix) and m not in self.names),
+                 None)
         if i is not None:
-            v = self.full_wrap(mats[i].args[0], ATOM)
+            v = mats[i].args[0]
+            if isinstance(v, Elementwise) and v.name == "step" and v not in self.names:
+                scale, scale_prec = self.mask(v)              # relu'(z) as the mask (z > 0)
+            else:
+                scale, scale_prec = self.full(v)
             if i == 0:                # diag(v) @ R = v * R  (scales the rows)
-                rest, _ = self.product(mats[1:])
-                return f"{v} * {self.parens(rest) if ' ' in rest else rest}", MUL
-            left, _ = self.product(mats[:i])
-            scaled = f"{self.parens(left) if ' ' in left else left} * {v}.T"
+                rest, prec = self.product(mats[1:])
+                return (f"{self.wrap_text(scale, scale_prec, MUL)} * "
+                        f"{self.wrap_text(rest, prec, MUL, True)}"), MUL
+            left, lprec = self.product(mats[:i])
             if i == len(mats) - 1:    # L @ diag(v) = L * v.T  (scales the columns)
-                return scaled, MUL
-            right, _ = self.product(mats[i + 1:])
-            return f"({scaled}) @ {self.parens(right) if ' ' in right else right}", MUL
+                return (f"{self.wrap_text(left, lprec, MUL)} * "
+                        f"{self.wrap_text(scale, scale_prec, ATOM)}.T"), MUL
+            right, rprec = self.product(mats[i + 1:])      # L @ diag(v) @ R = L @ (v * R)
+            return (f"{self.wrap_text(left, lprec, MUL)} @ ({self.wrap_text(scale, scale_prec, MUL)}"
+                    f" * {self.wrap_text(right, rprec, MUL, True)})"), MUL
         return self.chain(mats), MUL
 
     def chain(self, mats):
@@ -305,21 +266,50 @@ class NumpyPrinter(TextPrinter):
             return text
         return " @ ".join(operands)
 
+    def ones_product(self, mats):
+        """M0 @ ones(a0, b0) @ M1 @ ones(a1, b1) @ ... @ Mk, with ones(a, b) = 1_a @ 1_b.T:
+        (M0 @ 1) * (1.T @ M1 @ 1) * ... * (1.T @ Mk): a column of row sums, scalar sums of the
+        middle segments, a row of column sums; an absent end segment is a broadcast 1."""
+        segments, current = [], []
+        for m in mats:
+            if isinstance(m, OneMatrix):
+                segments.append(current)
+                current = []
+            else:
+                current.append(m)
+        segments.append(current)
+        parts = []
+        first, middle, last = segments[0], segments[1:-1], segments[-1]
+        if first:
+            parts.append(self.row_totals(first))
+        for seg in middle:
+            if seg:
+                parts.append(f"np.sum({self.full(ops.matmul(*seg))[0]})")
+            else:
+                raise AssertionError("adjacent ones are merged by ops.matmul")
+        if last:
+            parts.append(self.column_totals(last))
+        if not parts:
+            return "1.0", ATOM
+        if len(parts) == 1:
+            return parts[0], ATOM
+        return " * ".join(parts), MUL
+
     def row_totals(self, mats):
         """(M) @ ones(m): the column of row sums of the product M."""
+        if mats[-1].shape[1] == 1:
+            return self.full_wrap(ops.matmul(*mats), ATOM)      # a column is its own row sum
         if len(mats) == 1 and isinstance(mats[0], Transpose):
             return f"{self.full_wrap(mats[0].arg, ATOM)}.sum(axis=0, keepdims=True).T"
-        body, prec = self.product(mats)
-        body = body if prec == ATOM and self.is_full(ops.matmul(*mats)) else self.parens(body)
-        return f"{body}.sum(axis=1, keepdims=True)"
+        return f"{self.full_wrap(ops.matmul(*mats), ATOM)}.sum(axis=1, keepdims=True)"
 
     def column_totals(self, mats):
         """ones(n).T @ (M): the row of column sums of the product M."""
+        if mats[0].shape[0] == 1:
+            return self.full_wrap(ops.matmul(*mats), ATOM)      # a row is its own column sum
         if len(mats) == 1 and isinstance(mats[0], Transpose):
             return f"{self.full_wrap(mats[0].arg, ATOM)}.sum(axis=1, keepdims=True).T"
-        body, prec = self.product(mats)
-        body = body if prec == ATOM else self.parens(body)
-        return f"{body}.sum(axis=0, keepdims=True)"
+        return f"{self.full_wrap(ops.matmul(*mats), ATOM)}.sum(axis=0, keepdims=True)"
 
     def _HadamardProduct(self, e):
         parts = []
@@ -328,7 +318,7 @@ class NumpyPrinter(TextPrinter):
                 t = self.wrap(ops.hpow(f.args[0], -f.args[1]), MUL, strict=True)
                 parts.append(("1.0 / " if i == 0 else " / ") + t)
                 continue
-            if isinstance(f, Elementwise) and f.name == "step" and self.lookup(f) is None:
+            if isinstance(f, Elementwise) and f.name == "step" and f not in self.names:
                 t = self.mask(f)[0]
             else:
                 t = self.wrap(f, MUL, strict=i > 0)
@@ -344,11 +334,26 @@ class NumpyPrinter(TextPrinter):
         if exp == sp.S.Half:
             return f"np.sqrt({self.text(base)})", ATOM
         text, prec = self.p(base)
-        if exp == 2 and prec == ATOM:
+        if exp == 2 and prec == ATOM and text.isidentifier():
             return f"{text} * {text}", MUL
+        if exp == 2:
+            return f"np.square({text})", ATOM
         return f"{text if prec > POW else self.parens(text)} ** {self.exponent_text(exp)}", POW
 
-    # -- sums and scalar products -----------------------------------------------------------------
+    # -- sums (a broadcast term is elided next to a full one) --------------------------------------
+    def _MatAdd(self, e):
+        terms = [(ops.is_negative_term(t), ops.neg(t) if ops.is_negative_term(t) else t)
+                 for t in e.args]
+        elide = any(self.broadcast_part(t, e.shape) is None and self.is_full(t) for _, t in terms)
+        out = [(neg, self.term_text(t, e.shape, elide)) for neg, t in terms]
+        return self.join_terms(out), ADD
+
+    def term_text(self, term, shape, elide=True):
+        part = self.broadcast_part(term, shape) if elide else None
+        text, prec = self.p(term if part is None else part)
+        return self.parens(text) if prec <= ADD else text
+
+    # -- scalars ----------------------------------------------------------------------------------
     def _Mul(self, e):
         coeff, rest = e.as_coeff_Mul()
         num, den = [], []
@@ -373,13 +378,12 @@ class NumpyPrinter(TextPrinter):
         return f"{self.wrap(base, POW, strict=True)} ** {self.exponent_text(exp)}", POW
 
 
-def merge_ones(mats):
-    """ones(a, k) @ ones(k, b) = k * ones(a, b): (factors, k) with every run of ones merged."""
-    out, k = [], sp.Integer(1)
-    for m in mats:
-        if isinstance(m, OneMatrix) and out and isinstance(out[-1], OneMatrix):
-            k = k * m.shape[0]
-            out[-1] = OneMatrix(out[-1].shape[0], m.shape[1])
-        else:
-            out.append(m)
-    return out, k
+def ones_product_full(mats, shape):
+    """Whether M0 @ ones @ ... @ Mk prints full: each end segment present, or the result has
+    a single row (no first segment needed) or a single column (no last one)."""
+    rows, cols = shape
+    return (not isinstance(mats[0], OneMatrix) or rows == 1) and \
+        (not isinstance(mats[-1], OneMatrix) or cols == 1)
+
+
+__all__ = ["NumpyPrinter", "float_text", "CMP"]

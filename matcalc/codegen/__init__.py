@@ -1,0 +1,116 @@
+"""codegen: NumPy modules from matcalc expressions, derivations and networks.
+
+    import codegen, matcalc as mc
+    f = mc.parse("sum(log(1 + exp(X @ w))) - y.T @ X @ w", {"X": ("N", "d"), "w": ("d",), "y": ("N",)})
+    print(codegen.numpy_source(f, wrt=["w"], name="logreg"))   # forward, backward, value_and_grad
+    fn = codegen.compile(f, wrt=["w"])                          # fn(**arrays) -> (value, {name: grad})
+    net_fn = codegen.compile(net)                               # an nn.Sequential: (loss, {"W1": ...})
+    jac = codegen.compile(mc.jacobian(g, "x"))                  # fn(**arrays) -> J (also hessian, hvp)
+
+Pipeline: calculus.reverse.walk (the one backward pass) -> calculus.program (statements) ->
+schedule.py (names, forward and backward lines) -> passes.py (dead lines, saved values,
+liveness, in-place) -> emit.py / derived.py (text, printed once by numpy_printer.py).
+A Derivation is used as it is (its walk), unless its function needs an overflow-safe form
+first (stable.py), which is then derived instead. `compile` executes only source produced
+here, in a fresh namespace.
+"""
+import builtins
+
+from ..derive.derivation import Derivation
+from ..derive.gradient import resolve, scalar_function
+from ..errors import MatcalcError
+from ..calculus.reverse import walk
+from ..printing.text import to_text
+from .derived import derived_module
+from .emit import gradient_module
+from .schedule import inputs_of, schedule
+from .stable import stable
+
+__all__ = ["numpy_source", "compile", "emit_forward_backward"]
+
+
+def _is_network(obj):
+    return hasattr(obj, "backprop") and hasattr(obj, "loss_expr")
+
+
+def expression_schedule(f, variables, derivation=None):
+    f_code = stable(f)
+    w = derivation.walk if derivation is not None and derivation.walk is not None and \
+        f_code == f else walk(f_code, variables)
+    return schedule(f_code, w, inputs_of(f_code, variables, like=f))
+
+
+def network_schedule(net, wrt=None):
+    bp = net.backprop()
+    params = list(net.parameters) if wrt is None else [getattr(p, "name", p) for p in wrt]
+    for p in params:
+        if p not in net.parameters:
+            raise MatcalcError(f"{p!r} is not a parameter of the network; parameters: "
+                               + ", ".join(net.parameters))
+    variables = [net.parameters[p] for p in params]
+    f = net.loss_expr
+    f_code = stable(f)
+    w = bp.walk if f_code == f and variables == bp.walk.variables else walk(f_code, variables)
+    node_names = {n: name for n, name in bp.node_names.items()}
+    inputs = [net.X] + list(net.parameters.values()) + [net.Y]
+    return schedule(f_code, w, inputs, node_names=node_names, value_name="loss",
+                    adjoint_name=lambda node: f"grad_{node_names[node]}" if node in node_names else None)
+
+
+def numpy_source(expr, wrt=None, name="f"):
+    """Source of a NumPy module computing `expr` and its gradients with respect to `wrt` (names
+    or symbols), or of an nn.Sequential network's loss and gradients, or of a Derivation (a
+    gradient: forward/backward/value_and_grad; a jacobian / hessian / hvp: one function)."""
+    if isinstance(expr, Derivation):
+        if expr.kind != "gradient":
+            return derived_module(expr, name=None if name == "f" else name)
+        variables = expr.variables if wrt is None else resolve(expr.f, wrt)[0]
+        sched = expression_schedule(expr.f, variables, expr)
+        return gradient_module(sched, to_text(expr.f), name)
+    if _is_network(expr):
+        sched = network_schedule(expr, wrt)
+        title = f"nn.Sequential: {expr.spec()}, loss {type(expr.loss).__name__}: {to_text(expr.loss_expr)}"
+        return gradient_module(sched, title, name)
+    if isinstance(expr, str):
+        raise MatcalcError("numpy_source() needs an expression: mc.parse(text, shapes) first")
+    f = scalar_function(expr, what="codegen")
+    if wrt is None:
+        raise MatcalcError("numpy_source() needs wrt: the variables to differentiate by")
+    variables, _ = resolve(f, wrt)
+    return gradient_module(expression_schedule(f, variables), to_text(f), name)
+
+
+emit_forward_backward = numpy_source
+
+
+def compile(expr_or_net, wrt=None, name="f"):  # noqa: A001 - the public name
+    """A Python function fn(**arrays) -> (value, {name: gradient}) running generated NumPy code.
+
+    The callable carries the module source as `fn.source` and the module's `forward`,
+    `backward` and `value_and_grad` as attributes. For a Derivation of kind jacobian / hessian /
+    hvp it is fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source`.
+    """
+    source = numpy_source(expr_or_net, wrt=wrt, name=name)
+    namespace = {"__name__": "matcalc_generated"}
+    exec(builtins.compile(source, "<matcalc codegen>", "exec"), namespace)
+    if isinstance(expr_or_net, Derivation) and expr_or_net.kind != "gradient":
+        function = namespace[expr_or_net.kind]
+
+        def derived(**arrays):
+            return function(**arrays)
+
+        derived.source = source
+        derived.__doc__ = function.__doc__
+        setattr(derived, expr_or_net.kind, function)
+        return derived
+    value_and_grad = namespace["value_and_grad"]
+
+    def fn(**arrays):
+        return value_and_grad(**arrays)
+
+    fn.source = source
+    fn.forward = namespace["forward"]
+    fn.backward = namespace["backward"]
+    fn.value_and_grad = value_and_grad
+    fn.__doc__ = value_and_grad.__doc__
+    return fn

@@ -1,0 +1,159 @@
+"""NumPy modules for Jacobians, Hessians and Hessian-vector products.
+
+`derived_module(d)` writes, for a Derivation of kind "jacobian", "hessian" or "hvp", a module with
+one function named after the kind:
+
+    jacobian(A, x)       -> J, p x n with df = J @ dx (d vec F = J @ d vec X for matrices)
+    hessian(X, w, y)     -> H, n x n with d2f = dx.T @ H @ dx
+    hvp(X, V)            -> H[V], the shape of X: the differential of grad f along V
+
+It takes every input of the function f (and the direction V of an HVP), checks them as the
+gradient code does (`_mc_bind`), and computes the result with the same statements machinery: a
+subexpression used twice or expensive is computed once under a name from the maths
+(schedule.py), no diagonal, identity or ones matrix is formed to be multiplied (the printer),
+and a result that is a sum with identity or diagonal terms (eye(n)/r - u@u.T/r**3) adds them in
+place to the fresh array of the other terms, which nobody else has seen. The answer comes in
+the floating dtype NumPy gives the inputs (float32 in, float32 out); an HVP in the caller's
+shape of the variable.
+"""
+import sympy as sp
+from sympy import Identity, MatAdd, MatMul
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from ..core import dag, ops
+from ..printing.base import MUL
+from ..printing.text import to_text
+from .emit import HELPERS, INDENT, VERSION, ModuleWriter, expected_literal, header_text, \
+    module_name, shape_doc
+from .names import Names
+from .passes import drop_dead
+from .schedule import Line, Schedule, Wishes, inputs_of, uses, worth_naming
+
+KINDS = ("jacobian", "hessian", "hvp")
+CONVENTIONS = {
+    "jacobian": "Convention: J is p x n for f p x 1 and x n x 1, and df = J @ dx "
+                "(d vec F = J @ d vec X for matrices, vec stacking columns).",
+    "hessian": "Convention: H is n x n for x n x 1, the Jacobian of the gradient; "
+               "d2f = dx.T @ H @ dx.",
+    "hvp": "Convention: H[V] = d(grad f) with dX := V, a matrix of the shape of the variable.",
+}
+RESULT_NAMES = {"jacobian": "J", "hessian": "H", "hvp": "HV"}
+
+OUT_HELPER = '''
+
+def _mc_out(result, dtype, shape=None):
+    """result as a fresh array in the inputs' float dtype (and the caller's shape, if given)."""
+    result = np.array(result, dtype=dtype)
+    return result if shape is None else result.reshape(shape)
+'''
+
+
+def diagonal_terms(R):
+    """(rest, [(c, eye(n) or diag(v))]) of a sum R (or c * sum) with R = rest + sum of c*diag."""
+    if isinstance(R, MatMul):
+        c, mats = ops.split_coeff(R)
+        if len(mats) == 1 and isinstance(mats[0], MatAdd):
+            rest, diag = diagonal_terms(mats[0])
+            if diag:
+                return ops.scale(c, rest), [(c * k, m) for k, m in diag]
+        return R, []
+    if not isinstance(R, MatAdd):
+        return R, []
+    rest, diag = [], []
+    for t in R.args:
+        coeff, mats = ops.split_coeff(t)
+        if len(mats) == 1 and isinstance(mats[0], (Identity, DiagMatrix)):
+            diag.append((coeff, mats[0]))
+        else:
+            rest.append(t)
+    if not diag or not rest:
+        return R, []
+    return ops.add(*rest), diag
+
+
+def derived_module(d, name=None):
+    """Source of the module computing the Jacobian, Hessian or HVP of the Derivation d."""
+    kind = d.kind
+    if kind not in KINDS:
+        raise ValueError(f"derived_module() takes a jacobian, hessian or hvp Derivation, got {kind!r}")
+    name = module_name(name or kind)
+    x = d.variables[0]
+    R = d.result
+    direction = d.direction if kind == "hvp" else None
+    inputs = inputs_of(d.f, [direction] if direction is not None else [])
+    inputs += [s for s in inputs_of(R) if s not in inputs]
+
+    allocator = Names()
+    allocator.taken.add(kind)
+    names = {}
+    for s in inputs:
+        names[s] = allocator.claim(s.name)
+    rest, diagonal = diagonal_terms(R)
+    roots = [rest] + [m for _, m in diagonal] + [c for c, _ in diagonal]
+    count = uses(roots)
+    wish = Wishes(names)
+    for node in dag.postorder_many(roots):
+        if node not in names and node is not rest and worth_naming(node, count):
+            names[node] = allocator.fresh(wish(node))
+    result = allocator.fresh(RESULT_NAMES[kind])
+    dtype, dims_name, shape_name = (allocator.fresh(w) for w in ("dtype", "dims", "shape"))
+    lines = [Line(names[n], n, node=n) for n in dag.postorder(rest)
+             if n in names and n not in set(inputs)]
+    for _, m in diagonal:
+        lines += [Line(names[n], n, node=n) for n in dag.postorder(m)
+                  if n in names and n not in set(inputs) and all(l.node is not n for l in lines)]
+    lines.append(Line(result, rest, node=rest))
+    lines = drop_dead(lines, names, {result} | {names[n] for _, m in diagonal
+                                                for n in dag.postorder(m) if n in names})
+    sched = Schedule(names, inputs, [], [], result, [], allocator)
+    w = ModuleWriter(sched)
+    body = []
+    for line in lines:
+        text = w.value_text(line)
+        if line.target == result and (not text.startswith("np.") or ops.is_zero(rest)):
+            text = f"np.array({text}, dtype={dtype})"          # a fresh, writable array
+        body.append(INDENT + f"{line.target} = {text}")
+    for coeff, m in diagonal:
+        n = w.printer.dim(m.shape[0])
+        if isinstance(m, Identity):
+            value = w.printer.p(coeff)[0] if coeff != 1 else "1.0"
+        else:
+            v = w.printer.full_wrap(m.args[0], MUL)
+            v = f"({v}).ravel()" if not v.isidentifier() else f"{v}.ravel()"
+            value = v if coeff == 1 else f"{w.printer.wrap(coeff, MUL)} * {v}"
+        body.append(INDENT + f"# the diagonal term {to_text(ops.matmul(coeff, m))}, added in place "
+                             f"to the fresh array {result}")
+        body.append(INDENT + f"{result}[np.diag_indices({n})] += {value}")
+
+    args = ", ".join(s.name for s in inputs)
+    out_shape = x.shape if kind == "hvp" else R.shape
+    lines_out = [
+        f'"""{name}: generated by matcalc {VERSION}; the {kind} of f with respect to {x.name}."""',
+        f"# Generated by matcalc {VERSION} from: {header_text(to_text(d.f))}",
+        f"# Kind: {kind} with respect to {x.name}"
+        + (f", along the direction {direction.name}" if direction is not None else ""),
+        f"# Result: {header_text(to_text(R))}",
+        "# " + CONVENTIONS[kind],
+        "import numpy as np", "", "",
+        f"def {kind}({args}):",
+        INDENT + f'"""{", ".join(shape_doc(s) for s in inputs)}. Returns the {kind} '
+                 f'({out_shape[0]} x {out_shape[1]}) with respect to {x.name}."""',
+        INDENT + f"{dims_name} = {{}}",
+    ]
+    if kind == "hvp" and ops.is_matrix(x):
+        lines_out.append(INDENT + f"{shape_name} = np.shape({x.name})")
+    for s in inputs:
+        lines_out.append(INDENT + f"{s.name} = _mc_bind({s.name!r}, {s.name}, {expected_literal(s)}, "
+                                  f"{dims_name})")
+    for dm, ident in w.dims.items():
+        if dm in w.printer.used_dims:
+            lines_out.append(INDENT + f"{ident} = {dims_name}[{str(dm)!r}][0]")
+    arrays = [s.name for s in inputs if ops.is_matrix(s)] or [s.name for s in inputs]
+    lines_out.append(INDENT + f"{dtype} = np.result_type({', '.join(arrays)}, np.float32)")
+    lines_out += body
+    shape = f", {shape_name}" if kind == "hvp" and ops.is_matrix(x) else ""
+    lines_out.append(INDENT + f"return _mc_out({result}, {dtype}{shape})")
+    return "\n".join(lines_out) + "\n" + HELPERS + OUT_HELPER + w.helpers(lines)
+
+
+__all__ = ["derived_module", "sp"]

@@ -1,0 +1,248 @@
+"""Printing a schedule as a module: header, forward, backward, value_and_grad, helpers.
+
+This is the last step and the only one that makes text: every line is printed once, from
+data, by the NumPy printer with the schedule's names map; nothing is parsed back or edited.
+Each backward group is headed by a comment quoting the differential it implements, printed
+from the visit of the reverse walk (`# d(h_relu) = step(h)*dh`).
+
+Every identifier in the source is a validated symbol or dimension name or one built by names.py
+from those and fixed words; the module name is validated too, and dimension names reach string
+literals only through repr(). The generated module imports only NumPy.
+"""
+import sympy as sp
+
+from ..core import dag, functions, ops
+from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
+from ..core.shapes import check_name
+from ..printing.base import ADD, ATOM, MUL
+from ..printing.text import TextPrinter
+from .numpy_printer import NumpyPrinter
+from .passes import buffer_operand, drop_dead, in_place, is_alias, reads, saved as saved_names
+
+INDENT = "    "
+VERSION = "0.2.0"
+MAX_HEADER = 300
+
+HELPERS = '''
+
+def _mc_bind(name, value, expected, dims):
+    """value as a float array of the expected shape (dimension names or sizes); binds dims.
+
+    A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number or a 0-d array.
+    Complex, string, object and masked inputs are refused.
+    """
+    if type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f":
+        (rows, cols), (d0, d1) = value.shape, expected     # the common case, checked quickly
+        if (rows == d0 if type(d0) is int else dims.setdefault(d0, (rows, name))[0] == rows) \\
+                and (cols == d1 if type(d1) is int else dims.setdefault(d1, (cols, name))[0] == cols):
+            return value
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(f"{name} is a masked array; pass its data (value.filled(...))")
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a real number array, got dtype {array.dtype}")
+    if array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    if len(expected) == 0:
+        if array.size != 1:
+            raise ValueError(f"{name} must be a scalar, got an array of shape {array.shape}")
+        return array.reshape(())
+    if expected[1] == 1 and array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape {_mc_shape_text(expected, dims)} "
+                         f"(ndim 2), got shape {np.shape(value)} (ndim {np.ndim(value)})")
+    for dim, size in zip(expected, array.shape):
+        if isinstance(dim, int):
+            if size != dim:
+                raise ValueError(f"{name} must have shape {_mc_shape_text(expected, dims)}, "
+                                 f"got shape {np.shape(value)}")
+        elif dim in dims and dims[dim][0] != size:
+            raise ValueError(f"{name} must have shape {_mc_shape_text(expected, dims)} "
+                             f"({dim} = {dims[dim][0]} from {dims[dim][1]}), got shape "
+                             f"{np.shape(value)}")
+    for dim, size in zip(expected, array.shape):
+        if not isinstance(dim, int) and dim not in dims:
+            dims[dim] = (size, name)
+    return array
+
+
+def _mc_shape_text(expected, dims):
+    """(N, d) = (64, 3), as far as the sizes are known."""
+    names = ", ".join(str(d) for d in expected)
+    sizes = [str(d) if isinstance(d, int) else str(dims[d][0]) if d in dims else "?"
+             for d in expected]
+    return f"({names}) = ({', '.join(sizes)})"
+
+
+def _mc_like(grad, arg):
+    """grad as an array in the shape of the caller's argument, in its float dtype."""
+    if type(arg) is np.ndarray and type(grad) is np.ndarray and grad.shape == arg.shape \\
+            and grad.dtype == arg.dtype and grad.flags.writeable:
+        return grad
+    arg = np.asarray(arg)
+    dtype = arg.dtype if arg.dtype.kind == "f" else np.float64
+    return np.array(np.reshape(grad, arg.shape), dtype=dtype)
+'''
+
+
+def module_name(name):
+    """The module name, validated: it is written into the generated docstring."""
+    return check_name(name, "module")
+
+
+def shape_doc(symbol):
+    if not ops.is_matrix(symbol):
+        return f"{symbol.name}: scalar"
+    return f"{symbol.name}: {symbol.shape[0]} x {symbol.shape[1]}"
+
+
+def expected_literal(symbol):
+    if not ops.is_matrix(symbol):
+        return "()"
+    parts = [str(int(d)) if d.is_Integer else repr(str(d)) for d in symbol.shape]
+    return "(" + ", ".join(parts) + ")"
+
+
+def header_text(text):
+    """A one-line excerpt of the source expression for a comment."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_HEADER else text[:MAX_HEADER] + " ..."
+
+
+class ModuleWriter:
+    """Prints the lines of a schedule (see the module docstring)."""
+
+    def __init__(self, sched):
+        self.s = sched
+        self.dims = {}
+        for symbol in sched.inputs:
+            for d in (symbol.shape if ops.is_matrix(symbol) else ()):
+                if not d.is_Integer and d not in self.dims:
+                    self.dims[d] = sched.allocator.fresh(str(d))
+        self.printer = NumpyPrinter(sched.names, self.dims)
+        self.comments = TextPrinter(sched.names)
+
+    # -- one line --
+    def value_text(self, line):
+        """The right side of `line.target = ...`, full-shaped."""
+        p, e = self.printer, line.expr
+        if is_alias(line, self.s.names):
+            if not p.is_full(e):
+                return f"np.broadcast_to({self.s.names[e]}, {p.shape_text(e.shape)})"
+            return self.s.names[e]
+        if line.out is not None:
+            operand, ufunc = buffer_operand(e, self.s.names)
+            if ufunc == "np.multiply":
+                other = [a for a in e.args if a is not operand][0]
+                is_mask = getattr(other, "name", None) == "step" and other not in self.s.names
+                text = p.mask(other)[0] if is_mask else p.p(other)[0]
+                return f"np.multiply({line.out}, {text}, out={line.out})"
+            return f"{ufunc}({line.out}, out={line.out})"
+        if dag.is_leaf(e) and not isinstance(e, ADJOINTS):
+            return p.full(e)[0]
+        text, prec = p.define(e)
+        if not p.is_full(e):
+            return f"np.broadcast_to({text}, {p.shape_text(e.shape)})"
+        return text
+
+    def line_text(self, line):
+        if line.accumulate:
+            e = line.expr
+            negative = ops.is_negative_term(e) if ops.is_matrix(e) else e.could_extract_minus_sign()
+            term = ops.neg(e) if negative else e
+            text, prec = self.printer.full(term) if term not in self.s.names else (self.s.names[term], ATOM)
+            if prec <= ADD:
+                text = f"({text})"
+            return f"{line.target} = {line.target} {'-' if negative else '+'} {text}"
+        return f"{line.target} = {self.value_text(line)}"
+
+    def comment(self, line):
+        """The differential a backward line implements, from its visit."""
+        statement = line.node
+        visit = getattr(statement, "visit", None)
+        if visit is None:
+            return None
+        node = visit.node
+        if node is self.s.forward[-1].node:
+            return f"d{self.s.value} = tr(G.T @ d(...)): the differential of {self.s.value}"
+        lhs = self.comments.doprint(Differential(node) if ops.is_matrix(node) else ScalarDifferential(node))
+        return f"{lhs} = {self.comments.doprint(visit.expansion)}"
+
+    # -- the module --
+    def body(self, lines):
+        out, last = [], None
+        for line in lines:
+            c = self.comment(line)
+            if c is not None and c != last:
+                out.append(INDENT + "# " + header_text(c))
+                last = c
+            out.append(INDENT + self.line_text(line))
+        return out
+
+    def helpers(self, lines=None):
+        """The registry helpers (softmax, logsumexp) the expressions use, each once."""
+        found = []
+        lines = self.s.forward + self.s.backward if lines is None else lines
+        roots = [line.expr for line in lines]
+        for node in dag.postorder_many(roots):
+            record = functions.record_of(node)
+            if record is not None and record.helper and record.helper not in found:
+                found.append(record.helper)
+        return "".join("\n" + h for h in found)
+
+
+def gradient_module(sched, title, name="f"):
+    """Source of forward / backward / value_and_grad for a schedule (see the module docstring)."""
+    name = module_name(name)
+    s = sched
+    grads = [g for _, g in s.gradients]
+    forward_live = {s.value}
+    s.backward = drop_dead(s.backward, s.names, set(grads))
+    forward_needed = set(saved_names(s.forward, s.backward, s.names, [])) | forward_live
+    s.forward = drop_dead(s.forward, s.names, forward_needed)
+    s.saved = saved_names(s.forward, s.backward, s.names, s.inputs)
+    w = ModuleWriter(s)
+    dims_name = s.allocator.fresh("dims")
+    in_place(s.forward, s.names, w.printer, set(s.saved) | forward_live, s.inputs)
+    in_place(s.backward, s.names, w.printer, set(grads), s.inputs)
+    forward_body = w.body(s.forward)
+    backward_body = w.body(s.backward)
+    free_dims = [d for d in w.printer.used_dims if d not in w.dims]
+    if free_dims:
+        raise AssertionError(f"dimensions without a size: {free_dims}")
+    dim_saved = list(w.dims.values())          # every size is bound in forward and saved (ints)
+    args = ", ".join(x.name for x in s.inputs)
+    wrt = [x.name for x, _ in s.gradients]
+    out = [f'"""{name}: generated by matcalc {VERSION}; forward, backward, value_and_grad."""',
+           f"# Generated by matcalc {VERSION} from: {header_text(title)}",
+           f"# Gradients with respect to: {', '.join(wrt)}",
+           f"# Convention: grad_v has the shape of v, and d({s.value}) = tr(grad_v.T @ dv).",
+           "# Inside, vectors are n x 1 columns; value_and_grad accepts (n,) or (n, 1) and answers",
+           "# in the caller's shape and float dtype.",
+           "import numpy as np", "", "",
+           f"def forward({args}):",
+           INDENT + f'"""{", ".join(shape_doc(x) for x in s.inputs)}. Returns ({s.value}, saved)."""',
+           INDENT + f"{dims_name} = {{}}"]
+    for x in s.inputs:
+        out.append(INDENT + f"{x.name} = _mc_bind({x.name!r}, {x.name}, {expected_literal(x)}, "
+                            f"{dims_name})")
+    for d, ident in w.dims.items():
+        out.append(INDENT + f"{ident} = {dims_name}[{str(d)!r}][0]")
+    out += forward_body
+    saved = list(s.saved) + dim_saved
+    out.append(INDENT + f"return {s.value}, {{{', '.join(f'{n!r}: {n}' for n in saved)}}}")
+    ret = ", ".join(grads) + ("," if len(grads) == 1 else "")
+    out += ["", "", f"def backward({', '.join(saved)}):",
+            INDENT + f'"""Gradients of {s.value} with respect to {", ".join(wrt)}, in that order; '
+                     f'call as backward(**saved)."""']
+    out += backward_body
+    out.append(INDENT + f"return {ret}")
+    grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {x})" for x, g in zip(wrt, grads))
+    out += ["", "", f"def value_and_grad({args}):",
+            INDENT + f'"""({s.value}, {{name: gradient}}), each gradient in the shape and dtype '
+                     f'of its argument."""',
+            INDENT + f"{s.value}, saved = forward({args})",
+            INDENT + f"{ret} = backward(**saved)",
+            INDENT + f"return {s.value}, {{{grad_dict}}}"]
+    return "\n".join(out) + "\n" + HELPERS + w.helpers()

@@ -1,0 +1,82 @@
+"""Overflow-safe forms: the rewrites a careful person applies before writing NumPy code.
+
+Each rewrite is an identity valid for every real input, so the generated value is the value of
+the function as written; only the way it is computed changes:
+
+    log(1 + exp(z))        = softplus(z)              np.logaddexp(0, z): no overflow at z = 800
+    log(sigmoid(z))        = -softplus(-z)
+    log(1 - sigmoid(z))    = -softplus(z)
+    exp(z)/(1 + exp(z))    = sigmoid(z)               (1 + tanh(z/2))/2
+    log(softmax(z))        = z - logsumexp(z)         (row by row for a matrix)
+
+softmax and logsumexp themselves are emitted shifted by the max (their registry helpers), and
+sigmoid through tanh. `stable(e)` applies the rewrites bottom-up over the DAG (no recursion);
+codegen derives and prints from the result.
+"""
+import sympy as sp
+from sympy import MatAdd, OneMatrix
+
+from ..core import dag, functions, ops
+from ..core.nodes import Elementwise
+from ..core.rebuild import rebuild
+from ..calculus.simplify import logistic
+
+
+def _argument(e, name):
+    """z when e is name(z) (matrix or scalar), else None."""
+    record = functions.record_of(e)
+    if record is None or record.name != name:
+        return None
+    return e.arg if isinstance(e, Elementwise) else e.args[0]
+
+
+def _one_plus(e):
+    """t when e is 1 + t (elementwise or scalar), else None."""
+    terms = list(e.args) if isinstance(e, (MatAdd, sp.Add)) else []
+    if len(terms) != 2:
+        return None
+    for i, t in enumerate(terms):
+        c, ms = ops.split_coeff(t) if ops.is_matrix(t) else (t, [])
+        if (ops.is_matrix(t) and len(ms) == 1 and isinstance(ms[0], OneMatrix) and c == 1) or \
+                (not ops.is_matrix(t) and t == 1):
+            return terms[1 - i]
+    return None
+
+
+def _log_rewrite(x):
+    z = _argument(x, "log")
+    if z is None:
+        return None
+    t = _one_plus(z)
+    if t is not None:
+        inner = _argument(t, "exp")
+        if inner is not None:
+            return functions.apply("softplus", inner)                  # log(1 + exp(z))
+        neg_sigmoid = _argument(ops.neg(t), "sigmoid")
+        if neg_sigmoid is not None:
+            return ops.neg(functions.apply("softplus", neg_sigmoid))   # log(1 - sigmoid(z))
+    inner = _argument(z, "sigmoid")
+    if inner is not None:
+        return ops.neg(functions.apply("softplus", ops.neg(inner)))    # log(sigmoid(z))
+    inner = _argument(z, "softmax")
+    if inner is not None:
+        lse = functions.apply("logsumexp", inner)
+        if inner.shape[1] == 1:
+            return ops.sub(inner, lse)                                  # z - logsumexp(z)
+        return ops.sub(inner, ops.matmul(lse, OneMatrix(1, inner.shape[1])))
+    return None
+
+
+def stable_node(x, kids):
+    if dag.is_leaf(x):
+        return x
+    x = rebuild(x, kids)
+    rewritten = _log_rewrite(x)
+    if rewritten is not None:
+        return rewritten
+    return logistic(x) if isinstance(x, (sp.HadamardProduct, sp.Mul)) or ops.is_matrix(x) else x
+
+
+def stable(e, memo=None):
+    """e with every overflow-prone pattern above rewritten to its safe form."""
+    return dag.transform(e, stable_node, memo)

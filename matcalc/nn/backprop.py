@@ -1,0 +1,361 @@
+"""The backward pass of a Sequential network, read from the one reverse walk, layer by layer.
+
+    bp = net.backprop()
+    bp.gradients["W1"]     # X.T@grad_h          -- over the named intermediates
+    bp.expanded("W1")      # the same with every intermediate written out
+    print(bp.text())       # the derivation; bp.latex() is the same as one `aligned` block
+
+`Backprop` runs calculus.reverse.walk on the network's loss once, names every layer output
+(`h`, `h_relu`, `y_pred`, or `Z1`, `A1`, ...) and every parameter, and reads the program of
+that walk (calculus.program): one statement per named adjoint, `grad_h = grad_h_relu*step(h)`.
+The derivation groups the visits of the walk by layer and prints, for each visit, the
+differential dN its rule built, dL = tr(G.T @ dN), the identification and the read-off, citing
+the rules that actually ran (their docstring identities): nothing here is typed by hand.
+
+Convention (as in the first seed): the gradient is the transposed Jacobian; grad_V has the shape
+of V, and dL = tr(grad_V.T @ dV).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy import MatrixSymbol
+
+from ..core import dag, ops
+from ..core.nodes import ADJOINTS, Differential, Named, ScalarDifferential
+from ..core.rebuild import Substitution, rebuild
+from ..calculus.program import backward_statements
+from ..calculus.reverse import adjoint_placeholder, walk
+from ..calculus.transpose import inner as inner_product
+from ..derive.check import check_derivation
+from ..derive.derivation import Derivation, Step, cited, read_off_term
+from ..errors import UnknownNameError
+from ..evaluate import evaluate as evaluate_expr
+from ..printing.latex import latex as latex_of, name_latex, text_latex
+from ..printing.text import to_text
+from .layers import Dense
+
+CONVENTION = ("Convention: the gradient is the transposed Jacobian; grad_V has the shape of V "
+              "and dL = tr(grad_V.T @ dV).")
+
+
+@dataclass
+class Row:
+    """One line of the derivation: lhs = rhs, with a note; or a heading when lhs is None."""
+    lhs: object
+    rhs: object
+    note: str = ""
+    heading: str = ""
+    continued: bool = False      # "= rhs" continuing the previous line
+    shape: bool = False          # the note is the shape of lhs (forward pass)
+
+
+def _shape_text(e):
+    if not ops.is_matrix(e):
+        return "scalar"
+    return f"{e.shape[0]} x {e.shape[1]}"
+
+
+class Backprop:
+    """The backward pass of a Sequential network (see the module docstring).
+
+    forward:   [(name, expr)] in evaluation order over the named symbols, the last ("loss", L)
+    backward:  [(name, expr, comment)] in evaluation order; comment = the differential it implements
+    gradients: parameter name -> expression over the named symbols
+    symbols:   name -> SymPy symbol, for X, Y, the parameters and every forward/backward name
+    steps:     [Step] of every differential and identification, in order
+    walk:      the reverse walk (calculus.reverse.Walk) everything is read from
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.symbols = {"X": net.X, "Y": net.Y, **net.parameters}
+        self.node_names = {}                     # layer output (a Named node) -> name
+        self.layer_of = {}                       # layer output node -> (layer, its input node)
+        previous = net.X
+        for layer, name, out in zip(net.layers, net.names(), net.outputs):
+            if name is not None and isinstance(out, Named):
+                self.node_names[out] = name
+                self.layer_of[out] = (layer, previous)
+                self.symbols[name] = MatrixSymbol(name, *out.shape)
+            previous = out
+        params = list(net.parameters.values())
+        self.walk = walk(net.loss_expr, params)
+        named_nodes = set(self.node_names) | set(params)
+        self.program = backward_statements(self.walk, lambda child, exprs, uses: child in named_nodes)
+        self.print_names = dict(self.node_names)
+        for node, name in self.node_names.items():
+            self.print_names[node.arg] = name        # the value under the name prints as it
+        for node in named_nodes:
+            name = self.node_names.get(node, getattr(node, "name", None))
+            self.print_names[adjoint_placeholder(node)] = f"grad_{name}"
+            self.symbols[f"grad_{name}"] = MatrixSymbol(f"grad_{name}", *node.shape)
+        self.symbols["loss"] = sp.Symbol("loss")
+        self.loss_symbol = sp.Symbol("L")
+        self._symbolic_memo = {}
+        self._build_lists()
+        self.rows, self.steps = [], []
+        self._build_rows()
+
+    # -- the symbolic form: every named node as its symbol --
+    def symbolic(self, e, root_kept=False):
+        """e with every named node (forward name or named adjoint) replaced by its symbol."""
+        names = self.print_names
+
+        def kids(n):
+            if n in names and not (root_kept and n is e):
+                return ()
+            return dag.children(n)
+
+        def build(n, new):
+            if n in names and not (root_kept and n is e):
+                return self.symbols[names[n]]
+            return rebuild(n, new)
+
+        memo = {} if root_kept else self._symbolic_memo
+        return dag.transform(e, build, memo=memo, kids=kids)
+
+    def _build_lists(self):
+        self.forward = [(name, self.symbolic(node.arg, root_kept=True))
+                        for node, name in self.node_names.items()]
+        self.forward.append(("loss", self.symbolic(self.net.loss_expr, root_kept=True)))
+        self.backward = []
+        self.gradients = {}
+        for st in self.program.statements:
+            name = self.print_names[st.target]
+            expr = self.symbolic(st.expr)
+            if st.accumulate:
+                expr = ops.add(self.symbols[name], expr)
+            self.backward.append((name, expr, self.comment(st.visit)))
+        for p in self.net.parameters.values():
+            parts = [self.symbolic(st.expr) for st in self.program.statements
+                     if st.target.arg is p]
+            self.gradients[p.name] = ops.add(*parts) if parts else ops.zero_like(p)
+        self.gradients = {p: self.gradients[p] for p in self.net.parameters}
+
+    def comment(self, visit):
+        """The differential a backward line implements: d(N) = its expansion, over names."""
+        dN = self.differential(visit.node)
+        return f"{to_text(dN)} = {to_text(self.symbolic(visit.expansion))}" if visit.node \
+            is not self.walk.f else f"dL = tr(G.T @ d({to_text(self.symbolic(visit.node))}))"
+
+    def differential(self, node):
+        sym = self.symbolic(node)
+        return Differential(sym) if ops.is_matrix(sym) else ScalarDifferential(sym)
+
+    # -- the derivation rows --
+    def _build_rows(self):
+        rows = self.rows
+        rows.append(Row(None, None, heading="Forward pass (shapes on the right):"))
+        for name, expr in self.forward[:-1]:
+            sym = self.symbols[name]
+            rows.append(Row(sym, expr, note=_shape_text(sym), shape=True))
+        rows.append(Row(self.loss_symbol, self.forward[-1][1], note="scalar", shape=True))
+        dL = ScalarDifferential(self.loss_symbol)
+        groups = self._groups()
+        for owner, visits in groups:
+            if owner is None:
+                self._loss_rows(dL, visits)
+            else:
+                self._layer_rows(dL, owner, visits)
+
+    def _groups(self):
+        """[(layer output node or None for the loss, [visits])] in walk order."""
+        groups = [(None, [])]
+        for v in self.walk.visits:
+            if v.node in self.layer_of:
+                groups.append((v.node, []))
+            groups[-1][1].append(v)
+        return groups
+
+    def _statements_of(self, visit):
+        return [st for st in self.program.statements if st.visit is visit]
+
+    def _loss_rows(self, dL, visits):
+        rows = self.rows
+        rows.append(Row(None, None, heading=f"Loss ({type(self.net.loss).__name__}):"))
+        read = []
+        for v in visits:
+            read += self._statements_of(v)
+        rules = []
+        for v in visits:
+            for r in (v.rule, v.derivative, *v.pull_rules):
+                if r is not None and r not in rules:
+                    rules.append(r)
+        identity = "; ".join(f"{r.name}: {r.identity}" for r in rules)
+        terms = [read_off_term(self.symbolic(st.target.arg),
+                                   self.symbolic(st.expr)) for st in read]
+        form = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+        rows.append(Row(dL, form, note="differential of the loss, brought to tr(G.T dX) form"))
+        self.steps.append(Step(dL, form, "loss differential", identity))
+        for st in read:
+            name = self.print_names[st.target]
+            rows.append(Row(self.symbols[name], self.symbolic(st.expr),
+                            note=f"read off: the gradient w.r.t. {to_text(self.symbolic(st.target.arg))}"))
+
+    def _layer_rows(self, dL, owner, visits):
+        """The layer's differential (its visits' expansions composed: dZ = dA@W + A@dW +
+        ones(N)@db.T), dL = tr(G.T @ dZ), the identification and the read-off lines."""
+        rows = self.rows
+        layer, _ = self.layer_of[owner]
+        kind = "Dense layer" if isinstance(layer, Dense) else "Activation"
+        name = self.node_names[owner]
+        rows.append(Row(None, None, heading=f"{kind} {name} = "
+                                             f"{to_text(self.symbolic(owner.arg, root_kept=True))}:"))
+        inner = [v for v in visits if not isinstance(v.node, Named)]
+        if not inner:
+            return
+        dZ = Differential(self.symbols[name])
+        expansion = self.symbolic(composed(inner))
+        rules = _unique([r for v in inner for r in (v.rule, v.derivative) if r is not None])
+        note = "; ".join(f"{r.name}: {r.identity}" for r in rules)
+        rows.append(Row(dZ, expansion, note=note))
+        self.steps.append(Step(dZ, expansion, rules[0].name, "; ".join(r.identity for r in rules)))
+        G = self.symbols[f"grad_{name}"]
+        parts = list(expansion.args) if isinstance(expansion, sp.MatAdd) else [expansion]
+        traced = sp.Add(*[inner_product(G, t) for t in parts], evaluate=False) if len(parts) > 1 \
+            else inner_product(G, expansion)
+        rows.append(Row(dL, traced, note=f"dL = tr(grad_{name}.T @ d{name})"))
+        statements = [st for v in inner for st in self._statements_of(v)]
+        terms = [read_off_term(self.symbolic(st.target.arg), self.symbolic(st.expr))
+                 for st in statements]
+        identified = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+        pulls = _unique([r for v in inner for r in v.pull_rules if r.name != "linearity"])
+        identities = "; ".join(f"{r.name}: {r.identity}" for r in pulls)
+        rows.append(Row(None, identified, note=identities, continued=True))
+        self.steps.append(Step(traced, identified, "identification", identities))
+        for st in statements:
+            target = self.print_names[st.target]
+            rows.append(Row(self.symbols[target], self.symbolic(st.expr),
+                            note=f"read off: the gradient w.r.t. {to_text(self.symbolic(st.target.arg))}"))
+
+    # -- use --
+    def values(self, values):
+        """name -> NumPy value of every forward and backward name, from X, Y and the parameters."""
+        env = dict(values)
+        lines = [(n, e) for n, e in self.forward] + [(n, e) for n, e, _ in self.backward]
+        for name, expr in lines:
+            value = evaluate_expr(expr, env)
+            if ops.is_matrix(self.symbols[name]) and np.ndim(value) == 0:
+                value = np.reshape(value, (1, 1))      # evaluate() returns 1 x 1 as a scalar
+            env[name] = value
+        return env
+
+    def evaluate(self, values):
+        """parameter name -> NumPy gradient, shaped like the value given for the parameter."""
+        env = self.values(values)
+        out = {}
+        for p, G in self.gradients.items():
+            value = evaluate_expr(G, env) if not isinstance(G, MatrixSymbol) else env[G.name]
+            out[p] = np.reshape(value, np.shape(values[p]))
+        return out
+
+    def expanded(self, name):
+        """The gradient of parameter `name` (or the adjoint of any named node) with every
+        intermediate substituted: a plain expression in X, Y and the parameters."""
+        if name in self.net.parameters:
+            G = self.walk.gradients.get(self.net.parameters[name])
+            return G if G is not None else ops.zero_like(self.net.parameters[name])
+        for node, n in self.node_names.items():
+            if n == name:
+                return node
+            if f"grad_{n}" == name:
+                return next(v.value for v in self.walk.visits if v.node is node)
+        if name == "loss":
+            return self.net.loss_expr
+        raise UnknownNameError(f"no quantity named {name!r}; names: {', '.join(self.symbols)}")
+
+    def derivation(self):
+        """The gradients as a Derivation of the whole loss (for .check())."""
+        params = list(self.net.parameters.values())
+        results = {p.name: self.expanded(p.name) for p in params}
+        return Derivation(f=self.net.loss_expr, variables=params, single=False, raw=results,
+                          results=results, walk=self.walk, kind="gradient")
+
+    def check(self, values=None, sizes=None, seed=0):
+        """Every parameter's gradient against central differences of the loss, evaluated by the
+        independent evaluator of the loss as the notation writes it."""
+        source = (to_text(self.net.loss_expr), dict(self.net.shapes))
+        return check_derivation(self.derivation(), values=values, sizes=sizes, seed=seed,
+                                source=source)
+
+    # -- rendering --
+    def text(self):
+        """The derivation in plain text, in the notation."""
+        lines = [CONVENTION]
+        for row in self.rows:
+            if row.heading:
+                lines.append("")
+                lines.append(row.heading)
+                continue
+            lhs = "" if row.continued else _text_symbol(row.lhs)
+            body = f"  {lhs:>12} = {to_text(row.rhs)}"
+            lines.append(f"{body:<56}  # {row.note}" if row.note else body)
+        return "\n".join(lines)
+
+    def latex(self):
+        """The derivation as one amsmath `aligned` block (KaTeX/MathJax safe)."""
+        lines = [rf"&{text_latex(CONVENTION)}"]
+        for row in self.rows:
+            if row.heading:
+                lines.append(rf"&{text_latex(row.heading)}")
+                continue
+            lhs = "" if row.continued else _latex_symbol(row.lhs)
+            if row.shape:
+                note = rf"[{_shape_latex(row.lhs)}]" if ops.is_matrix(row.lhs) else r"\text{scalar}"
+            else:
+                note = text_latex(row.note) if row.note else ""
+            line = f"{lhs} &= {latex_of(row.rhs)}"
+            if note:
+                line += rf" && {note}"
+            lines.append(line)
+        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+    def _repr_latex_(self):
+        return "$$" + self.latex() + "$$"
+
+    def __repr__(self):
+        grads = ", ".join(f"{p}: {to_text(g)}" for p, g in self.gradients.items())
+        return f"<Backprop of {self.net.spec()} ({grads})>"
+
+
+def _unique(rules):
+    out = []
+    for r in rules:
+        if r not in out:
+            out.append(r)
+    return out
+
+
+def composed(visits):
+    """The differential of the first visit's node with the differentials of the other visits'
+    nodes (inside one layer) replaced by their own expansions, children first."""
+    done = {}
+
+    def kids(n):
+        return () if isinstance(n, (Differential, ScalarDifferential)) else dag.children(n)
+
+    def build(n, new):
+        if isinstance(n, (Differential, ScalarDifferential)):
+            return done.get(n.arg, n)
+        return rebuild(n, new)
+
+    for v in reversed(visits):
+        done[v.node] = dag.transform(v.expansion, build, kids=kids)
+    return done[visits[0].node]
+
+
+def _shape_latex(e):
+    return rf"{latex_of(e.shape[0])} \times {latex_of(e.shape[1])}"
+
+
+def _text_symbol(s):
+    if isinstance(s, ScalarDifferential):
+        return f"d{to_text(s.arg)}"
+    return to_text(s)
+
+
+def _latex_symbol(s):
+    if isinstance(s, sp.Symbol):
+        return name_latex(s.name)
+    return latex_of(s)
