@@ -277,8 +277,11 @@ def test_no_ones_or_identity_materialised():
 def test_network_source_uses_backprop_names_and_comments():
     net = nn.from_spec("dense(1000,100,bias=false) relu dense(100,10,bias=false)", loss="sse")
     src = codegen.numpy_source(net, name="warmup")
-    for line in ["h = X @ W1", "h_relu = np.maximum(h, 0.0)", "grad_h = grad_h_relu * (h > 0)",
-                 "grad_W1 = X.T @ grad_h", "# d(h_relu) = relu'(h) * d(h)"]:
+    for line in ["h = X @ W1", "h_relu = np.maximum(h, 0.0)", "grad_y_pred = 2.0 * y_pred_minus_Y",
+                 "grad_W2 = h_relu.T @ grad_y_pred", "grad_h_relu = grad_y_pred @ W2.T",
+                 # relu' as a mask, written into grad_h_relu's buffer, which nothing reads later
+                 "grad_h = np.multiply(grad_h_relu, (h > 0), out=grad_h_relu)",
+                 "grad_W1 = X.T @ grad_h", "# dh_relu = step(h)*dh"]:
         assert line in src, src
 
 

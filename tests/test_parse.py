@@ -251,11 +251,19 @@ def test_det_of_non_square():
         assert "n x m" in str(e.value)
 
 
-def test_grad_wrt_absent_symbol():
-    f = mc.parse("x.T@A@x", SHAPES)
+def test_grad_wrt_undeclared_symbol():
+    f = mc.parse("x.T@A@x", {"x": ("n",), "A": ("n", "n")})
     with pytest.raises(mc.NotDifferentiableError) as e:
         mc.grad(f, "W")
-    assert "W" in str(e.value)
+    assert "W does not occur" in str(e.value) and "A, x" in str(e.value)
+
+
+@pytest.mark.parametrize("text, wrt", [("x.T@A@x", "W"), ("sum(x - x)", "x"),
+                                       ("sum(B - (B + A))", "B")])
+def test_grad_wrt_declared_symbol_the_function_does_not_depend_on_is_zero(text, wrt):
+    f = mc.parse(text, SHAPES)
+    G = mc.grad(f, wrt).result
+    assert G.is_ZeroMatrix and tuple(G.shape) == tuple(mc.parse(wrt, SHAPES).shape)
 
 
 def test_grad_of_non_scalar():

@@ -1,130 +1,135 @@
-"""Every row of the rule tables is checked numerically, parametrised over the registries.
+"""Every row of the rule tables is checked numerically, parametrised over the tables themselves,
+so a new row without a sample fails here (the samples and checks are in rule_lab.py):
 
-* differential rules: the expansion dN of each node type, evaluated with dX := V, equals the
-  central difference of N along V;
-* transpose (identification) rules, the dot-product test: tr(G.T @ E(V)) == sum of
-  tr(G_C.T @ V) over the pulled contributions, for random G and V.
-A new row without a sample here fails `test_every_rule_has_a_sample`.
+* differential rules of the structural operations: dN with dX := V against d/dt N(X + tV);
+* transpose rules of identification, the dot-product test: tr(G.T @ E(V)) = sum tr(G_C.T @ V);
+* vec rules (local Jacobians): J @ vec(V) against vec(E(V)), and each rule is used by its sample;
+* the identity each rule states is what it builds, applied to the placeholders of its docstring.
+
+The function registry's records are checked in test_registry.py.
 """
-import numpy as np
 import pytest
 import sympy as sp
 
 import matcalc as mc
-from matcalc import differentials, identify, ops
-from matcalc.identify import Pull
-from matcalc.nodes import Differential, ScalarDifferential
+from matcalc.calculus import differentials, transpose, vec_rules
+from matcalc.core import ops
+from matcalc.core.nodes import Differential, ScalarDifferential
 
-SHAPES = {"X": ("n", "m"), "S": ("n", "n"), "A": ("n", "m"), "x": ("n",), "a": ("n",),
-          "b": ("m",), "s": (), "t": (), "u": (1, 1)}
-SIZES = {"n": 4, "m": 3}
+from rule_lab import (DIFFERENTIAL_SAMPLES, LINEAR_SAMPLES, VEC_SAMPLES, contains_type,
+                      differential_error, differential_sample, transpose_error, vec_error, vec_samples)
 
-
-def P(text):
-    return mc.parse(text, SHAPES)
+TOL = 1e-6
 
 
-# node type name -> sample node whose children are plain symbols (the variables)
-NODE_SAMPLES = {
-    "MatAdd": "X + A", "Add": "s + t", "MatMul": "s*S @ X", "Mul": "s*t",
-    "HadamardProduct": "X * A", "Transpose": "X.T", "HadamardPower": "X**3", "Pow": "s**3",
-    "Inverse": "inv(S)", "Trace": "tr(S)", "Determinant": "det(S)", "LogDet": "logdet(S)",
-    "EntrySum": "sum(X)", "Norm": "norm(X)", "LogSumExp": "logsumexp(x)",
-    "RowLogSumExp": "logsumexp(X)", "Softmax": "softmax(X)", "DiagMatrix": "diag(x)",
-    "DiagonalOf": "diag(S)", "Elementwise": "tanh(X)", "AsScalar": None,
-    "exp": "exp(s)", "log": "log(s)", "sin": "sin(s)", "cos": "cos(s)", "tanh": "tanh(s)",
-    "sigmoid": "sigmoid(s)", "relu": "relu(s)", "softplus": "softplus(s)", "Abs": "abs(s)",
-    "step": "step(s)", "sign": "sign(s)",
-}
+def test_every_differential_rule_has_a_sample():
+    assert {t.__name__ for t in differentials.STRUCTURAL} == set(DIFFERENTIAL_SAMPLES)
 
 
-def sample(name):
-    if name == "AsScalar":
-        return ops.scalar(P("u"))
-    return P(NODE_SAMPLES[name])
-
-
-def values(rng):
-    v = {}
-    for name, shape in SHAPES.items():
-        dims = tuple(SIZES.get(d, d) for d in shape)
-        v[name] = rng.uniform(0.5, 1.5, dims) if dims else rng.uniform(0.5, 1.5)
-    v["S"] = v["S"] + 4 * np.eye(4)
-    return v
-
-
-def directional(expr, point, direction, h=1e-4):
-    def at(t):
-        moved = {k: point[k] + t * direction.get(k, 0.0) for k in point}
-        return np.asarray(mc.evaluate(expr, moved), dtype=float)
-    return (4 * (at(h / 2) - at(-h / 2)) / h - (at(h) - at(-h)) / (2 * h)) / 3
-
-
-def test_every_rule_has_a_sample():
-    assert {t.__name__ for t in differentials.RULES} <= set(NODE_SAMPLES)
-
-
-@pytest.mark.parametrize("type_name", sorted(NODE_SAMPLES))
+@pytest.mark.parametrize("type_name", sorted(DIFFERENTIAL_SAMPLES))
 def test_differential_rule_matches_finite_differences(type_name):
-    node = sample(type_name)
-    rule = differentials.rule_for(node)
+    node = differential_sample(type_name)
     assert type(node).__name__ == type_name
-    expansion = rule(node, lambda c: Differential(c) if ops.is_matrix(c) else ScalarDifferential(c))
-    rng = np.random.default_rng(7)
-    point = values(rng)
-    direction = {k: rng.standard_normal(np.shape(v)) for k, v in point.items()}
-    # dX := V: replace each differential by a symbol named after the direction
-    subs, extra = {}, {}
-    for d in expansion.atoms(Differential, ScalarDifferential):
-        name = "D_" + d.arg.name
-        subs[d] = sp.MatrixSymbol(name, *d.arg.shape) if ops.is_matrix(d.arg) else sp.Symbol(name)
-        extra[name] = direction[d.arg.name]
-    linear = expansion.xreplace(subs)
-    got = np.asarray(mc.evaluate(linear, {**point, **extra}, sizes=SIZES) if linear != 0 else 0.0,
-                     dtype=float)
-    want = directional(node, point, direction)
-    assert np.allclose(got, want, rtol=1e-6, atol=1e-8), (rule.function.__name__, got, want)
-
-
-# linear op type name -> a linear expression in dX (X is the variable)
-LINEAR_SAMPLES = {
-    "MatAdd": lambda dX: ops.add(dX, ops.hadamard(P("A"), dX)),
-    "Add": lambda dX: ops.trace(ops.matmul(P("S"), dX, P("A").T)) + ops.entry_sum(dX),
-    "MatMul": lambda dX: ops.matmul(P("S"), dX, P("A").T),
-    "Mul": lambda dX: P("s") * ops.entry_sum(dX),
-    "Transpose": lambda dX: ops.transpose(dX),
-    "HadamardProduct": lambda dX: ops.hadamard(P("A"), dX),
-    "Trace": lambda dX: ops.trace(ops.matmul(dX, P("A").T)),
-    "EntrySum": lambda dX: ops.entry_sum(dX),
-    "AsScalar": lambda dX: ops.scalar(ops.matmul(P("a").T, dX, P("b"))),
-    "DiagMatrix": lambda dX: ops.diag(ops.matmul(dX, P("b"))),
-    "DiagonalOf": lambda dX: ops.diag(ops.matmul(dX, P("A").T)),
-}
+    assert differential_error(node) < TOL
 
 
 def test_every_transpose_rule_has_a_sample():
-    assert {t.__name__ for t in identify.PULL_RULES} == set(LINEAR_SAMPLES)
+    assert {t.__name__ for t in transpose.RULES} == set(LINEAR_SAMPLES)
 
 
 @pytest.mark.parametrize("type_name", sorted(LINEAR_SAMPLES))
 def test_transpose_rule_dot_product(type_name):
-    X = P("X")
-    E = LINEAR_SAMPLES[type_name](Differential(X))
-    assert type(E).__name__ == type_name
-    rng = np.random.default_rng(3)
-    point = values(rng)
-    V = rng.standard_normal((4, 3))
-    G_shape = tuple(SIZES[str(d)] if not d.is_Integer else int(d) for d in E.shape) \
-        if ops.is_matrix(E) else ()
-    G_val = rng.standard_normal(G_shape) if G_shape else float(rng.standard_normal())
-    G = sp.MatrixSymbol("G", *E.shape) if ops.is_matrix(E) else sp.Symbol("g")
-    pull = Pull(lambda e: e.has(Differential))
-    pull(G, E)
-    assert {child for child, _ in pull.out} == {X}
-    G_X = ops.add(*[contribution for _, contribution in pull.out])
-    env = {**point, "G" if ops.is_matrix(E) else "g": G_val, "V": V}
-    Vsym = sp.MatrixSymbol("V", *X.shape)
-    E_V = np.asarray(mc.evaluate(E.xreplace({Differential(X): Vsym}), env, sizes=SIZES), dtype=float)
-    lhs = float(np.sum(np.asarray(G_val) * E_V))
-    rhs = float(np.sum(np.asarray(mc.evaluate(G_X, env, sizes=SIZES), dtype=float) * V))
-    assert np.isclose(lhs, rhs, rtol=1e-10), (type_name, lhs, rhs)
+    assert transpose_error(type_name) < 1e-10
+
+
+def test_every_vec_rule_has_a_sample():
+    assert {t.__name__ for t in vec_rules.RULES} == set(VEC_SAMPLES)
+
+
+@pytest.mark.parametrize("type_name", sorted(VEC_SAMPLES))
+def test_vec_rule_local_jacobian(type_name):
+    for x, E in vec_samples(type_name):
+        assert contains_type(E, type_name)
+    error, used = vec_error(type_name)
+    assert error < 1e-10
+    assert any(r.node_type.__name__ == type_name for r in used)
+
+
+# ---- what the rules state is what they build -----------------------------------------------------
+DIFFERENTIAL_IDENTITIES = {
+    # rule function -> (a node over the docstring's placeholder names, its shapes)
+    "d_add": ("A + B", {"A": ("n", "m"), "B": ("n", "m")}),
+    "d_matmul": ("A @ B", {"A": ("n", "m"), "B": ("m", "p")}),
+    "d_mul": ("a*b", {"a": (), "b": ()}),
+    "d_hadamard": ("A * B", {"A": ("n", "m"), "B": ("n", "m")}),
+    "d_transpose": ("A.T", {"A": ("n", "m")}),
+    "d_inverse": ("inv(A)", {"A": ("n", "n")}),
+    "d_trace": ("tr(A)", {"A": ("n", "n")}),
+    "d_diag": ("diag(A)", {"A": ("n", "n")}),
+    "d_matrix_power": ("X@X@X", {"X": ("n", "n")}),
+    "d_as_scalar": ("abs(a.T@b)", {"a": ("n",), "b": ("n",)}),
+}
+
+
+def placeholder(e):
+    return Differential(e) if ops.is_matrix(e) else ScalarDifferential(e)
+
+
+@pytest.mark.parametrize("function_name", sorted(DIFFERENTIAL_IDENTITIES))
+def test_differential_rule_builds_its_identity(function_name):
+    text, shapes = DIFFERENTIAL_IDENTITIES[function_name]
+    node = mc.parse(text, shapes)
+    if function_name == "d_as_scalar":
+        node = node.args[0]
+    rule = differentials.rule_for(node)
+    assert rule.function.__name__ == function_name
+    built = mc.to_text(rule(node, placeholder))
+    lhs, rhs = rule.identity.split(" = ", 1)
+    assert built == rhs, (built, rule.identity)
+
+
+VEC_IDENTITIES = {
+    # op type -> (variable, the differential over the docstring's placeholders, how J is read)
+    "MatMul": ("X", "A@dX@B", "vec({E}) = {J}@vec(dX)"),
+    "Transpose": ("X", "dX.T", "vec({E}) = {J}@vec(dX)"),
+    "HadamardProduct": ("X", "A*dX", "vec({E}) = {J}@vec(dX)"),
+    "DiagMatrix": ("v", "diag(dv)", "vec({E}) = {J}@dv"),
+    "DiagonalOf": ("M", "diag(dM)", "{E} = {J}@vec(dM)"),
+    "Trace": ("M", "tr(dM)", "{E} = {J}@vec(dM)"),
+}
+VEC_SHAPES = {"A": ("p", "n"), "X": ("n", "m"), "B": ("m", "q"), "M": ("k", "k"), "v": ("k",)}
+
+
+@pytest.mark.parametrize("type_name", sorted(VEC_IDENTITIES))
+def test_vec_rule_builds_its_identity(type_name):
+    """Applied to the placeholders of its docstring, a vec rule states its own identity."""
+    name, text, form = VEC_IDENTITIES[type_name]
+    x = mc.parse(name, VEC_SHAPES)
+    shapes = dict(VEC_SHAPES, **{"d" + name: VEC_SHAPES[name]})
+    if name == "X" and type_name == "HadamardProduct":
+        shapes["A"] = VEC_SHAPES["X"]
+    E = mc.parse(text, shapes).xreplace({mc.parse("d" + name, shapes): Differential(x)})
+    rule = next(r for t, r in vec_rules.RULES.items() if t.__name__ == type_name)
+    [(child, J)] = rule.function(E, lambda e: e.has(Differential(x)))
+    assert form.format(E=mc.to_text(E), J=mc.to_text(J)) == rule.identity
+
+
+def test_power_rules_state_the_general_exponent():
+    A = mc.parse("A**3", {"A": ("n", "m")})
+    assert mc.to_text(differentials.rule_for(A)(A, placeholder)) == "3*A**2*dA"
+    assert differentials.rule_for(A).identity == "d(A**p) = p*A**(p - 1)*dA"
+    a = mc.parse("a**3", {"a": ()})
+    assert mc.to_text(differentials.rule_for(a)(a, placeholder)) == "3*a**2*da"
+
+
+def test_every_table_row_names_an_identity():
+    for table in (differentials.STRUCTURAL, transpose.RULES, vec_rules.RULES):
+        for rule in table.rules():
+            assert " = " in rule.identity, (rule.function.__name__, rule.identity)
+
+
+def test_unknown_node_is_a_clear_error():
+    class Strange(sp.Expr):
+        pass
+    with pytest.raises(mc.NotDifferentiableError, match="no differential rule for Strange"):
+        differentials.rule_for(Strange())

@@ -80,7 +80,7 @@ def d_matmul(node, d):
 
 @differential(sp.Mul, name="product rule")
 def d_mul(node, d):
-    """d(a*b) = da*b + a*db"""
+    """d(a*b) = a*db + b*da"""
     args = list(node.args)
     terms = []
     for i, a in enumerate(args):
@@ -141,7 +141,7 @@ def d_pow(node, d):
 
 @differential(Inverse, name="inverse")
 def d_inverse(node, d):
-    """d(inv(A)) = -inv(A)@dA@inv(A)
+    """d(inv(A)) = -(inv(A)@dA@inv(A))
 
     Differentiate A @ inv(A) = I. Source: Zhang, matrix differentials; Matrix Cookbook (59).
     """

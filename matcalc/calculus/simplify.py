@@ -21,8 +21,8 @@ The walk is one memoised pass over the expression DAG (no recursion), so the cos
 its size; the rewrites inside a node look only at that node's terms and factors.
 """
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix,
-                   Trace, Transpose)
+from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
+                   Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from ..core import dag, functions, ops

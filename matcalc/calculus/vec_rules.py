@@ -5,7 +5,7 @@ built from a few linear operations. Each operation has one rule here, its *local
 a node N = op(C1, C2, ...) linear in the child holding the differential, the matrix L with
 vec(dN) = L @ vec(dC) (the docstring's first line is the identity):
 
-    vec(L@dX@R) = kron(R.T, L)@vec(dX)                          Kronecker identity
+    vec(A@dX@B) = kron(B.T, A)@vec(dX)                          Kronecker identity
     vec(dX.T)   = commutation(n, m)@vec(dX)                     commutation matrix
     vec(A*dX)   = diag(vec(A))@vec(dX)                          Hadamard product
     vec(diag(dv)) = diag(vec(eye(k)))@kron(ones(k), eye(k))@dv
@@ -78,9 +78,9 @@ def vec_add(E, has_differential):
 
 @local(MatMul, name="Kronecker identity")
 def vec_matmul(E, has_differential):
-    """vec(L@dX@R) = kron(R.T, L)@vec(dX)
+    """vec(A@dX@B) = kron(B.T, A)@vec(dX)
 
-    Source: Magnus & Neudecker, ch. 2; Matrix Cookbook (520). With L or R absent it is eye.
+    Source: Magnus & Neudecker, ch. 2; Matrix Cookbook (520). With A or B absent it is eye.
     """
     coeff, L, D, R = split_product(E, has_differential)
     if D is None:
@@ -160,7 +160,7 @@ def vec_diagonal_of(E, has_differential):
 
 @local(Trace, name="trace")
 def vec_trace(E, has_differential):
-    """tr(dX) = vec(eye(n)).T@vec(dX)"""
+    """tr(dM) = vec(eye(k)).T@vec(dM)"""
     n = E.arg.shape[0]
     return [(E.arg, ops.transpose(vec(Identity(n))))]
 

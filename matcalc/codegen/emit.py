@@ -9,15 +9,14 @@ Every identifier in the source is a validated symbol or dimension name or one bu
 from those and fixed words; the module name is validated too, and dimension names reach string
 literals only through repr(). The generated module imports only NumPy.
 """
-import sympy as sp
 
 from ..core import dag, functions, ops
 from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
 from ..core.shapes import check_name
-from ..printing.base import ADD, ATOM, MUL
+from ..printing.base import ADD, ATOM
 from ..printing.text import TextPrinter
 from .numpy_printer import NumpyPrinter
-from .passes import buffer_operand, drop_dead, in_place, is_alias, reads, saved as saved_names
+from .passes import buffer_operand, drop_dead, in_place, is_alias, saved as saved_names
 
 INDENT = "    "
 VERSION = "0.2.0"

@@ -25,7 +25,7 @@ import sympy as sp
 from sympy import HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from ..core import functions, ops
+from ..core import ops
 from ..core.nodes import ADJOINTS, Elementwise
 from ..printing.base import ADD, ATOM, CMP, MUL, NEG, POW, PRECEDENCE, PrintError
 from ..printing.text import TextPrinter, dimension_factors
@@ -154,7 +154,7 @@ class NumpyPrinter(TextPrinter):
     def function(self, record, arg):
         x = self.full(arg)[0] if record.kind != "elementwise" else self.p(arg)[0]
         x_ = self.wrap(arg, ATOM)
-        return record.numpy.format(x=x, x_=x_), PRECEDENCE[record.numpy_prec]
+        return record.spell(record.numpy, x, x_), PRECEDENCE[record.numpy_prec]
 
     def mask(self, e):
         """step(Z) as a boolean mask, for a factor of a product: (Z > 0)."""

@@ -21,12 +21,12 @@ the printing (emit.py) come after; nothing here produces text.
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy import (Determinant, Identity, Inverse, MatMul, MatrixSymbol, OneMatrix, Transpose)
+from sympy import (Determinant, Inverse, MatMul, MatrixSymbol, OneMatrix, Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import dag, functions, ops
-from ..core.nodes import ADJOINTS, AsScalar, Elementwise, MatrixPower
+from ..core.nodes import ADJOINTS, AsScalar, Elementwise, MatrixPower, Named
 from ..calculus.program import backward_statements
 from ..calculus.simplify import simplify
 from ..notation.parse import source_of
@@ -208,6 +208,8 @@ def schedule(f, walk, inputs, node_names=None, named_adjoints=None, value_name="
         names[s] = allocator.claim(s.name)
     for node, name in node_names.items():
         names[node] = allocator.claim(name)
+        if isinstance(node, Named) and not dag.is_leaf(node.arg) and node.arg not in names:
+            names[node.arg] = name           # h := X@W1: the value is computed as h itself
     wish = Wishes(names)
     forward_nodes = dag.postorder(f)
     order = dag.postorder_many(roots)
@@ -241,11 +243,13 @@ def schedule(f, walk, inputs, node_names=None, named_adjoints=None, value_name="
 
     input_set = set(inputs)
     forward = [Line(names[n], n, node=n) for n in forward_nodes
-               if n in names and n not in input_set and n is not f]
+               if n in names and n not in input_set and n is not f
+               and not (isinstance(n, Named) and names.get(n.arg) == names[n])]
     forward.append(Line(value, ops.as_scalar_if_1x1(f), node=f))
 
     backward = []
     defined = {line.node for line in forward} | input_set
+    defined |= {n for n in forward_nodes if isinstance(n, Named) and n.arg in defined}
     for st, expr in statements:
         backward += _needed(expr, names, defined)
         backward.append(Line(names[st.target], expr, accumulate=st.accumulate,

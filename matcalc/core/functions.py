@@ -25,13 +25,14 @@ A `helper` is the source of a small function a generated module defines when it 
 Pipeline: nodes -> ops -> **functions** -> (parse, printers, evaluate, differentials, codegen).
 This module does not differentiate, print or evaluate anything itself; it describes.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 from sympy import Determinant, OneMatrix, ZeroMatrix
 
 from ..errors import ShapeError
 from . import ops
+from .intern import canonical
 from .nodes import Elementwise, MatrixOfMatrix, ScalarOfMatrix
 from .rules import Rule
 from .shapes import describe, is_matrix, shape_of
@@ -58,11 +59,16 @@ class Function:
     simplify: object = None      # (argument) -> a simpler equal expression, or None
     domain: str = "real"         # "real" | "positive" | "nonzero" | "unit" (|x| < 1) | "above -1"
     kink: bool = False           # not differentiable everywhere (relu at 0): checks use tiny steps
+    needs: str = "any"           # the shape the argument needs (nodes.NEEDS)
     notes: str = ""
 
     @property
     def identity(self):
         return self.rule.identity
+
+    def spell(self, template, x, x_):
+        """A spelling template with its argument filled in: {x} anywhere, {x_} as an operand."""
+        return template.replace("{x_}", x_).replace("{x}", x)
 
     def build(self, *args):
         """f(args) in canonical form: the node, or something simpler and equal."""
@@ -123,7 +129,7 @@ def _build_elementwise(record, X):
     if is_matrix(X) and tuple(X.shape) == (1, 1):
         X = ops.scalar(X)
     if not is_matrix(X):
-        return record.scalar_class(X)
+        return canonical(record.scalar_class(X))
     if isinstance(X, ZeroMatrix) and record.keeps_zero:
         return X
     return Elementwise(record.name, X)
@@ -135,7 +141,7 @@ def _build_node(record, A):
         simpler = record.simplify(A)
         if simpler is not None:
             return simpler
-    return record.node(A)
+    return canonical(record.node(A))
 
 
 BUILDERS = {"elementwise": _build_elementwise, "scalar of matrix": _build_node,
@@ -176,7 +182,7 @@ def _matrix_function(kind, base, name, cls, notation, needs, array, numpy, latex
         rule = Rule(node_class, rule_name or name, d_rule)
         _register(Function(name, notation or name, kind, rule, array, numpy, latex, node_class,
                            numpy_prec=numpy_prec, expensive=expensive, word=word or name,
-                           helper=helper, accepts=accepts, simplify=simplify))
+                           helper=helper, accepts=accepts, simplify=simplify, needs=needs))
         return d_rule
     return register
 
@@ -256,14 +262,14 @@ def arctan_prime(X, fX):
 @elementwise("arcsin", array=lambda xp, x: xp.arcsin(x), numpy="np.arcsin({x})",
              latex=r"\arcsin\left({x}\right)", keeps_zero=True, domain="unit")
 def arcsin_prime(X, fX):
-    """arcsin'(X) = (1 - X**2)**(-0.5)"""
+    """arcsin'(X) = 1/(1 - X**2)**(1/2)"""
     return ops.hpow(ops.sub(1, ops.hpow(X, 2)), sp.Rational(-1, 2))
 
 
 @elementwise("arccos", array=lambda xp, x: xp.arccos(x), numpy="np.arccos({x})",
              latex=r"\arccos\left({x}\right)", domain="unit")
 def arccos_prime(X, fX):
-    """arccos'(X) = -(1 - X**2)**(-0.5)"""
+    """arccos'(X) = -(1/(1 - X**2)**(1/2))"""
     return ops.neg(ops.hpow(ops.sub(1, ops.hpow(X, 2)), sp.Rational(-1, 2)))
 
 
@@ -301,7 +307,7 @@ def softplus_prime(X, fX):
 @elementwise("softsign", array=lambda xp, x: x / (1.0 + xp.abs(x)), numpy="{x_} / (1.0 + np.abs({x}))",
              numpy_prec="mul", latex=r"\operatorname{softsign}\left({x}\right)", keeps_zero=True)
 def softsign_prime(X, fX):
-    """softsign'(X) = (1 + abs(X))**(-2)"""
+    """softsign'(X) = 1/(1 + abs(X))**2"""
     return ops.hpow(ops.add(1, f("abs", X)), -2)
 
 
@@ -320,17 +326,20 @@ def _gelu_array(xp, x):
              notes="the tanh approximation 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3))), "
                    "as PyTorch's gelu(approximate='tanh')")
 def gelu_prime(X, fX):
-    """gelu'(X) = 0.5*(1 + T) + 0.5*X*(1 - T**2)*0.7978845608028654*(1 + 0.134145*X**2), T = tanh(0.7978845608028654*(X + 0.044715*X**3))"""
+    """gelu'(X) = (1 + tanh(0.7978845608028654*(X + 0.044715*X**3)))/2 + 0.3989422804014327*X*(1 - tanh(0.7978845608028654*(X + 0.044715*X**3))**2)*(1 + 0.134145*X**2)
+
+    With T = tanh(c*(X + 0.044715*X**3)), c = sqrt(2/pi): 0.5*(1 + T) + 0.5*X*(1 - T**2)*c*(1 + 3*0.044715*X**2).
+    """
     T = f("tanh", ops.scale(GELU_C, ops.add(X, ops.scale(GELU_K, ops.hpow(X, 3)))))
     slope = ops.scale(GELU_C, ops.add(1, ops.scale(3 * GELU_K, ops.hpow(X, 2))))
     return ops.add(ops.scale(sp.Rational(1, 2), ops.add(1, T)),
                    ops.scale(sp.Rational(1, 2), ops.hadamard(X, ops.sub(1, ops.hpow(T, 2)), slope)))
 
 
-@elementwise("sqrt", array=lambda xp, x: xp.sqrt(x), numpy="np.sqrt({x})", latex=r"\sqrt{{{x}}}",
+@elementwise("sqrt", array=lambda xp, x: xp.sqrt(x), numpy="np.sqrt({x})", latex=r"\sqrt{{x}}",
              keeps_zero=True, domain="positive")
 def sqrt_prime(X, fX):
-    """sqrt'(X) = 0.5/sqrt(X)"""
+    """sqrt'(X) = (1/sqrt(X))/2"""
     return ops.scale(sp.Rational(1, 2), ops.hpow(fX, -1))
 
 

@@ -27,6 +27,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from . import shape_cache  # noqa: F401  (memoised SymPy shapes; see that module)
 from ..errors import ShapeError
+from .intern import canonical
 from .shapes import describe, is_matrix, shape_of
 
 
@@ -60,7 +61,7 @@ class Elementwise(_Printable, MatrixExpr):
     def __new__(cls, name, X):
         if not is_matrix(X):
             raise ShapeError(f"{name}() of a scalar is a scalar function, not an Elementwise node")
-        return MatrixExpr.__new__(cls, Str(name) if isinstance(name, str) else name, X)
+        return canonical(MatrixExpr.__new__(cls, Str(name) if isinstance(name, str) else name, X))
 
     @property
     def name(self):
@@ -104,7 +105,7 @@ class ScalarOfMatrix(_OneArgument, _Printable, sp.Expr):
 
     def __new__(cls, A):
         check_needs(cls.notation, cls.needs, A)
-        return sp.Expr.__new__(cls, A)
+        return canonical(sp.Expr.__new__(cls, A))
 
 
 class MatrixOfMatrix(_OneArgument, _Printable, MatrixExpr):
@@ -115,7 +116,7 @@ class MatrixOfMatrix(_OneArgument, _Printable, MatrixExpr):
 
     def __new__(cls, A):
         check_needs(cls.notation, cls.needs, A)
-        return MatrixExpr.__new__(cls, A)
+        return canonical(MatrixExpr.__new__(cls, A))
 
     @staticmethod
     def out_shape(rows, cols):
@@ -140,7 +141,7 @@ class MatrixPower(_Printable, MatrixExpr):
         k = sp.Integer(k)
         if not is_matrix(X) or X.shape[0] != X.shape[1]:
             raise ShapeError(f"matrix_power() needs a square matrix, got {describe(shape_of(X))}")
-        return MatrixExpr.__new__(cls, X, k)
+        return canonical(MatrixExpr.__new__(cls, X, k))
 
     @property
     def base(self):
@@ -161,7 +162,7 @@ class Vec(_OneArgument, _Printable, MatrixExpr):
     def __new__(cls, X):
         if not is_matrix(X):
             raise ShapeError("vec() needs a matrix, got a scalar")
-        return MatrixExpr.__new__(cls, X)
+        return canonical(MatrixExpr.__new__(cls, X))
 
     @property
     def shape(self):
@@ -173,7 +174,7 @@ class Commutation(_Printable, MatrixExpr):
     """commutation(n, m): the nm x nm K with K @ vec(A) = vec(A.T) for A n x m (matcalc extension)."""
 
     def __new__(cls, n, m):
-        return MatrixExpr.__new__(cls, sp.sympify(n), sp.sympify(m))
+        return canonical(MatrixExpr.__new__(cls, sp.sympify(n), sp.sympify(m)))
 
     @property
     def dims(self):
@@ -194,7 +195,7 @@ class Named(_Printable, MatrixExpr):
     def __new__(cls, X, name):
         if not is_matrix(X):
             raise ShapeError(f"a named intermediate must be a matrix, got a scalar for {name}")
-        return MatrixExpr.__new__(cls, X, Str(name) if isinstance(name, str) else name)
+        return canonical(MatrixExpr.__new__(cls, X, Str(name) if isinstance(name, str) else name))
 
     @property
     def arg(self):
@@ -214,7 +215,7 @@ class Differential(_OneArgument, _Printable, MatrixExpr):
     """dX: the differential of the matrix expression X, with X's shape."""
 
     def __new__(cls, X):
-        return MatrixExpr.__new__(cls, X)
+        return canonical(MatrixExpr.__new__(cls, X))
 
     @property
     def shape(self):
@@ -227,14 +228,14 @@ class ScalarDifferential(_OneArgument, _Printable, sp.Expr):
     is_number = False
 
     def __new__(cls, s):
-        return sp.Expr.__new__(cls, s)
+        return canonical(sp.Expr.__new__(cls, s))
 
 
 class Adjoint(_OneArgument, _Printable, MatrixExpr):
     """G_N: the adjoint of the matrix node N (dL = tr(G_N.T @ dN)), as a placeholder."""
 
     def __new__(cls, N):
-        return MatrixExpr.__new__(cls, N)
+        return canonical(MatrixExpr.__new__(cls, N))
 
     @property
     def shape(self):
@@ -247,7 +248,7 @@ class ScalarAdjoint(_OneArgument, _Printable, sp.Expr):
     is_number = False
 
     def __new__(cls, N):
-        return sp.Expr.__new__(cls, N)
+        return canonical(sp.Expr.__new__(cls, N))
 
 
 DIFFERENTIALS = (Differential, ScalarDifferential)

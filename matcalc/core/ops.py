@@ -33,10 +33,21 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..errors import MatcalcError, ShapeError
 from . import dag
+from .intern import canonical
 from .nodes import AsScalar, MatrixPower
 from .shapes import describe, is_matrix, mismatch, row_broadcast, shape_of
 
 MAX_EXACT_EXPONENT = 64      # a number raised to a larger power is computed as a float
+
+
+def new(cls, *args):
+    """cls(*args), hash-consed (core/intern.py): the one object for that structure."""
+    return canonical(cls(*args))
+
+
+def matrix_symbol(name, rows, cols):
+    """The matrix symbol `name` (rows x cols); one object per name and shape."""
+    return new(sp.MatrixSymbol, name, rows, cols)
 
 
 # ---- kinds --------------------------------------------------------------------------------------
@@ -47,7 +58,7 @@ def is_zero(e):
 
 
 def zero_like(e):
-    return ZeroMatrix(*e.shape) if is_matrix(e) else sp.Integer(0)
+    return new(ZeroMatrix, *e.shape) if is_matrix(e) else sp.Integer(0)
 
 
 def sym(x):
@@ -80,7 +91,7 @@ def scalar(e):
         return sp.Integer(1)
     if isinstance(e, Identity):
         return sp.Integer(1)
-    return AsScalar(e)
+    return new(AsScalar, e)
 
 
 def as_scalar_if_1x1(e):
@@ -112,7 +123,7 @@ def free_variables(e):
 
 def product_of(mats):
     """One matrix from a list of factors (no coefficient)."""
-    return mats[0] if len(mats) == 1 else MatMul(*mats)
+    return mats[0] if len(mats) == 1 else new(MatMul, *mats)
 
 
 # ---- products -----------------------------------------------------------------------------------
@@ -137,14 +148,14 @@ def matrix_power(X, k):
     if tuple(X.shape) == (1, 1):
         return hpow(X, k)
     if k == 0 or isinstance(X, Identity):
-        return Identity(X.shape[0])
+        return new(Identity, X.shape[0])
     if k == 1 or isinstance(X, ZeroMatrix):
         return X
     coeff, mats = split_coeff(X)
     if coeff != 1:
         return scale(coeff ** k, matrix_power(product_of(mats), k))
     base, j = _power_parts(X)
-    return MatrixPower(base, j * k)
+    return new(MatrixPower, base, j * k)
 
 
 def _merge_powers(mats):
@@ -155,7 +166,7 @@ def _merge_powers(mats):
             b1, k1 = _power_parts(out[-1])
             b2, k2 = _power_parts(m)
             if b1 == b2 and b1.shape[0] == b1.shape[1] and tuple(b1.shape) != (1, 1):
-                out[-1] = MatrixPower(b1, k1 + k2)
+                out[-1] = new(MatrixPower, b1, k1 + k2)
                 continue
         out.append(m)
     return out
@@ -181,24 +192,24 @@ def matmul(*factors):
         return coeff
     rows, cols = mats[0].shape[0], mats[-1].shape[1]
     if coeff == 0 or any(isinstance(m, ZeroMatrix) for m in mats):
-        return ZeroMatrix(rows, cols)
+        return new(ZeroMatrix, rows, cols)
     kept = []
     for m in mats:
         if isinstance(m, Identity):
             continue
         if kept and isinstance(m, OneMatrix) and isinstance(kept[-1], OneMatrix):
             coeff = coeff * m.shape[0]       # ones(a, k) @ ones(k, b) = k * ones(a, b)
-            kept[-1] = OneMatrix(kept[-1].shape[0], m.shape[1])
+            kept[-1] = new(OneMatrix, kept[-1].shape[0], m.shape[1])
             continue
         kept.append(m)
     kept = _merge_powers(kept)
     if not kept:
-        kept = [Identity(rows)]
+        kept = [new(Identity, rows)]
     if coeff == 1 and len(kept) == 1:
         return kept[0]
     if coeff == 1:
-        return MatMul(*kept)
-    return MatMul(coeff, *kept)
+        return new(MatMul, *kept)
+    return new(MatMul, coeff, *kept)
 
 
 def scale(c, M):
@@ -233,11 +244,11 @@ def divide(a, b):
 def _broadcast(term, shape):
     """A scalar or 1 x m row widened to `shape` as the notation says."""
     if not is_matrix(term):
-        return scale(term, OneMatrix(*shape))
+        return scale(term, new(OneMatrix, *shape))
     if tuple(term.shape) == tuple(shape):
         return term
     if term.shape[0] == 1 and term.shape[1] == shape[1]:
-        return matmul(OneMatrix(shape[0], 1), term)
+        return matmul(new(OneMatrix, shape[0], 1), term)
     raise AssertionError("caller checked the shapes")
 
 
@@ -262,7 +273,7 @@ def add(*terms, op="+"):
     if scalars:
         s = sp.Add(*scalars)
         if s != 0:
-            widened.append(scale(s, OneMatrix(*shape)))
+            widened.append(scale(s, new(OneMatrix, *shape)))
     widened = [_broadcast(t, shape) for t in widened]
     return _collect(widened, shape)
 
@@ -281,10 +292,10 @@ def _collect(terms, shape):
     kept = [matmul(c, key) for key, c in coeffs.items() if c != 0]
     kept = _canonical_order(kept, shape)
     if not kept:
-        return ZeroMatrix(*shape)
+        return new(ZeroMatrix, *shape)
     if len(kept) == 1:
         return kept[0]
-    return MatAdd(*kept)
+    return new(MatAdd, *kept)
 
 
 def is_negative_term(t):
@@ -323,15 +334,15 @@ def transpose(e):
     if isinstance(e, (Identity, DiagMatrix)):
         return e
     if isinstance(e, ZeroMatrix):
-        return ZeroMatrix(e.shape[1], e.shape[0])
+        return new(ZeroMatrix, e.shape[1], e.shape[0])
     if isinstance(e, OneMatrix):
-        return OneMatrix(e.shape[1], e.shape[0])
+        return new(OneMatrix, e.shape[1], e.shape[0])
     if isinstance(e, MatMul):
         coeff, mats = split_coeff(e)
         return matmul(coeff, *[transpose(m) for m in reversed(mats)])
     if isinstance(e, MatrixPower):
-        return MatrixPower(transpose(e.base), e.exponent)
-    return Transpose(e)
+        return new(MatrixPower, transpose(e.base), e.exponent)
+    return new(Transpose, e)
 
 
 # ---- elementwise --------------------------------------------------------------------------------
@@ -369,15 +380,15 @@ def hadamard(*factors):
     if shape is None:
         return coeff
     if coeff == 0 or any(isinstance(b, ZeroMatrix) and e > 0 for b, e in powers.items()):
-        return ZeroMatrix(*shape)
-    kept = [b if e == 1 else HadamardPower(b, e) for b, e in powers.items() if e > 0] + \
-        [HadamardPower(b, e) for b, e in powers.items() if e < 0]
+        return new(ZeroMatrix, *shape)
+    kept = [b if e == 1 else new(HadamardPower, b, e) for b, e in powers.items() if e > 0] + \
+        [new(HadamardPower, b, e) for b, e in powers.items() if e < 0]
     if not kept:
-        body = OneMatrix(*shape)
+        body = new(OneMatrix, *shape)
     elif len(kept) == 1:
         body = kept[0]
     else:
-        body = HadamardProduct(*kept)
+        body = new(HadamardProduct, *kept)
     return scale(coeff, body)
 
 
@@ -408,7 +419,7 @@ def hpow(A, p):
     if p == 1:
         return A
     if p == 0:
-        return OneMatrix(*A.shape)
+        return new(OneMatrix, *A.shape)
     if isinstance(A, OneMatrix):
         return A
     integer = p.is_Integer or (p.is_Float and float(p).is_integer())
@@ -419,7 +430,7 @@ def hpow(A, p):
         return scale(power(c, p), hpow(product_of(ms), p))
     if isinstance(A, HadamardProduct) and integer:
         return hadamard(*[hpow(f, p) for f in A.args])  # (A*B)**k = A**k * B**k
-    return HadamardPower(A, p)
+    return new(HadamardPower, A, p)
 
 
 # ---- functions of matrices ----------------------------------------------------------------------
@@ -444,7 +455,7 @@ def trace(A):
         return c * trace(matmul(*ms))
     if tuple(A.shape) == (1, 1):
         return scalar(A)
-    return Trace(A)
+    return new(Trace, A)
 
 
 def inv(A):
@@ -461,7 +472,7 @@ def inv(A):
     c, ms = split_coeff(A)
     if c != 1:
         return scale(power(c, -1), inv(product_of(ms)))
-    return Inverse(A)
+    return new(Inverse, A)
 
 
 def diag(A):
@@ -471,32 +482,32 @@ def diag(A):
         raise ShapeError("diag() needs a vector or a square matrix, got a scalar")
     if A.shape[1] == 1:
         if isinstance(A, OneMatrix):
-            return Identity(A.shape[0])
+            return new(Identity, A.shape[0])
         if isinstance(A, ZeroMatrix):
-            return ZeroMatrix(A.shape[0], A.shape[0])
+            return new(ZeroMatrix, A.shape[0], A.shape[0])
         c, ms = split_coeff(A)
         if c != 1:
             return scale(c, diag(product_of(ms)))
-        return DiagMatrix(A)
+        return new(DiagMatrix, A)
     square("diag", A)
     if isinstance(A, DiagMatrix):
         return A.args[0]
     if isinstance(A, Identity):
-        return OneMatrix(A.shape[0], 1)
+        return new(OneMatrix, A.shape[0], 1)
     if isinstance(A, ZeroMatrix):
-        return ZeroMatrix(A.shape[0], 1)
+        return new(ZeroMatrix, A.shape[0], 1)
     c, ms = split_coeff(A)
     if c != 1:
         return scale(c, diag(product_of(ms)))
-    return DiagonalOf(A)
+    return new(DiagonalOf, A)
 
 
 def eye(n):
-    return Identity(n)
+    return new(Identity, n)
 
 
 def ones(n, m=1):
-    return OneMatrix(n, m)
+    return new(OneMatrix, n, m)
 
 
 def entry_sum(A):

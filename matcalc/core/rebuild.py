@@ -16,6 +16,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import dag, functions, ops
+from .intern import canonical
 from .nodes import AsScalar, MatrixPower, Vec
 from .vec import kron, vec
 
@@ -59,7 +60,7 @@ def rebuild(e, kids):
     record = functions.record_of(e)
     if record is not None:
         return record.build(args[-1])
-    return e.func(*args)
+    return canonical(e.func(*args))
 
 
 class Substitution:

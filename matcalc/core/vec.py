@@ -25,6 +25,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..errors import ShapeError
 from . import ops
+from .ops import new
 from .nodes import Commutation, Vec
 
 
@@ -40,19 +41,19 @@ def kron(A, B):
     cB, mB = ops.split_coeff(B)
     coeff = cA * cB
     if coeff == 0 or isinstance(A, ZeroMatrix) or isinstance(B, ZeroMatrix):
-        return ZeroMatrix(rows, cols)
-    A = mA[0] if len(mA) == 1 else MatMul(*mA)
-    B = mB[0] if len(mB) == 1 else MatMul(*mB)
+        return new(ZeroMatrix, rows, cols)
+    A = mA[0] if len(mA) == 1 else new(MatMul, *mA)
+    B = mB[0] if len(mB) == 1 else new(MatMul, *mB)
     if _is_col(A) and _is_row(B):
         return ops.scale(coeff, ops.matmul(A, B))      # kron(u, r) = u@r
     if _is_row(A) and _is_col(B):
         return ops.scale(coeff, ops.matmul(B, A))      # kron(r, u) = u@r
     if isinstance(A, Identity) and isinstance(B, Identity):
-        body = Identity(rows)
+        body = new(Identity, rows)
     elif isinstance(A, OneMatrix) and isinstance(B, OneMatrix):
-        body = OneMatrix(rows, cols)
+        body = new(OneMatrix, rows, cols)
     else:
-        body = KroneckerProduct(A, B)
+        body = new(KroneckerProduct, A, B)
     return ops.scale(coeff, body)
 
 
@@ -74,13 +75,13 @@ def vec(X):
     if X.shape[0] == 1:
         return ops.transpose(X)
     if isinstance(X, ZeroMatrix):
-        return ZeroMatrix(X.shape[0] * X.shape[1], 1)
+        return new(ZeroMatrix, X.shape[0] * X.shape[1], 1)
     if isinstance(X, OneMatrix):
-        return OneMatrix(X.shape[0] * X.shape[1], 1)
+        return new(OneMatrix, X.shape[0] * X.shape[1], 1)
     c, ms = ops.split_coeff(X)
     if c != 1:
-        return ops.scale(c, vec(ms[0] if len(ms) == 1 else MatMul(*ms)))
-    return Vec(X)
+        return ops.scale(c, vec(ms[0] if len(ms) == 1 else new(MatMul, *ms)))
+    return new(Vec, X)
 
 
 def commutation(n, m=None):
@@ -88,10 +89,10 @@ def commutation(n, m=None):
     m = n if m is None else m
     n, m = ops.sym(n), ops.sym(m)
     if n == 1:
-        return Identity(m)
+        return new(Identity, m)
     if m == 1:
-        return Identity(n)
-    return Commutation(n, m)
+        return new(Identity, n)
+    return new(Commutation, n, m)
 
 
 def kron_factors(P):

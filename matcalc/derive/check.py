@@ -19,7 +19,6 @@ result are finite (plain normal values, positive values, well-conditioned square
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 from sympy import MatrixSymbol
 
 from ..core import dag

@@ -121,8 +121,7 @@ def gradient_steps(f, walk, variables, raw, results):
             for i in reversed(at[1:]):
                 del terms[i]
             terms[at[0]][1] = G
-            add(line(), "collect the terms of d" + ("N" if ops.is_matrix(node) else "n"),
-                "tr(A.T@dN) + tr(B.T@dN) = tr((A + B).T@dN)")
+            add(line(), "collect terms", "tr(A.T@dN) + tr(B.T@dN) = tr((A + B).T@dN)")
         return at[0]
 
     for v in walk.visits:
@@ -137,6 +136,13 @@ def gradient_steps(f, walk, variables, raw, results):
     for x in variables:
         if any(n == x for n, _ in terms):
             collect(x, raw[x.name])
+    for x in variables:
+        G = raw[x.name]
+        steps.append(Step(read_off_term(x, G) if not ops.is_zero(G) else sp.Integer(0), G,
+                          "read off the gradient", f"df = tr(G.T@d{x.name})  =>  df/d{x.name} = G"))
+        if to_text(results[x.name]) != to_text(G):
+            steps.append(Step(G, results[x.name], "simplify",
+                              "common factors, transposes, like terms"))
     return steps
 
 
@@ -175,7 +181,8 @@ class Derivation:
         if self.kind != "gradient":
             return self._text_records()
         lines = [f"f = {to_text(self.f)}"]
-        rows = [(to_text(s.after), f"[{s.rule}: {s.identity}]") for s in self.steps]
+        rows = [(to_text(s.after), f"[{s.rule}: {s.identity}]") for s in self.steps
+                if s.rule not in ("read off the gradient", "simplify")]
         width = max((len(r) for r, _ in rows), default=0)
         for i, (rhs, note) in enumerate(rows):
             prefix = "df = " if i == 0 else "   = "
@@ -193,7 +200,8 @@ class Derivation:
         if self.kind != "gradient":
             return self._latex_records()
         rows = []
-        for i, s in enumerate(self.steps):
+        for i, s in enumerate(st for st in self.steps
+                              if st.rule not in ("read off the gradient", "simplify")):
             note = "" if s.rule == "differential" else text_latex(f"{s.rule}: {s.identity}")
             rows.append((r"\mathrm{d}f" if i == 0 else "", latex(s.after), note))
         for x in self.variables:

@@ -13,7 +13,6 @@ one equation dN = ... per expanded node, the identification citing the vec rules
 read-off. Full Hessians with respect to matrices are 4-index objects: use hvp.
 """
 import sympy as sp
-from sympy import MatrixSymbol
 
 from ..core import ops
 from ..core.nodes import Differential, ScalarDifferential, Vec
@@ -101,7 +100,7 @@ def gradient_name(f, x):
 
 
 def gradient_step(f, x, g):
-    symbol = MatrixSymbol(gradient_name(f, x), *x.shape) if ops.is_matrix(x) \
+    symbol = ops.matrix_symbol(gradient_name(f, x), *x.shape) if ops.is_matrix(x) \
         else sp.Symbol(gradient_name(f, x))
     return symbol, Step(symbol, g, "the gradient (mc.grad)",
                         f"df = tr(g.T@d{x.name})  =>  g = df/d{x.name}")
@@ -137,7 +136,7 @@ def fresh_direction(f, x):
     taken = set(ops.free_variables(f))
     for name in ["V", f"V_{x.name}"] + [f"V{i}" for i in range(2, 100)]:
         if name not in taken:
-            return MatrixSymbol(name, *x.shape) if ops.is_matrix(x) else sp.Symbol(name, real=True)
+            return ops.matrix_symbol(name, *x.shape) if ops.is_matrix(x) else sp.Symbol(name, real=True)
     raise AssertionError("no free name for the direction")
 
 

@@ -22,13 +22,14 @@ import sympy as sp
 from sympy import MatrixSymbol
 
 from ..core import dag, ops
-from ..core.nodes import ADJOINTS, Differential, Named, ScalarDifferential
-from ..core.rebuild import Substitution, rebuild
+from ..core.nodes import Differential, Named, ScalarDifferential
+from ..core.rebuild import rebuild
 from ..calculus.program import backward_statements
 from ..calculus.reverse import adjoint_placeholder, walk
+from ..calculus.simplify import simplify
 from ..calculus.transpose import inner as inner_product
 from ..derive.check import check_derivation
-from ..derive.derivation import Derivation, Step, cited, read_off_term
+from ..derive.derivation import Derivation, Step, read_off_term
 from ..errors import UnknownNameError
 from ..evaluate import evaluate as evaluate_expr
 from ..printing.latex import latex as latex_of, name_latex, text_latex
@@ -77,7 +78,7 @@ class Backprop:
             if name is not None and isinstance(out, Named):
                 self.node_names[out] = name
                 self.layer_of[out] = (layer, previous)
-                self.symbols[name] = MatrixSymbol(name, *out.shape)
+                self.symbols[name] = ops.matrix_symbol(name, *out.shape)
             previous = out
         params = list(net.parameters.values())
         self.walk = walk(net.loss_expr, params)
@@ -89,7 +90,7 @@ class Backprop:
         for node in named_nodes:
             name = self.node_names.get(node, getattr(node, "name", None))
             self.print_names[adjoint_placeholder(node)] = f"grad_{name}"
-            self.symbols[f"grad_{name}"] = MatrixSymbol(f"grad_{name}", *node.shape)
+            self.symbols[f"grad_{name}"] = ops.matrix_symbol(f"grad_{name}", *node.shape)
         self.symbols["loss"] = sp.Symbol("loss")
         self.loss_symbol = sp.Symbol("L")
         self._symbolic_memo = {}
@@ -121,16 +122,16 @@ class Backprop:
         self.forward.append(("loss", self.symbolic(self.net.loss_expr, root_kept=True)))
         self.backward = []
         self.gradients = {}
+        memo = {}
         for st in self.program.statements:
             name = self.print_names[st.target]
-            expr = self.symbolic(st.expr)
+            expr = simplify(self.symbolic(st.expr), memo)
             if st.accumulate:
                 expr = ops.add(self.symbols[name], expr)
             self.backward.append((name, expr, self.comment(st.visit)))
+        by_name = {name: expr for name, expr, _ in self.backward}
         for p in self.net.parameters.values():
-            parts = [self.symbolic(st.expr) for st in self.program.statements
-                     if st.target.arg is p]
-            self.gradients[p.name] = ops.add(*parts) if parts else ops.zero_like(p)
+            self.gradients[p.name] = by_name.get(f"grad_{p.name}", ops.zero_like(p))
         self.gradients = {p: self.gradients[p] for p in self.net.parameters}
 
     def comment(self, visit):

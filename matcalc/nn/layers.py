@@ -11,7 +11,6 @@ anything: the backward pass of every layer comes from the one reverse walk (back
   adds nothing, `LeakyReLU(alpha)` is relu(Z) - alpha*relu(-Z).
 """
 import sympy as sp
-from sympy import MatrixSymbol
 
 from ..core import functions, ops
 from ..core.shapes import dimension
@@ -33,9 +32,9 @@ class Dense:
         return shapes
 
     def parameters(self, k):
-        params = {f"W{k}": MatrixSymbol(f"W{k}", self.rows, self.cols)}
+        params = {f"W{k}": ops.matrix_symbol(f"W{k}", self.rows, self.cols)}
         if self.bias:
-            params[f"b{k}"] = MatrixSymbol(f"b{k}", self.cols, 1)
+            params[f"b{k}"] = ops.matrix_symbol(f"b{k}", self.cols, 1)
         return params
 
     def build(self, A, params):

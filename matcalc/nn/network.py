@@ -10,8 +10,8 @@ Naming scheme (forward names, then `grad_<name>` for adjoints):
 * the output of the last layer is always `y_pred`; the input is `X`, the target `Y`,
   the parameters `W1, b1, W2, b2, ...` in layer order; `Identity` layers add no name.
 """
-from sympy import MatrixSymbol
 
+from ..core import ops
 from ..core.nodes import Named
 from ..core.shapes import dimension
 from ..errors import MatcalcError, ShapeError
@@ -42,8 +42,8 @@ class Sequential:
             if a.cols != b.rows:
                 raise ShapeError(f"dense layers do not chain: {a.spec()} outputs {a.n_out}, "
                                  f"{b.spec()} expects {b.n_in}")
-        self.X = MatrixSymbol("X", self.N, dense[0].rows)
-        self.Y = MatrixSymbol("Y", self.N, dense[-1].cols)
+        self.X = ops.matrix_symbol("X", self.N, dense[0].rows)
+        self.Y = ops.matrix_symbol("Y", self.N, dense[-1].cols)
         self.shapes = {"X": (batch, dense[0].n_in), "Y": (batch, dense[-1].n_out)}
         self.parameters = {}
         self.layer_parameters = []   # per layer: name -> symbol ({} for activations)

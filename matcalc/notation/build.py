@@ -7,7 +7,6 @@ of its notation name here, made from the registry (no list of its own): `mc.tanh
 on the returned SymPy objects (`@`, `+`, `.T`) are SymPy's own; use these builders (or `parse`)
 for elementwise functions, traces and the rest of the notation.
 """
-import sympy as sp
 
 from ..core import functions, ops
 from ..core.shapes import dimension

@@ -128,7 +128,7 @@ def symbols_from_shapes(shapes):
             symbol = spec
             check_name(symbol.name)
             if is_matrix(symbol):
-                symbol = sp.MatrixSymbol(symbol.name, *[dimension(d, f"the shape of {name}")
+                symbol = ops.matrix_symbol(symbol.name, *[dimension(d, f"the shape of {name}")
                                                         for d in symbol.shape])
             else:
                 symbol = sp.Symbol(symbol.name, real=True)
@@ -136,7 +136,7 @@ def symbols_from_shapes(shapes):
         else:
             check_name(name)
             shape = declared_shape(spec, name)
-            symbol = sp.Symbol(name, real=True) if shape is None else sp.MatrixSymbol(name, *shape)
+            symbol = sp.Symbol(name, real=True) if shape is None else ops.matrix_symbol(name, *shape)
         if name in functions.BY_NOTATION or name in STRUCTURAL or name in DIMENSION_FUNCTIONS:
             raise MatcalcError(f"symbol name {name!r} is a function of the notation")
         table[name] = symbol

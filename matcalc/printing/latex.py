@@ -64,7 +64,7 @@ class LatexPrinter(TextPrinter):
         return rf"\operatorname{{{name}}}\left({inner}\right)", ATOM
 
     def function(self, record, arg):
-        return record.latex.format(x=self.p(arg)[0], x_=self.wrap(arg, ATOM)), ATOM
+        return record.spell(record.latex, self.p(arg)[0], self.wrap(arg, ATOM)), ATOM
 
     def named(self, e, name):
         return name_latex(name), ATOM
@@ -133,7 +133,7 @@ class LatexPrinter(TextPrinter):
 
     # -- products --
     def matmul_join(self, mats):
-        return " ".join(self.wrap(m, MUL, strict=True) for m in mats)
+        return " ".join(self.wrap(m, MUL, strict=True) for m in mats)   # X^{2} stays a power
 
     def _MatMul(self, e):
         coeff, mats = ops.split_coeff(e)

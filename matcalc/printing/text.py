@@ -14,7 +14,7 @@ from sympy import HadamardPower, HadamardProduct, OneMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import ops
-from ..core.nodes import AsScalar
+from ..core.nodes import AsScalar, MatrixPower, Named
 from .base import ADD, ATOM, MUL, NEG, POW, Printer
 
 EXPANDED_POWER = 3         # matrix powers up to this print as products
@@ -43,6 +43,17 @@ def product_dims(rows, cols):
     r += [sp.Integer(1)] * (k - len(r))
     c += [sp.Integer(1)] * (k - len(c))
     return list(zip(r, c))
+
+
+def expand_powers(mats):
+    """Factors of a product with the short matrix powers written out: X@X@X, not (X@X@X)."""
+    out = []
+    for m in mats:
+        if isinstance(m, MatrixPower) and int(m.exponent) <= EXPANDED_POWER:
+            out += [m.base] * int(m.exponent)
+        else:
+            out.append(m)
+    return out
 
 
 def number_text(x):
@@ -193,7 +204,7 @@ class TextPrinter(Printer):
         return self.scaled(coeff, body, body_prec)
 
     def matmul_join(self, mats):
-        return "@".join(self.wrap(m, MUL, strict=True) for m in mats)
+        return "@".join(self.wrap(m, MUL, strict=True) for m in expand_powers(mats))
 
     def scaled(self, coeff, body, body_prec):
         """coeff * body, written as num*body/den with a leading minus where it belongs."""
@@ -252,7 +263,7 @@ class TextPrinter(Printer):
         # a scalar or a row may stand for its broadcast (1 + X, X@W + b.T) only next to a term
         # printed at the full shape
         elide = any(self.broadcast_part(t, e.shape) is None for _, t in terms)
-        out = [(neg, self.term_text(t, e.shape, elide)) for neg, t in terms]
+        out = [(neg, self.term_text(t, e.shape, elide, neg)) for neg, t in terms]
         return self.join_terms(out), ADD
 
     def broadcast_part(self, term, shape):
@@ -265,10 +276,13 @@ class TextPrinter(Printer):
             return ops.matmul(c, *ms[1:])
         return None
 
-    def term_text(self, term, shape, elide=True):
+    def term_text(self, term, shape, elide=True, negative=True):
+        """A term of a sum; a sum inside a sum needs parentheses only after a minus."""
         part = self.broadcast_part(term, shape) if elide else None
         text, prec = self.p(term if part is None else part)
-        return self.parens(text) if prec <= ADD else text
+        if prec < ADD or (prec == ADD and (negative or not isinstance(term, Named))):
+            return self.parens(text)
+        return text
 
     def join_terms(self, terms):
         s = ""
