@@ -12,6 +12,7 @@ structurally, for the function and for its gradient.
 import re
 
 import numpy as np
+import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
