@@ -1,22 +1,37 @@
-"""Derivation cost against depth (run by hand: python benchmarks/bench_derive.py).
+"""Derivation cost against depth (run by hand: python benchmarks/bench_derive.py [--quick]).
 
-Derives the gradient of a chain of K matrix products and of a K-layer tanh network for several K
-and reports the median time of 5 runs each, and the ratio to the smallest K: linear growth shows
-as ratios close to K / K_min.
+The bars of issue "One engine" (point 5), each the median of 3 runs, CPU time beside wall time,
+in a fresh process per depth so one case does not warm the next:
+
+* parse + grad + to_text of a K-deep nest sum(tanh(tanh(...(x)...))), K = 500, 1000, 2000;
+* parse + grad (w.r.t. the first layer's W1, the deepest) + to_text of a K-layer Dense+Tanh
+  network written as text, K = 250, 500, 1000;
+* codegen.numpy_source of a K-layer nn.Sequential of Dense(16,16)+Tanh, K = 250, 500, 1000;
+* grad of tr(X @ X @ ... @ X) with K factors, K = 1000, and its result.
+
+Growth is linear when doubling K costs about twice the time (the bar: at most 2.3x).
 """
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
-import matcalc as mc
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def chain(k):
-    shapes = {f"A{i}": ("n", "n") for i in range(k)}
-    text = "tr(" + " @ ".join(f"A{i}" for i in range(k)) + ")"
-    return mc.parse(text, shapes), "A0"
+def nest(k):
+    import matcalc as mc
+    text = "x"
+    for _ in range(k):
+        text = f"tanh({text})"
+    f = mc.parse(f"sum({text})", {"x": ("n",)})
+    return mc.to_text(mc.grad(f, "x").result)
 
 
-def network(k):
+def network_text(k):
+    import matcalc as mc
     shapes = {"X": ("N", "d")}
     text = "X"
     for i in range(1, k + 1):
@@ -24,24 +39,68 @@ def network(k):
         shapes[f"b{i}"] = ("d",)
         text = f"tanh({text} @ W{i} + b{i}.T)"
     shapes["Y"] = ("N", "d")
-    return mc.parse(f"sum(({text} - Y) ** 2)", shapes), ["W1", f"W{k}"]
+    f = mc.parse(f"sum(({text} - Y) ** 2)", shapes)
+    return mc.to_text(mc.grad(f, "W1").result)
 
 
-def median_time(build, k, runs=5):
-    times = []
+def network_codegen(k):
+    import codegen
+    from matcalc import nn
+    layers = []
+    for _ in range(k):
+        layers += [nn.Dense(16, 16), nn.Tanh()]
+    return codegen.numpy_source(nn.Sequential(layers, loss=nn.SumSquaredError()))
+
+
+def power_chain(k):
+    import matcalc as mc
+    f = mc.parse("tr(" + " @ ".join(["X"] * k) + ")", {"X": ("n", "n")})
+    return mc.to_text(mc.grad(f, "X").result)
+
+
+CASES = {"nest": nest, "network": network_text, "codegen": network_codegen, "power": power_chain}
+
+
+def one(case, k):
+    """Run in a child process: print (wall, cpu, len(result)) as JSON. The imports are not
+    timed (python -X importtime shows them: about 0.6 s, SymPy's own import most of it)."""
+    import codegen  # noqa: F401
+    import matcalc  # noqa: F401
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = CASES[case](k)
+    print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu, len(out),
+                      out[:60]]))
+
+
+def measure(case, k, runs=3):
+    results = []
     for _ in range(runs):
-        t = time.perf_counter()
-        f, wrt = build(k)
-        mc.grad(f, wrt)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        p = subprocess.run([sys.executable, __file__, "--one", case, str(k)], capture_output=True,
+                           text=True, check=True, cwd=os.path.dirname(HERE))
+        results.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    wall = statistics.median(r[0] for r in results)
+    cpu = statistics.median(r[1] for r in results)
+    return wall, cpu, results[0][2], results[0][3]
+
+
+def main(quick=False):
+    plan = {"nest": (500, 1000, 2000), "network": (250, 500, 1000),
+            "codegen": (250, 500, 1000), "power": (500, 1000)}
+    if quick:
+        plan = {case: depths[:2] for case, depths in plan.items()}
+    for case, depths in plan.items():
+        previous = None
+        for k in depths:
+            wall, cpu, size, head = measure(case, k)
+            growth = f"x{wall / previous:4.2f} for x2 depth" if previous else ""
+            print(f"{case:8s} K={k:5d}: wall {wall:6.2f} s  cpu {cpu:6.2f} s  "
+                  f"{size:9,d} chars  {growth}  {head!r}")
+            previous = wall
 
 
 if __name__ == "__main__":
-    for name, build in (("chain of products", chain), ("tanh network", network)):
-        base = None
-        for k in (10, 25, 50, 100):
-            t = median_time(build, k)
-            base = base or t
-            print(f"{name:18s} depth {k:4d}: parse+grad median {t * 1000:8.1f} ms  "
-                  f"(x{t / base:5.1f} of depth 10)")
+    if "--one" in sys.argv:
+        i = sys.argv.index("--one")
+        one(sys.argv[i + 1], int(sys.argv[i + 2]))
+    else:
+        main("--quick" in sys.argv)

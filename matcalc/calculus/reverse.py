@@ -95,8 +95,12 @@ def differential_detector():
     return has_differential
 
 
-def walk(f, variables):
-    """The reverse walk of the scalar f for the given variables (see the module docstring)."""
+def walk(f, variables, values=True):
+    """The reverse walk of the scalar f for the given variables (see the module docstring).
+
+    values=False records only the placeholder forms (what a program of statements needs):
+    a contribution's `value` is then its placeholder form, and the gradients are not formed.
+    """
     variables = list(variables)
     wanted = set(variables)
     order, depends = topological_order(f, wanted)
@@ -118,14 +122,14 @@ def walk(f, variables):
         if not parts:
             continue
         G = ops.add(*[c.value for c in parts]) if len(parts) > 1 else parts[0].value
-        if ops.is_zero(G):
+        if values and ops.is_zero(G):
             continue
         G_placeholder = one if node is f else adjoint_placeholder(node)
         rule = rule_for(node)
         expansion = rule(node, d)
         pull = Pull(has_differential)
         pull(G_placeholder, expansion)
-        binding = {G_placeholder: ops.as_scalar_if_1x1(G)} if G_placeholder != 1 else {}
+        binding = {G_placeholder: ops.as_scalar_if_1x1(G)} if G_placeholder != 1 and values else {}
         pulled = []
         for child, expr in pull.out:
             if ops.is_zero(expr):
@@ -139,7 +143,7 @@ def walk(f, variables):
         visits.append(Visit(node, G_placeholder, G, expansion, rule, derivative_of(node),
                             tuple(pulled), tuple(pull.used)))
     gradients = {}
-    for v in variables:
+    for v in variables if values else ():
         parts = received.get(v)
         gradients[v] = None if not parts else (
             ops.add(*[c.value for c in parts]) if len(parts) > 1 else parts[0].value)

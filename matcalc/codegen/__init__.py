@@ -36,22 +36,22 @@ def _is_network(obj):
 def expression_schedule(f, variables, derivation=None):
     f_code = stable(f)
     w = derivation.walk if derivation is not None and derivation.walk is not None and \
-        f_code == f else walk(f_code, variables)
+        f_code == f else walk(f_code, variables, values=False)
     return schedule(f_code, w, inputs_of(f_code, variables, like=f))
 
 
 def network_schedule(net, wrt=None):
-    bp = net.backprop()
+    """The schedule of a network: its own walk of the loss (the overflow-safe form), with the
+    network's names for the layer outputs (h, h_relu, y_pred; grad_h, ...)."""
     params = list(net.parameters) if wrt is None else [getattr(p, "name", p) for p in wrt]
     for p in params:
         if p not in net.parameters:
             raise MatcalcError(f"{p!r} is not a parameter of the network; parameters: "
                                + ", ".join(net.parameters))
     variables = [net.parameters[p] for p in params]
-    f = net.loss_expr
-    f_code = stable(f)
-    w = bp.walk if f_code == f and variables == bp.walk.variables else walk(f_code, variables)
-    node_names = {n: name for n, name in bp.node_names.items()}
+    f_code = stable(net.loss_expr)
+    w = walk(f_code, variables, values=False)
+    node_names = net.output_names()
     inputs = [net.X] + list(net.parameters.values()) + [net.Y]
     return schedule(f_code, w, inputs, node_names=node_names, value_name="loss",
                     adjoint_name=lambda node: f"grad_{node_names[node]}" if node in node_names else None)

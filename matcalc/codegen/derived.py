@@ -21,12 +21,12 @@ from sympy import Identity, MatAdd, MatMul
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from ..core import dag, ops
-from ..printing.base import MUL
+from ..printing.base import ATOM, MUL
 from ..printing.text import to_text
 from .emit import HELPERS, INDENT, VERSION, ModuleWriter, expected_literal, header_text, \
     module_name, shape_doc
 from .names import Names
-from .passes import drop_dead
+from .passes import drop_dead, is_fresh
 from .schedule import Line, Schedule, Wishes, inputs_of, uses, worth_naming
 
 KINDS = ("jacobian", "hessian", "hvp")
@@ -110,20 +110,19 @@ def derived_module(d, name=None):
     body = []
     for line in lines:
         text = w.value_text(line)
-        if line.target == result and (not text.startswith("np.") or ops.is_zero(rest)):
+        if line.target == result and (not is_fresh(rest, w.printer) or ops.is_zero(rest)):
             text = f"np.array({text}, dtype={dtype})"          # a fresh, writable array
-        body.append(INDENT + f"{line.target} = {text}")
+        body.append(INDENT + f"{line.target} = {w.printer.expand(text)}")
     for coeff, m in diagonal:
         n = w.printer.dim(m.shape[0])
         if isinstance(m, Identity):
             value = w.printer.p(coeff)[0] if coeff != 1 else "1.0"
         else:
-            v = w.printer.full_wrap(m.args[0], MUL)
-            v = f"({v}).ravel()" if not v.isidentifier() else f"{v}.ravel()"
+            v = f"{w.printer.full_wrap(m.args[0], ATOM)}.ravel()"
             value = v if coeff == 1 else f"{w.printer.wrap(coeff, MUL)} * {v}"
         body.append(INDENT + f"# the diagonal term {to_text(ops.matmul(coeff, m))}, added in place "
                              f"to the fresh array {result}")
-        body.append(INDENT + f"{result}[np.diag_indices({n})] += {value}")
+        body.append(INDENT + f"{result}[np.diag_indices({n})] += {w.printer.expand(value)}")
 
     args = ", ".join(s.name for s in inputs)
     out_shape = x.shape if kind == "hvp" else R.shape

@@ -146,6 +146,9 @@ class ModuleWriter:
         return text
 
     def line_text(self, line):
+        return self.printer.expand(self.line_source(line))
+
+    def line_source(self, line):
         if line.accumulate:
             e = line.expr
             negative = ops.is_negative_term(e) if ops.is_matrix(e) else e.could_extract_minus_sign()

@@ -261,8 +261,8 @@ class NumpyPrinter(TextPrinter):
         operands = [self.full_wrap(m, MUL, strict=True) for m in mats]
         if len(mats) > 2 and mats[-1].shape[1] == 1 and mats[0].shape[0] != 1:
             text = operands[-1]
-            for op in reversed(operands[:-1]):
-                text = f"{op} @ {text if ' ' not in text else self.parens(text)}"
+            for k, op in enumerate(reversed(operands[:-1])):
+                text = f"{op} @ {text if k == 0 else self.parens(text)}"
             return text
         return " @ ".join(operands)
 
@@ -334,7 +334,7 @@ class NumpyPrinter(TextPrinter):
         if exp == sp.S.Half:
             return f"np.sqrt({self.text(base)})", ATOM
         text, prec = self.p(base)
-        if exp == 2 and prec == ATOM and text.isidentifier():
+        if exp == 2 and (base in self.names or isinstance(base, sp.MatrixSymbol)):
             return f"{text} * {text}", MUL
         if exp == 2:
             return f"np.square({text})", ATOM

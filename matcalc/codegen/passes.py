@@ -87,6 +87,16 @@ def is_fresh(expr, printer):
     return record is not None and record.kind != "elementwise"
 
 
+def last_uses(lines, names):
+    """name -> the index of the last line that reads or assigns it."""
+    last = {}
+    for i, line in enumerate(lines):
+        for name in reads(line, names):
+            last[name] = i
+        last[line.target] = max(last.get(line.target, i), i)
+    return last
+
+
 def in_place(lines, names, printer, live_out, inputs):
     """Mark lines that can write into a dead fresh buffer (line.out); see the module docstring."""
     fresh = {}
@@ -94,6 +104,7 @@ def in_place(lines, names, printer, live_out, inputs):
         if not line.accumulate:
             fresh[line.target] = is_fresh(line.expr, printer)
     input_names = {s.name for s in inputs}
+    last = last_uses(lines, names)
     for i, line in enumerate(lines):
         if line.accumulate or line.out:
             continue
@@ -106,11 +117,10 @@ def in_place(lines, names, printer, live_out, inputs):
             continue
         if tuple(operand.shape) != tuple(line.expr.shape) or not printer.is_full(line.expr):
             continue
-        if any(name in reads(later, names) for later in lines[i + 1:]):
-            continue
-        if any(later.target == name for later in lines[i + 1:]):
+        if last.get(name, i) > i:          # read or assigned again later: still alive
             continue
         line.out = name
+        last[line.target] = max(last.get(line.target, i), i)
     return lines
 
 

@@ -36,10 +36,17 @@ def is_child_arg(a):
 
 
 def children(e):
-    """The subexpressions of e that carry values (not its dimension sizes or function name)."""
-    if is_leaf(e):
-        return ()
-    return tuple(a for a in e.args if is_child_arg(a))
+    """The subexpressions of e that carry values (not its dimension sizes or function name);
+    remembered on the node where it has room (matrix nodes), since every walk asks."""
+    d = getattr(e, "__dict__", None)
+    if d is not None:
+        kids = d.get("_matcalc_children")
+        if kids is not None:
+            return kids
+    kids = () if is_leaf(e) else tuple(a for a in e.args if is_child_arg(a))
+    if d is not None:
+        d["_matcalc_children"] = kids
+    return kids
 
 
 def postorder(root, kids=children):

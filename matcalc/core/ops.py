@@ -45,6 +45,13 @@ def new(cls, *args):
     return canonical(cls(*args))
 
 
+def assembled(cls, *args):
+    """A MatMul, MatAdd or HadamardProduct of arguments whose shapes this module has already
+    checked: SymPy's constructor would check them again, at a cost linear in their number,
+    for every node of a long chain."""
+    return canonical(sp.Basic.__new__(cls, *args))
+
+
 def matrix_symbol(name, rows, cols):
     """The matrix symbol `name` (rows x cols); one object per name and shape."""
     return new(sp.MatrixSymbol, name, rows, cols)
@@ -208,8 +215,8 @@ def matmul(*factors):
     if coeff == 1 and len(kept) == 1:
         return kept[0]
     if coeff == 1:
-        return new(MatMul, *kept)
-    return new(MatMul, coeff, *kept)
+        return assembled(MatMul, *kept)
+    return assembled(MatMul, coeff, *kept)
 
 
 def scale(c, M):
@@ -295,7 +302,7 @@ def _collect(terms, shape):
         return new(ZeroMatrix, *shape)
     if len(kept) == 1:
         return kept[0]
-    return new(MatAdd, *kept)
+    return assembled(MatAdd, *kept)
 
 
 def is_negative_term(t):
@@ -369,14 +376,15 @@ def hadamard(*factors):
         else:
             _check_same("*", first, f)
         c, ms = split_coeff(f)
-        coeff = coeff * c
+        if c != 1:
+            coeff = coeff * c
         m = product_of(ms)
         parts = m.args if isinstance(m, HadamardProduct) else (m,)
-        for p in parts:
+        for p in parts:                   # exponents stay Python ints in the common case
             if isinstance(p, OneMatrix):
                 continue
-            base, exp = (p.args[0], p.args[1]) if isinstance(p, HadamardPower) else (p, sp.Integer(1))
-            powers[base] = powers.get(base, sp.Integer(0)) + exp
+            base, exp = (p.args[0], p.args[1]) if isinstance(p, HadamardPower) else (p, 1)
+            powers[base] = powers.get(base, 0) + exp
     if shape is None:
         return coeff
     if coeff == 0 or any(isinstance(b, ZeroMatrix) and e > 0 for b, e in powers.items()):
@@ -388,7 +396,7 @@ def hadamard(*factors):
     elif len(kept) == 1:
         body = kept[0]
     else:
-        body = new(HadamardProduct, *kept)
+        body = assembled(HadamardProduct, *kept)
     return scale(coeff, body)
 
 

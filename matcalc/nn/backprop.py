@@ -25,7 +25,7 @@ from ..core import dag, ops
 from ..core.nodes import Differential, Named, ScalarDifferential
 from ..core.rebuild import rebuild
 from ..calculus.program import backward_statements
-from ..calculus.reverse import adjoint_placeholder, walk
+from ..calculus.reverse import adjoint_placeholder, differential_detector, walk
 from ..calculus.simplify import simplify
 from ..calculus.transpose import inner as inner_product
 from ..derive.check import check_derivation
@@ -71,14 +71,13 @@ class Backprop:
     def __init__(self, net):
         self.net = net
         self.symbols = {"X": net.X, "Y": net.Y, **net.parameters}
-        self.node_names = {}                     # layer output (a Named node) -> name
+        self.node_names = net.output_names()     # layer output (a Named node) -> name
         self.layer_of = {}                       # layer output node -> (layer, its input node)
         previous = net.X
-        for layer, name, out in zip(net.layers, net.names(), net.outputs):
-            if name is not None and isinstance(out, Named):
-                self.node_names[out] = name
+        for layer, out in zip(net.layers, net.outputs):
+            if out in self.node_names and out not in self.layer_of:
                 self.layer_of[out] = (layer, previous)
-                self.symbols[name] = ops.matrix_symbol(name, *out.shape)
+                self.symbols[out.name] = ops.matrix_symbol(out.name, *out.shape)
             previous = out
         params = list(net.parameters.values())
         self.walk = walk(net.loss_expr, params)
@@ -95,8 +94,21 @@ class Backprop:
         self.loss_symbol = sp.Symbol("L")
         self._symbolic_memo = {}
         self._build_lists()
-        self.rows, self.steps = [], []
-        self._build_rows()
+        self._rows = self._steps = None
+        self.has_differential = differential_detector()
+
+    @property
+    def rows(self):
+        """The lines of the derivation (data), built when first asked for."""
+        if self._rows is None:
+            self._rows, self._steps = [], []
+            self._build_rows()
+        return self._rows
+
+    @property
+    def steps(self):
+        self.rows
+        return self._steps
 
     # -- the symbolic form: every named node as its symbol --
     def symbolic(self, e, root_kept=False):
@@ -146,7 +158,7 @@ class Backprop:
 
     # -- the derivation rows --
     def _build_rows(self):
-        rows = self.rows
+        rows = self._rows
         rows.append(Row(None, None, heading="Forward pass (shapes on the right):"))
         for name, expr in self.forward[:-1]:
             sym = self.symbols[name]
@@ -173,7 +185,7 @@ class Backprop:
         return [st for st in self.program.statements if st.visit is visit]
 
     def _loss_rows(self, dL, visits):
-        rows = self.rows
+        rows = self._rows
         rows.append(Row(None, None, heading=f"Loss ({type(self.net.loss).__name__}):"))
         read = []
         for v in visits:
@@ -188,7 +200,7 @@ class Backprop:
                                    self.symbolic(st.expr)) for st in read]
         form = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
         rows.append(Row(dL, form, note="differential of the loss, brought to tr(G.T dX) form"))
-        self.steps.append(Step(dL, form, "loss differential", identity))
+        self._steps.append(Step(dL, form, "loss differential", identity))
         for st in read:
             name = self.print_names[st.target]
             rows.append(Row(self.symbols[name], self.symbolic(st.expr),
@@ -197,7 +209,7 @@ class Backprop:
     def _layer_rows(self, dL, owner, visits):
         """The layer's differential (its visits' expansions composed: dZ = dA@W + A@dW +
         ones(N)@db.T), dL = tr(G.T @ dZ), the identification and the read-off lines."""
-        rows = self.rows
+        rows = self._rows
         layer, _ = self.layer_of[owner]
         kind = "Dense layer" if isinstance(layer, Dense) else "Activation"
         name = self.node_names[owner]
@@ -207,11 +219,11 @@ class Backprop:
         if not inner:
             return
         dZ = Differential(self.symbols[name])
-        expansion = self.symbolic(composed(inner))
+        expansion = self.symbolic(composed(inner, self.has_differential))
         rules = _unique([r for v in inner for r in (v.rule, v.derivative) if r is not None])
         note = "; ".join(f"{r.name}: {r.identity}" for r in rules)
         rows.append(Row(dZ, expansion, note=note))
-        self.steps.append(Step(dZ, expansion, rules[0].name, "; ".join(r.identity for r in rules)))
+        self._steps.append(Step(dZ, expansion, rules[0].name, "; ".join(r.identity for r in rules)))
         G = self.symbols[f"grad_{name}"]
         parts = list(expansion.args) if isinstance(expansion, sp.MatAdd) else [expansion]
         traced = sp.Add(*[inner_product(G, t) for t in parts], evaluate=False) if len(parts) > 1 \
@@ -224,7 +236,7 @@ class Backprop:
         pulls = _unique([r for v in inner for r in v.pull_rules if r.name != "linearity"])
         identities = "; ".join(f"{r.name}: {r.identity}" for r in pulls)
         rows.append(Row(None, identified, note=identities, continued=True))
-        self.steps.append(Step(traced, identified, "identification", identities))
+        self._steps.append(Step(traced, identified, "identification", identities))
         for st in statements:
             target = self.print_names[st.target]
             rows.append(Row(self.symbols[target], self.symbolic(st.expr),
@@ -328,17 +340,22 @@ def _unique(rules):
     return out
 
 
-def composed(visits):
+def composed(visits, has_differential):
     """The differential of the first visit's node with the differentials of the other visits'
-    nodes (inside one layer) replaced by their own expansions, children first."""
+    nodes (inside one layer) replaced by their own expansions, children first. Only the parts
+    that hold a differential are rebuilt (has_differential is memoised for the whole network)."""
     done = {}
 
     def kids(n):
-        return () if isinstance(n, (Differential, ScalarDifferential)) else dag.children(n)
+        if isinstance(n, (Differential, ScalarDifferential)) or not has_differential(n):
+            return ()
+        return dag.children(n)
 
     def build(n, new):
         if isinstance(n, (Differential, ScalarDifferential)):
             return done.get(n.arg, n)
+        if not has_differential(n):
+            return n
         return rebuild(n, new)
 
     for v in reversed(visits):

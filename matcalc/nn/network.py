@@ -92,6 +92,10 @@ class Sequential:
         names[last] = "y_pred"
         return names
 
+    def output_names(self):
+        """layer output (a Named node) -> its name, in layer order."""
+        return {out: out.name for out in self.outputs if isinstance(out, Named)}
+
     def backprop(self):
         return Backprop(self)
 

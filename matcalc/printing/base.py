@@ -11,6 +11,10 @@ by searching printed strings.
   method asks for a child's text it is a lookup, never a recursive descent: a 5000-deep
   expression prints as a loop. (A method may print a small expression it builds from its
   children, such as the negation of a term; that nests only as deep as what it built.)
+* **Linear in the output.** A deep expression printed as a tree nests every subexpression's
+  text in its parent's; building each of those strings would cost the sum of their lengths
+  (cubic for a deep network's gradient). A text longer than LONG is stashed and its parent holds
+  a short token for it (keeping a leading minus); `expand` joins the pieces once at the end.
 * **Bounded.** A DAG printed as a tree can be exponentially longer than the DAG; a text longer
   than `max_chars` raises a `PrintError` instead of filling the memory.
 * **Names.** `names` maps nodes to identifiers: a named node prints as its name. The adjoint
@@ -18,6 +22,8 @@ by searching printed strings.
 
 Subclasses (text.py, latex.py, codegen's NumPy printer) only spell things.
 """
+import re
+
 import sympy as sp
 
 from ..errors import MatcalcError
@@ -26,7 +32,9 @@ from ..core.functions import record_of
 
 CMP, ADD, MUL, NEG, POW, ATOM = 5, 10, 20, 30, 40, 50
 PRECEDENCE = {"atom": ATOM, "mul": MUL, "add": ADD, "pow": POW, "neg": NEG}
-MAX_CHARS = 2_000_000
+MAX_CHARS = 20_000_000
+LONG = 2000                        # a longer text is stashed and referred to by a token
+TOKEN = re.compile("\ue000(\\d+)\ue001")
 
 
 class PrintError(MatcalcError):
@@ -41,10 +49,40 @@ class Printer:
         self.names = names or {}
         self.max_chars = max_chars
         self.memo = {}
+        self.stashed = []          # token number -> text (itself with tokens)
+        self.lengths = []          # token number -> its text's expanded length
 
     # -- entry point --
     def doprint(self, e):
-        return self.p(e)[0]
+        return self.expand(self.p(e)[0])
+
+    def expand(self, text):
+        """text with every token replaced by its stashed text, recursively (no recursion)."""
+        if "\ue000" not in text:
+            return text
+        out, stack = [], [text]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, int):
+                stack.append(self.stashed[t])
+                continue
+            pieces, pos = [], 0
+            for m in TOKEN.finditer(t):
+                pieces.append(t[pos:m.start()])
+                pieces.append(int(m.group(1)))
+                pos = m.end()
+            if not pieces:
+                out.append(t)
+                continue
+            pieces.append(t[pos:])
+            stack.extend(reversed(pieces))
+        return "".join(out)
+
+    def expanded_length(self, text):
+        extra = 0
+        for m in TOKEN.finditer(text):
+            extra += self.lengths[int(m.group(1))] - len(m.group(0))
+        return len(text) + extra
 
     def p(self, e):
         """(text, precedence) of e; every node below e is printed first, without recursion."""
@@ -77,10 +115,19 @@ class Printer:
         return dag.children(e)
 
     def checked(self, out):
-        if len(out[0]) > self.max_chars:
+        text, prec = out
+        if len(text) <= LONG and "\ue000" not in text:
+            return out
+        length = self.expanded_length(text)
+        if length > self.max_chars:
             raise PrintError(f"the {self.what} would be longer than {self.max_chars:,} characters "
                              f"(a DAG written out as a tree); name its repeated parts instead")
-        return out
+        if len(text) <= LONG:
+            return out
+        lead = "-" if text.startswith("-") else ""
+        self.stashed.append(text[len(lead):])
+        self.lengths.append(length - len(lead))
+        return f"{lead}\ue000{len(self.stashed) - 1}\ue001", prec
 
     def print_node(self, e):
         name = self.names.get(e)
