@@ -1,25 +1,35 @@
 """The `matcalc` command line: argument parsing and printing only.
 
-    matcalc grad EXPR --wrt X --shape X=n,m [--shape A=m,m] [--steps | --latex | --check]
-    matcalc jacobian | hessian | hvp EXPR --wrt x --shape ... [--steps | --latex]
-    matcalc net "dense(1000,100,bias=false) relu dense(100,10,bias=false)" --loss sse [--steps | --latex]
-    matcalc codegen EXPR --wrt w --shape ... [-o FILE]      |  matcalc codegen --net SPEC --loss sse [-o FILE]
+    matcalc grad EXPR --wrt X --shape X=n,m [--shape A=m,m] [--steps | --latex] [--check]
+    matcalc jacobian | hessian | hvp EXPR --wrt x --shape ... [--steps | --latex] [--check]
+    matcalc net "dense(1000,100,bias=false) relu dense(100,10,bias=false)" --loss sse [--steps | --latex] [--check]
+    matcalc codegen EXPR --wrt w --shape ... [--kind gradient|jacobian|hessian|hvp] [-o FILE]
+    matcalc codegen --net SPEC --loss sse [-o FILE]
 
 Bad input (a MatcalcError, or bad arguments) prints one line to stderr and exits with code 2,
-never a traceback. The expression text goes to the parser, which never evaluates it.
+never a traceback; Ctrl-C prints one line and exits with 130; a failed --check exits with 1.
+An expression may start with a minus (`matcalc grad "-sum(log(x))" ...`). The expression text
+goes to the parser, which never evaluates it; numeric warnings of a check are not printed (the
+report says whether the check held).
 """
 import argparse
 import sys
+import warnings
+
+import numpy as np
 
 from . import codegen
 from .derive.gradient import grad
 from .derive.second_order import hessian, hvp, jacobian
 from .errors import MatcalcError, ParseError
-from .nn import from_spec
+from .nn import LOSSES, activation_names, from_spec
 from .notation.parse import parse
 from .printing.text import to_text
 
 EPILOG = "shapes: --shape X=n,m (matrix), --shape x=n (vector n x 1), --shape c= (scalar)"
+DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
+KINDS = {"gradient": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
+SHORT_OPTIONS = {"-h", "-o"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_shapes(items):
-    """['X=n,m', 'c='] -> {'X': ('n', 'm'), 'c': ()}"""
+    """['X=n,m', 'c='] -> {'X': ('n', 'm'), 'c': ()}; a repeated name is an error."""
     shapes = {}
     for item in items or []:
         name, eq, dims = item.partition("=")
@@ -37,7 +47,9 @@ def parse_shapes(items):
         parts = [p.strip() for p in dims.split(",")] if dims.strip() else []
         if any(not p for p in parts) or len(parts) > 2:
             raise MatcalcError(f"bad --shape {item!r}: give at most two comma-separated dimensions")
-        shapes[name.strip()] = tuple(int(p) if p.isdigit() else p for p in parts)
+        if name.strip() in shapes:
+            raise MatcalcError(f"--shape {name.strip()} is given twice")
+        shapes[name.strip()] = tuple(parts)
     return shapes
 
 
@@ -54,8 +66,8 @@ def build_parser():
         view = c.add_mutually_exclusive_group()
         view.add_argument("--steps", action="store_true", help="the derivation in plain text")
         view.add_argument("--latex", action="store_true", help="the derivation as LaTeX")
-        view.add_argument("--check", action="store_true",
-                          help="also compare with finite differences at random values")
+        c.add_argument("--check", action="store_true",
+                       help="also compare with finite differences of the expression as typed")
         return c
 
     expression_command("grad", "gradient of a scalar expression")
@@ -63,18 +75,23 @@ def build_parser():
     expression_command("hessian", "Hessian of a scalar expression of a vector")
     expression_command("hvp", "Hessian-vector product (directional derivative of the gradient)")
 
-    net = sub.add_parser("net", help="backprop derivation of a layered network")
+    net = sub.add_parser("net", help="backprop derivation of a layered network",
+                         epilog="layers: dense(IN,OUT[,bias=false]) " + " ".join(activation_names())
+                         + "; losses: " + ", ".join(LOSSES))
     net.add_argument("spec", help="layers, e.g. 'dense(2,3) relu dense(3,1)'")
-    net.add_argument("--loss", default="sse", help="sse, mse, softmax_ce or bce")
+    net.add_argument("--loss", default="sse", help="one of " + ", ".join(LOSSES))
     net.add_argument("--batch", default="N", help="batch dimension name or size")
     view = net.add_mutually_exclusive_group()
     view.add_argument("--steps", action="store_true")
     view.add_argument("--latex", action="store_true")
+    net.add_argument("--check", action="store_true", help="also check every gradient numerically")
 
-    code = sub.add_parser("codegen", help="NumPy forward/backward code", epilog=EPILOG)
+    code = sub.add_parser("codegen", help="NumPy code: forward/backward, or a Jacobian, Hessian "
+                                          "or HVP function", epilog=EPILOG)
     code.add_argument("expr", nargs="?", help="expression in the notation")
     code.add_argument("--wrt", action="append", default=[])
     code.add_argument("--shape", action="append", default=[])
+    code.add_argument("--kind", default="gradient", choices=sorted(KINDS))
     code.add_argument("--net", help="a network spec instead of an expression")
     code.add_argument("--loss", default="sse")
     code.add_argument("--batch", default="N")
@@ -83,10 +100,18 @@ def build_parser():
     return p
 
 
+def expressions_first(argv):
+    """An expression that starts with a minus is not an option: `-sum(x)` is read as the
+    expression (argparse takes an argument with a space in it as positional, so it gets one)."""
+    return [" " + t if t.startswith("-") and not t.startswith("--") and t not in SHORT_OPTIONS
+            else t for t in argv]
+
+
 def run(argv, out):
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(expressions_first(list(argv)))
     if args.command == "net":
-        bp = from_spec(args.spec, loss=args.loss, batch=args.batch).backprop()
+        net = from_spec(args.spec, loss=args.loss, batch=args.batch)
+        bp = net.backprop()
         if args.latex:
             out.write(bp.latex() + "\n")
         elif args.steps:
@@ -94,33 +119,26 @@ def run(argv, out):
         else:
             for name, g in bp.gradients.items():
                 out.write(f"{name}: {to_text(g)}\n")
-        return 0
+        return _report(bp.check(), out) if args.check else 0
     if args.command == "codegen":
         return _codegen(args, out)
-    f = parse(args.expr, parse_shapes(args.shape))
+    f = parse(args.expr.strip(), parse_shapes(args.shape))
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
-    d = _derive(args.command, f, wrt)
+    d = DERIVE[args.command](f, wrt)
     if args.latex:
         out.write(d.latex() + "\n")
-        return 0
-    if args.steps:
+    elif args.steps:
         out.write(d.text() + "\n")
-        return 0
-    for name, r in d.results.items():
-        prefix = f"{name}: " if len(d.results) > 1 else ""
-        out.write(prefix + to_text(r) + "\n")
-    if args.check:
-        report = d.check()
-        out.write(str(report) + "\n")
-        return 0 if report.ok else 1
-    return 0
+    else:
+        for name, r in d.results.items():
+            prefix = f"{name}: " if len(d.results) > 1 else ""
+            out.write(prefix + to_text(r) + "\n")
+    return _report(d.check(), out) if args.check else 0
 
 
-DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
-
-
-def _derive(command, f, wrt):
-    return DERIVE[command](f, wrt)
+def _report(report, out):
+    out.write(str(report) + "\n")
+    return 0 if report.ok else 1
 
 
 def _codegen(args, out):
@@ -130,8 +148,12 @@ def _codegen(args, out):
     else:
         if not args.expr or not args.wrt:
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
-        f = parse(args.expr, parse_shapes(args.shape))
-        source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f")
+        f = parse(args.expr.strip(), parse_shapes(args.shape))
+        if args.kind == "gradient":
+            source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f")
+        else:
+            d = KINDS[args.kind](f, args.wrt[0] if len(args.wrt) == 1 else args.wrt)
+            source = codegen.numpy_source(d, name=args.name or args.kind)
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(source)
@@ -143,7 +165,12 @@ def _codegen(args, out):
 
 def main(argv=None):
     try:
-        return run(sys.argv[1:] if argv is None else argv, sys.stdout)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return run(sys.argv[1:] if argv is None else argv, sys.stdout)
+    except KeyboardInterrupt:
+        sys.stderr.write("matcalc: interrupted\n")
+        return 130
     except ParseError as e:
         where = f" at column {e.column}" if e.column else ""
         sys.stderr.write(f"matcalc: parse error{where}: {e.reason}\n")
@@ -151,10 +178,13 @@ def main(argv=None):
         sys.stderr.write("matcalc: " + " ".join(str(e).split()) + "\n")
     except RecursionError:
         sys.stderr.write("matcalc: expression too deeply nested\n")
+    except MemoryError:
+        sys.stderr.write("matcalc: out of memory: the expression or its sizes are too large\n")
     except OSError as e:
         sys.stderr.write(f"matcalc: {e.strerror}: {e.filename}\n")
     except Exception as e:  # a bug in matcalc, not in the input: still one line, exit 1
-        sys.stderr.write(f"matcalc: internal error ({type(e).__name__}: {e}); please report it\n")
+        sys.stderr.write(f"matcalc: internal error ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+                         f"please report it at the project's issue tracker with the command\n")
         return 1
     return 2
 

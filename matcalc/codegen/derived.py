@@ -103,16 +103,17 @@ def derived_module(d, name=None):
         lines += [Line(names[n], n, node=n) for n in dag.postorder(m)
                   if n in names and n not in set(inputs) and all(l.node is not n for l in lines)]
     lines.append(Line(result, rest, node=rest))
-    lines = drop_dead(lines, names, {result} | {names[n] for _, m in diagonal
-                                                for n in dag.postorder(m) if n in names})
-    sched = Schedule(names, inputs, [], [], result, [], allocator)
+    sched = Schedule(names, inputs, lines, [], result, [], allocator)
     w = ModuleWriter(sched)
-    body = []
+    if not is_fresh(rest, w.printer) or ops.is_zero(rest):
+        lines[-1].wrap = f"np.array({{}}, dtype={dtype})"       # a fresh, writable array
     for line in lines:
-        text = w.value_text(line)
-        if line.target == result and (not is_fresh(rest, w.printer) or ops.is_zero(rest)):
-            text = f"np.array({text}, dtype={dtype})"          # a fresh, writable array
-        body.append(INDENT + f"{line.target} = {w.printer.expand(text)}")
+        w.render(line)
+    diagonal_reads = set()
+    for _, m in diagonal:
+        diagonal_reads |= set(w.printer.names_in(m))
+    lines = drop_dead(lines, {result} | diagonal_reads)
+    body = [INDENT + line.text for line in lines]
     for coeff, m in diagonal:
         n = w.printer.dim(m.shape[0])
         if isinstance(m, Identity):

@@ -10,12 +10,15 @@ from those and fixed words; the module name is validated too, and dimension name
 literals only through repr(). The generated module imports only NumPy.
 """
 
+import sympy as sp
+
 from ..core import dag, functions, ops
 from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
 from ..core.shapes import check_name
 from ..printing.base import ADD, ATOM
 from ..printing.text import TextPrinter
 from .numpy_printer import NumpyPrinter
+from .schedule import Line
 from .passes import buffer_operand, drop_dead, in_place, is_alias, saved as saved_names
 
 INDENT = "    "
@@ -119,45 +122,59 @@ class ModuleWriter:
             for d in (symbol.shape if ops.is_matrix(symbol) else ()):
                 if not d.is_Integer and d not in self.dims:
                     self.dims[d] = sched.allocator.fresh(str(d))
+        # a dimension no input carries (ones(N) alone) is an argument of its own: its size
+        self.free_dims = {}
+        for node in dag.postorder_many([line.expr for line in sched.forward + sched.backward]):
+            for size in (node.shape if ops.is_matrix(node) else ()) + \
+                    ((node,) if isinstance(node, sp.Symbol) and node.is_integer else ()):
+                for d in sp.sympify(size).free_symbols:
+                    if d not in self.dims and d not in self.free_dims:
+                        self.free_dims[d] = sched.allocator.claim(str(d))
+        self.dims.update(self.free_dims)
         self.printer = NumpyPrinter(sched.names, self.dims)
         self.comments = TextPrinter(sched.names)
 
     # -- one line --
-    def value_text(self, line):
-        """The right side of `line.target = ...`, full-shaped."""
-        p, e = self.printer, line.expr
-        if is_alias(line, self.s.names):
-            if not p.is_full(e):
-                return f"np.broadcast_to({self.s.names[e]}, {p.shape_text(e.shape)})"
-            return self.s.names[e]
-        if line.out is not None:
-            operand, ufunc = buffer_operand(e, self.s.names)
-            if ufunc == "np.multiply":
-                other = [a for a in e.args if a is not operand][0]
-                is_mask = getattr(other, "name", None) == "step" and other not in self.s.names
-                text = p.mask(other)[0] if is_mask else p.p(other)[0]
-                return f"np.multiply({line.out}, {text}, out={line.out})"
-            return f"{ufunc}({line.out}, out={line.out})"
-        if dag.is_leaf(e) and not isinstance(e, ADJOINTS):
-            return p.full(e)[0]
-        text, prec = p.define(e)
-        if not p.is_full(e):
-            return f"np.broadcast_to({text}, {p.shape_text(e.shape)})"
-        return text
-
-    def line_text(self, line):
-        return self.printer.expand(self.line_source(line))
-
-    def line_source(self, line):
+    def render(self, line):
+        """Print a line once: line.text (its source) and line.reads (the names it refers to, as
+        printed, which is what the passes analyse)."""
+        p, e, names = self.printer, line.expr, self.s.names
         if line.accumulate:
-            e = line.expr
             negative = ops.is_negative_term(e) if ops.is_matrix(e) else e.could_extract_minus_sign()
             term = ops.neg(e) if negative else e
-            text, prec = self.printer.full(term) if term not in self.s.names else (self.s.names[term], ATOM)
+            text, prec = p.full(term)
+            reads = set(p.names_in(term)) | {line.target}
             if prec <= ADD:
                 text = f"({text})"
-            return f"{line.target} = {line.target} {'-' if negative else '+'} {text}"
-        return f"{line.target} = {self.value_text(line)}"
+            text = f"{line.target} = {line.target} {'-' if negative else '+'} {text}"
+        elif is_alias(line, names):
+            reads = {names[e]}
+            text = names[e] if p.is_full(e) else \
+                f"np.broadcast_to({names[e]}, {p.shape_text(e.shape)})"
+            text = f"{line.target} = {text}"
+        elif line.out is not None:
+            operand, ufunc = buffer_operand(e, names)
+            reads = set(p.names_in(e)) - {line.target}
+            if ufunc == "np.multiply":
+                other = [a for a in e.args if a is not operand][0]
+                is_mask = getattr(other, "name", None) == "step" and other not in names
+                other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
+                text = f"{line.target} = np.multiply({line.out}, {other_text}, out={line.out})"
+            else:
+                text = f"{line.target} = {ufunc}({line.out}, out={line.out})"
+        else:
+            if dag.is_leaf(e) and not isinstance(e, ADJOINTS):
+                (body, _), reads = p.full(e), set(p.names_in(e))
+            else:
+                body, _, reads = p.define_with_names(e)
+                if not p.is_full(e):
+                    body = f"np.broadcast_to({body}, {p.shape_text(e.shape)})"
+            if line.wrap is not None:
+                body = line.wrap.format(body)
+            text = f"{line.target} = {body}"
+        line.text = p.expand(text)
+        line.reads = sorted(set(reads) - {None})
+        return line
 
     def comment(self, line):
         """The differential a backward line implements, from its visit."""
@@ -179,7 +196,7 @@ class ModuleWriter:
             if c is not None and c != last:
                 out.append(INDENT + "# " + header_text(c))
                 last = c
-            out.append(INDENT + self.line_text(line))
+            out.append(INDENT + line.text)
         return out
 
     def helpers(self, lines=None):
@@ -194,27 +211,51 @@ class ModuleWriter:
         return "".join("\n" + h for h in found)
 
 
+def complete(lines, sched, writer, available):
+    """The lines, with a definition inserted before any line that reads a named value no
+    earlier line (or forward, or an input) provides: what was printed decides what is needed."""
+    node_of = {}
+    for node, ident in sched.names.items():
+        node_of.setdefault(ident, node)
+    out, known = [], set(available)
+    pending = list(reversed(lines))
+    while pending:
+        line = pending.pop()
+        missing = [n for n in line.reads if n not in known and n != line.target]
+        if missing:
+            pending.append(line)
+            for n in reversed(missing):
+                pending.append(writer.render(Line(n, node_of[n], node=node_of[n])))
+            known.update(missing)
+            continue
+        out.append(line)
+        known.add(line.target)
+    return out
+
+
 def gradient_module(sched, title, name="f"):
     """Source of forward / backward / value_and_grad for a schedule (see the module docstring)."""
     name = module_name(name)
     s = sched
     grads = [g for _, g in s.gradients]
-    forward_live = {s.value}
-    s.backward = drop_dead(s.backward, s.names, set(grads))
-    forward_needed = set(saved_names(s.forward, s.backward, s.names, [])) | forward_live
-    s.forward = drop_dead(s.forward, s.names, forward_needed)
-    s.saved = saved_names(s.forward, s.backward, s.names, s.inputs)
     w = ModuleWriter(s)
     dims_name = s.allocator.fresh("dims")
-    in_place(s.forward, s.names, w.printer, set(s.saved) | forward_live, s.inputs)
-    in_place(s.backward, s.names, w.printer, set(grads), s.inputs)
+    for line in s.forward + s.backward:
+        w.render(line)
+    s.backward = complete(s.backward, s, w, {line.target for line in s.forward} |
+                          {x.name for x in s.inputs})
+    s.backward = drop_dead(s.backward, set(grads))
+    s.saved = saved_names(s.forward, s.backward, s.inputs)
+    s.forward = drop_dead(s.forward, set(s.saved) | {s.value})
+    s.saved = saved_names(s.forward, s.backward, s.inputs)
+    for lines, live in ((s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))):
+        for line in in_place(lines, s.names, w.printer, live, s.inputs):
+            if line.out is not None:
+                w.render(line)
     forward_body = w.body(s.forward)
     backward_body = w.body(s.backward)
-    free_dims = [d for d in w.printer.used_dims if d not in w.dims]
-    if free_dims:
-        raise AssertionError(f"dimensions without a size: {free_dims}")
     dim_saved = list(w.dims.values())          # every size is bound in forward and saved (ints)
-    args = ", ".join(x.name for x in s.inputs)
+    args = ", ".join([x.name for x in s.inputs] + list(w.free_dims.values()))
     wrt = [x.name for x, _ in s.gradients]
     out = [f'"""{name}: generated by matcalc {VERSION}; forward, backward, value_and_grad."""',
            f"# Generated by matcalc {VERSION} from: {header_text(title)}",
@@ -230,7 +271,10 @@ def gradient_module(sched, title, name="f"):
         out.append(INDENT + f"{x.name} = _mc_bind({x.name!r}, {x.name}, {expected_literal(x)}, "
                             f"{dims_name})")
     for d, ident in w.dims.items():
-        out.append(INDENT + f"{ident} = {dims_name}[{str(d)!r}][0]")
+        if d not in w.free_dims:
+            out.append(INDENT + f"{ident} = {dims_name}[{str(d)!r}][0]")
+        else:
+            out.append(INDENT + f"{ident} = int({ident})")
     out += forward_body
     saved = list(s.saved) + dim_saved
     out.append(INDENT + f"return {s.value}, {{{', '.join(f'{n!r}: {n}' for n in saved)}}}")

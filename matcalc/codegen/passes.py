@@ -1,8 +1,8 @@
 """Passes over the statements of a schedule: what each line reads, dead lines, saved values,
 liveness, and in-place reuse of buffers.
 
-* `reads(line, names)`: the identifiers a line's expression uses. It looks at the expression
-  (data), stopping at named values, exactly as the printer will: nothing is parsed back.
+* `line.reads`: the identifiers a line refers to, recorded by the printer as it printed the
+  line (printing.base.Printer.used): what the source reads, never parsed back from the text.
 * `drop_dead`: a line whose target no later line reads and no function returns is removed.
 * `saved`: the forward names backward reads (what `forward` returns beside the value).
 * `in_place`: a line `t = np.tanh(a)` or `t = a * b` may write into `a`'s buffer
@@ -26,52 +26,29 @@ def is_alias(line, names):
     return line.expr in names and names[line.expr] != line.target
 
 
-def reads(line, names):
-    """The identifiers line.expr uses (the named nodes below its root), in a stable order."""
-    out, seen = [], set()
-    stack = [line.expr] if is_alias(line, names) else list(reversed(dag.children(line.expr)))
-    while stack:
-        e = stack.pop()
-        if e in seen:
-            continue
-        seen.add(e)
-        name = names.get(e)
-        if name is not None:
-            if name not in out:
-                out.append(name)
-            continue
-        stack.extend(reversed(dag.children(e)))
-    if line.accumulate and line.target not in out:
-        out.append(line.target)
-    return out
-
-
-def drop_dead(lines, names, live_out):
-    """The lines without those whose target is never read later and not in live_out."""
+def drop_dead(lines, live_out):
+    """The lines without those whose target is never read later and not in live_out
+    (line.reads: the names the printed line refers to)."""
     lines = list(lines)
-    changed = True
-    while changed:
-        changed = False
-        needed = set(live_out)
-        keep = []
-        for line in reversed(lines):
-            if line.target in needed or line.accumulate and line.target in needed:
-                keep.append(line)
-                needed.update(reads(line, names))
-                continue
-            changed = True
-        lines = keep[::-1]
-    return lines
+    needed = set(live_out)
+    keep = []
+    for line in reversed(lines):
+        if line.target in needed:
+            keep.append(line)
+            needed.discard(line.target)
+            needed.update(line.reads)         # an accumulating line reads its own target
+    return keep[::-1]
 
 
-def saved(forward, backward, names, inputs):
+def saved(forward, backward, inputs):
     """The names backward reads that forward computed or received, in forward order."""
     used = set()
+    defined = set()
     for line in backward:
-        used.update(reads(line, names))
-    defined_later = {line.target for line in backward}
+        used.update(n for n in line.reads if n not in defined)
+        defined.add(line.target)
     order = [s.name for s in inputs] + [line.target for line in forward]
-    return [n for n in order if n in used and n not in defined_later]
+    return [n for n in dict.fromkeys(order) if n in used]
 
 
 def is_fresh(expr, printer):
@@ -87,11 +64,11 @@ def is_fresh(expr, printer):
     return record is not None and record.kind != "elementwise"
 
 
-def last_uses(lines, names):
+def last_uses(lines):
     """name -> the index of the last line that reads or assigns it."""
     last = {}
     for i, line in enumerate(lines):
-        for name in reads(line, names):
+        for name in line.reads:
             last[name] = i
         last[line.target] = max(last.get(line.target, i), i)
     return last
@@ -104,7 +81,7 @@ def in_place(lines, names, printer, live_out, inputs):
         if not line.accumulate:
             fresh[line.target] = is_fresh(line.expr, printer)
     input_names = {s.name for s in inputs}
-    last = last_uses(lines, names)
+    last = last_uses(lines)
     for i, line in enumerate(lines):
         if line.accumulate or line.out:
             continue

@@ -44,6 +44,9 @@ class Line:
     comment: str = None       # a comment line above (the differential this line implements)
     out: str = None           # in-place: the dead buffer the value is written into
     node: object = None       # the node whose value this is (forward) or the adjoint placeholder
+    wrap: str = None          # a template the value is written into: "np.array({}, dtype=d)"
+    text: str = None          # its source, once printed (emit.ModuleWriter.render)
+    reads: list = None        # the names the printed source refers to
 
 
 @dataclass
@@ -64,7 +67,8 @@ def inputs_of(f, extra=(), like=None):
     found = [n for n in dag.postorder(f) if isinstance(n, (sp.MatrixSymbol, sp.Symbol))
              and not n.is_integer]
     source = source_of(like if like is not None else f)
-    if source is not None:
+    if source is not None:           # every declared symbol is an argument, in declared order
+        found += [s for s in source.symbols.values() if s not in found]
         rank = {name: i for i, name in enumerate(source.symbols)}
         found.sort(key=lambda s: rank.get(s.name, len(rank)))
     return found + [x for x in extra if x not in found]

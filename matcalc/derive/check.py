@@ -117,7 +117,7 @@ class Function:
         if self.text is not None:
             try:
                 return reference.evaluate_text(self.text, self.shapes, values, sizes=sizes)
-            except reference.TooDeep:
+            except reference.NotationError:      # deeper than Python's parser takes, ...
                 self.text, self.against = None, self.BUILT
         return evaluate(self.f, values, sizes=sizes)
 

@@ -18,7 +18,10 @@ by searching printed strings.
 * **Bounded.** A DAG printed as a tree can be exponentially longer than the DAG; a text longer
   than `max_chars` raises a `PrintError` instead of filling the memory.
 * **Names.** `names` maps nodes to identifiers: a named node prints as its name. The adjoint
-  placeholders of the reverse walk print through it too (`grad_h`).
+  placeholders of the reverse walk print through it too (`grad_h`). The printer records which
+  names each printed text refers to (`used`): what a generated line reads is what was printed,
+  not what the expression's structure suggests (a printed negation of a term may be a named
+  value), so liveness analyses read it from here.
 
 Subclasses (text.py, latex.py, codegen's NumPy printer) only spell things.
 """
@@ -51,6 +54,8 @@ class Printer:
         self.memo = {}
         self.stashed = []          # token number -> text (itself with tokens)
         self.lengths = []          # token number -> its text's expanded length
+        self.used = {}             # node -> the names its printed text refers to
+        self.collecting = []       # the names the texts being printed refer to, innermost last
 
     # -- entry point --
     def doprint(self, e):
@@ -91,22 +96,48 @@ class Printer:
         if isinstance(e, (int, float)):
             e = sp.sympify(e)
         hit = self.memo.get(e)
-        if hit is not None:
-            return hit
-        if not dag.is_leaf(e):
-            for node in dag.postorder(e, self.children):
+        if hit is None:
+            nodes = dag.postorder(e, self.children) if not dag.is_leaf(e) else [e]
+            for node in nodes:
                 if node not in self.memo:
-                    self.memo[node] = self.checked(self.print_node(node))
-            return self.memo[e]
-        out = self.memo[e] = self.checked(self.print_node(e))
-        return out
+                    self.compute(node)
+            hit = self.memo[e]
+        if self.collecting:
+            self.collecting[-1].update(self.used[e])
+        return hit
+
+    def compute(self, node):
+        """Print one node (its children are printed), recording the names its text uses."""
+        self.collecting.append(set())
+        try:
+            out = self.checked(self.print_node(node))
+        finally:
+            used = self.collecting.pop()
+        name = self.names.get(node)
+        self.memo[node] = out
+        self.used[node] = frozenset({name} if name is not None else used)
 
     def define(self, e):
         """(text, precedence) of e's own definition, even when e has a name (the right side of
         `name = ...`)."""
+        text, prec, _ = self.define_with_names(e)
+        return text, prec
+
+    def define_with_names(self, e):
+        """(text, precedence, the names the text refers to) of e's own definition."""
         for k in dag.children(e):
             self.p(k)
-        return self.checked(self.print_unnamed(e))
+        self.collecting.append(set())
+        try:
+            text, prec = self.checked(self.print_unnamed(e))
+        finally:
+            used = self.collecting.pop()
+        return text, prec, used
+
+    def names_in(self, e):
+        """The names the printed text of e refers to (what a line that prints e reads)."""
+        self.p(e)
+        return self.used[e]
 
     def children(self, e):
         """What must be printed before e: its children, except below a named node."""
