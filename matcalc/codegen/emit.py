@@ -15,7 +15,7 @@ import sympy as sp
 from ..core import dag, functions, ops
 from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
 from ..core.shapes import check_name
-from ..printing.base import ADD, ATOM
+from ..printing.base import ADD
 from ..printing.text import TextPrinter
 from .numpy_printer import NumpyPrinter
 from .schedule import Line
