@@ -8,6 +8,7 @@ Everything here is float64 and seeded (`np.random.default_rng`), so a failure re
   vectors are n x 1 columns, scalars are Python floats.
 * `fd_grad(func, X)`                   central differences with Richardson extrapolation,
   step scaled to the size of X
+* `fd_jacobian(F, X)`                  d vec F / d vec X by central differences, column by column
 * `directional_check(func, X, G, rng)` sum(G * V) against (f(X + hV) - f(X - hV)) / 2h
 * `autograd_grad(f_expr, wrt, values)` the gradient by HIPS autograd of
   `mc.evaluate(f_expr, ..., xp=autograd.numpy)`: an independent derivative of the function
@@ -46,14 +47,26 @@ def concrete_shape(shape, sizes):
     return r if len(r) != 1 else (r[0], 1)
 
 
+ELEMENTWISE_KINDS = {
+    "normal": lambda rng, shape: rng.standard_normal(shape),
+    "ones": lambda rng, shape: np.ones(shape),
+    "positive": lambda rng, shape: rng.uniform(0.5, 1.5, shape),
+    "negative": lambda rng, shape: -rng.uniform(0.5, 1.5, shape),
+    "nonzero": lambda rng, shape: rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape),
+    "unit": lambda rng, shape: rng.uniform(-0.8, 0.8, shape),
+    "small": lambda rng, shape: 0.3 * rng.standard_normal(shape),
+    "large": lambda rng, shape: rng.uniform(20.0, 30.0, shape),
+}
+ELEMENTWISE_KINDS["real"] = ELEMENTWISE_KINDS["normal"]
+ELEMENTWISE_KINDS["above -1"] = ELEMENTWISE_KINDS["positive"]      # a function's domain words
+
+
 def draw(shape, kind, rng):
-    """One float64 value of a concrete shape; `kind` is an assume word or None."""
-    if kind is None:
-        v = rng.standard_normal(shape)
-    elif kind == "ones":
-        v = np.ones(shape)
-    elif kind == "positive":
-        v = rng.uniform(0.5, 1.5, shape)
+    """One float64 value of a concrete shape; `kind` is an assume word (or a function's domain,
+    functions.Function.domain), None for standard normal values."""
+    kind = kind or "normal"
+    if kind in ELEMENTWISE_KINDS:
+        v = ELEMENTWISE_KINDS[kind](rng, shape)
     else:
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"assume {kind!r} needs a square matrix, got {shape}")
@@ -140,8 +153,9 @@ def fd_grad(func, X, h=None):
     return G
 
 
-def directional_derivative(func, X, V, h=None):
-    """(f(X + hV) - f(X - hV)) / 2h, Richardson-extrapolated."""
+def directional_derivative(func, X, V, h=None, extrapolate=True):
+    """(f(X + hV) - f(X - hV)) / 2h, Richardson-extrapolated (or not: a tiny step across
+    functions with kinks, where extrapolation would amplify rounding)."""
     X = np.asarray(X, dtype=np.float64)
     h = fd_step(X) / max(1.0, float(np.max(np.abs(V)))) if h is None else h
 
@@ -150,7 +164,25 @@ def directional_derivative(func, X, V, h=None):
         if X.shape == ():
             xp, xm = float(xp), float(xm)
         return (func(xp) - func(xm)) / (2 * hh)
-    return richardson(d, h)
+    return richardson(d, h) if extrapolate else d(h)
+
+
+def fd_jacobian(F, X, h=1e-5):
+    """J with vec F(X + E) = vec F(X) + J @ vec(E): Richardson-extrapolated central differences
+    of vec F (columns stacked) along each unit direction of vec X."""
+    X = np.asarray(X, dtype=np.float64)
+    columns = []
+    for k in range(X.size):
+        E = np.zeros(X.size)
+        E[k] = 1.0
+        E = np.reshape(E, X.shape, order="F")
+
+        def d(step):
+            plus = np.reshape(np.asarray(F(X + step * E), dtype=float), -1, order="F")
+            minus = np.reshape(np.asarray(F(X - step * E), dtype=float), -1, order="F")
+            return (plus - minus) / (2 * step)
+        columns.append((4 * d(h / 2) - d(h)) / 3)
+    return np.stack(columns, axis=1)
 
 
 def directional_check(func, X, G, rng, rtol=RTOL, atol=0.0):

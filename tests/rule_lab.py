@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 import matcalc as mc
+from checks import directional_derivative, draw
 from matcalc.calculus import differentials, transpose, vec_rules
 from matcalc.calculus.reverse import differential_detector
 from matcalc.core import dag, functions, ops
@@ -28,34 +29,22 @@ def P(text):
     return mc.parse(text, SHAPES)
 
 
-def draw(rng, shape, domain="real"):
-    """Values inside a function's domain, away from its kinks."""
-    if domain == "unit":
-        v = rng.uniform(-0.8, 0.8, shape)
-    elif domain in ("positive", "above -1"):
-        v = rng.uniform(0.5, 1.5, shape)
-    elif domain == "nonzero":
-        v = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
-    else:
-        v = rng.standard_normal(shape)
-    return float(v) if shape == () else v
-
-
 def point(rng, domain="real"):
     values = {}
     for name, shape in SHAPES.items():
         dims = tuple(SIZES.get(d, d) for d in shape)
         dims = dims if len(dims) != 1 else (dims[0], 1)
-        values[name] = draw(rng, dims, domain)
+        values[name] = draw(dims, domain, rng)
     values["S"] = values["S"] @ values["S"].T / 4 + np.eye(4) if domain != "unit" else values["S"]
     return values
 
 
-def directional(expr, at, direction, h=1e-4):
+def directional(expr, at, direction):
+    """d/dt expr(at + t * direction) at t = 0 (checks.directional_derivative)."""
     def value(t):
         moved = {k: at[k] + t * direction.get(k, 0.0) for k in at}
         return np.asarray(mc.evaluate(expr, moved, sizes=SIZES), dtype=float)
-    return (4 * (value(h / 2) - value(-h / 2)) / h - (value(h) - value(-h)) / (2 * h)) / 3
+    return directional_derivative(value, 0.0, 1.0, h=1e-4)
 
 
 def relative(got, want):

@@ -13,6 +13,7 @@ import pytest
 
 import codegen
 import matcalc as mc
+from checks import random_values as draw_values
 from seed000_numpy import forward_backward as seed000_hand_written
 from matcalc import nn
 from matcalc.evaluate import Evaluator, bind
@@ -59,21 +60,13 @@ CASES = [
 
 
 def random_values(shapes, rng, domain):
-    sizes = {}
-    values = {}
+    """Values for every symbol: positive ("pos"), or normal with SPD squares ("spd")."""
+    assume = {}
     for name, shape in shapes.items():
-        dims = [sizes.setdefault(d, int(rng.integers(2, 6))) if isinstance(d, str) else d
-                for d in shape]
-        if domain == "pos":
-            values[name] = rng.uniform(0.5, 2.0, size=dims)
-        else:
-            values[name] = rng.standard_normal(dims)
-        if domain == "spd" and len(dims) == 2 and dims[0] == dims[1]:
-            B = rng.standard_normal(dims)
-            values[name] = B @ B.T + dims[0] * np.eye(dims[0])
-        if len(dims) == 0:
-            values[name] = float(rng.uniform(0.5, 2.0))
-    return values
+        square = len(shape) == 2 and shape[0] == shape[1]
+        assume[name] = "positive" if domain == "pos" or not shape else \
+            "spd" if domain == "spd" and square else None
+    return draw_values(shapes, rng, assume)[0]
 
 
 def evaluate_in(f, G, values):

@@ -17,6 +17,7 @@ import pytest
 
 import codegen
 import matcalc as mc
+from checks import random_values
 
 RTOL = 1e-6
 PUBLIC = json.loads((pathlib.Path(__file__).parent / "data" / "public.json").read_text())
@@ -67,26 +68,10 @@ def derive(kind, text, shapes, wrt):
 
 def draw(shapes, assume, rng):
     """name -> array; vectors drawn as 1-D arrays (the caller's usual shape)."""
-    sizes, values = {}, {}
-    for name, shape in shapes.items():
-        if shape is None:
-            values[name] = float(rng.uniform(0.5, 2.0))
-            continue
-        size = tuple(d if isinstance(d, int) else sizes.setdefault(d, int(rng.integers(2, 6)))
-                     for d in shape)
-        kind = assume.get(name)
-        if kind == "spd":
-            B = rng.standard_normal(size)
-            values[name] = B @ B.T + size[0] * np.eye(size[0])
-        elif kind == "positive":
-            values[name] = rng.uniform(0.5, 2.0, size)
-        elif kind == "ones":
-            values[name] = np.ones(size)
-        elif kind == "large":
-            values[name] = rng.uniform(20.0, 30.0, size)
-        else:
-            values[name] = rng.standard_normal(size)
-    return values
+    values, _ = random_values({k: (v if v is not None else ()) for k, v in shapes.items()}, rng,
+                              {k: ("positive" if v is None else assume.get(k)) for k, v in shapes.items()})
+    return {k: (v[:, 0] if np.ndim(v) == 2 and shapes[k] is not None and len(shapes[k]) == 1 else v)
+            for k, v in values.items()}
 
 
 def close(actual, expected, what):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import matcalc as mc
+from checks import fd_jacobian, random_values
 from matcalc import JacobianError, hessian, hvp, jacobian
 
 RTOL = 1e-6
@@ -32,29 +33,7 @@ PUBLIC = load_public()
 # ---- drawing inputs -----------------------------------------------------------------------------
 def draw_values(expr, shapes, assume, rng):
     """name -> array, sizes random in 2..5 per dimension name, honouring `assume`."""
-    dims = {}
-    values = {}
-    for name, shape in shapes.items():
-        size = []
-        for d in shape:
-            if isinstance(d, int):
-                size.append(d)
-            else:
-                size.append(dims.setdefault(d, int(rng.integers(2, 6))))
-        size = tuple(size) if len(size) != 1 else (size[0], 1)
-        kind = assume.get(name)
-        if kind == "spd":
-            B = rng.standard_normal(size)
-            values[name] = B @ B.T + size[0] * np.eye(size[0])
-        elif kind == "positive":
-            values[name] = rng.uniform(0.5, 2.0, size) if size else rng.uniform(0.5, 2.0)
-        elif kind == "ones":
-            values[name] = np.ones(size)
-        elif kind == "small":
-            values[name] = 0.3 * rng.standard_normal(size)
-        else:
-            values[name] = rng.standard_normal(size) if size else float(rng.standard_normal())
-    return values
+    return random_values(shapes, rng, assume)[0]
 
 
 def function_of(expr, values, wrt, xp=np):
@@ -64,18 +43,8 @@ def function_of(expr, values, wrt, xp=np):
 
 
 def central_jacobian(f, x, h=1e-5):
-    """Central differences, Richardson-extrapolated (h and h/2), column by column."""
-    fx = np.atleast_1d(np.asarray(f(x), dtype=float)).ravel()
-    J = np.zeros((fx.size, x.size))
-    for k in range(x.size):
-        e = np.zeros(x.size)
-        e[k] = 1.0
-        e = e.reshape(x.shape)
-
-        def diff(step):
-            return (np.ravel(f(x + step * e)) - np.ravel(f(x - step * e))) / (2 * step)
-        J[:, k] = (4 * diff(h / 2) - diff(h)) / 3
-    return J
+    """Central differences, Richardson-extrapolated (checks.fd_jacobian)."""
+    return fd_jacobian(f, x, h)
 
 
 def assert_close(actual, expected, what):

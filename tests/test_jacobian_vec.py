@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import matcalc as mc
+from checks import fd_jacobian, random_values
 from matcalc.cli import run
 from matcalc import jacobian, latex
 from matcalc.core.vec import commutation_array
@@ -24,20 +25,7 @@ RTOL = 1e-6
 # ---- references -------------------------------------------------------------------------------
 def draw_values(shapes, assume, rng):
     """name -> float64 array (vectors as n x 1), each dimension a random size in 2..5."""
-    dims, values = {}, {}
-    for name, shape in shapes.items():
-        size = tuple(d if isinstance(d, int) else dims.setdefault(d, int(rng.integers(2, 6)))
-                     for d in shape)
-        size = size if len(size) != 1 else (size[0], 1)
-        kind = (assume or {}).get(name)
-        if kind == "spd":
-            G = rng.standard_normal(size)
-            values[name] = G @ G.T + size[0] * np.eye(size[0])
-        elif kind == "positive":
-            values[name] = rng.uniform(0.5, 2.0, size)
-        else:
-            values[name] = rng.standard_normal(size)
-    return values
+    return random_values(shapes, rng, assume)[0]
 
 
 def vec_np(A):
@@ -51,16 +39,7 @@ def unvec(v, shape):
 
 def central_vec_jacobian(F, X, h=1e-5):
     """J[:, k] = d vec F / d vec(X)[k] by Richardson-extrapolated central differences."""
-    columns = []
-    for k in range(X.size):
-        E = np.zeros(X.size)
-        E[k] = 1.0
-        E = unvec(E, X.shape)
-
-        def diff(step):
-            return (vec_np(F(X + step * E)) - vec_np(F(X - step * E))) / (2 * step)
-        columns.append((4 * diff(h / 2) - diff(h)) / 3)
-    return np.stack(columns, axis=1)
+    return fd_jacobian(F, X, h)
 
 
 def autograd_vec_jacobian(f, values, wrt):

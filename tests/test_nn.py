@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import matcalc as mc
+from checks import directional_derivative, draw
 from matcalc import nn
 from matcalc.errors import MatcalcError, ParseError, ShapeError, UnknownNameError
 from seed000_numpy import forward_backward as seed000_numpy
@@ -88,12 +89,12 @@ SIZES = {"d_in": 3, "H": 4, "d_out": 2}
 
 
 def random_values(net, n, rng, scale=1.0):
-    def size(d):
-        return SIZES.get(d, d)
+    """Values for X, Y and every parameter (batch n); one-hot or 0/1 targets for the
+    classification losses."""
     values = {}
     for name, shape in net.shapes.items():
-        dims = [n if d == net.batch else size(d) for d in shape]
-        values[name] = rng.standard_normal(dims) * (1.0 if name in "XY" else scale)
+        dims = tuple(n if d == net.batch else SIZES.get(d, d) for d in shape)
+        values[name] = draw(dims, None, rng) * (1.0 if name in "XY" else scale)
     if isinstance(net.loss, nn.SoftmaxCrossEntropy):
         values["Y"] = np.eye(values["Y"].shape[1])[rng.integers(0, values["Y"].shape[1], n)]
     if isinstance(net.loss, nn.BinaryCrossEntropy):
@@ -108,8 +109,10 @@ def loss_function(net, values, name, xp=np):
 
 
 def directional_fd(f, theta, V):
-    h = 1e-6 * max(1.0, np.abs(theta).max())
-    return (f(theta + h * V) - f(theta - h * V)) / (2 * h)
+    """(f(theta + hV) - f(theta - hV)) / 2h (checks.directional_derivative), with a step small
+    enough not to straddle a relu kink of the wide networks."""
+    return directional_derivative(f, theta, V, h=1e-6 * max(1.0, np.abs(theta).max()),
+                                  extrapolate=False)
 
 
 def check_net(net, values, names, rng, general=True):

@@ -14,6 +14,7 @@ import sympy as sp
 
 import codegen
 import matcalc as mc
+from checks import random_values
 from matcalc import reference
 
 RNG = np.random.default_rng(2024)
@@ -24,16 +25,9 @@ def cli(*argv, timeout=60):
                           text=True, timeout=timeout)
 
 
-def draw(shapes, sizes=None, kind="normal"):
-    sizes = sizes or {}
-    values = {}
-    for name, shape in shapes.items():
-        dims = tuple(sizes.setdefault(d, int(RNG.integers(2, 5))) if isinstance(d, str) else d
-                     for d in shape)
-        dims = dims if len(dims) != 1 else (dims[0], 1)
-        v = RNG.standard_normal(dims) if kind == "normal" else RNG.uniform(0.5, 1.5, dims)
-        values[name] = float(v) if dims == () else v
-    return values
+def draw(shapes, sizes=None, kind=None):
+    """name -> value for every symbol (checks.random_values), all of one kind."""
+    return random_values(shapes, RNG, {name: kind for name in shapes}, sizes)[0]
 
 
 def autograd_gradient(text, shapes, values, wrt):

@@ -64,9 +64,8 @@ def d_add(node, d):
     return ops.add(*[d(a) for a in node.args])
 
 
-@differential(MatMul, name="product rule")
-def d_matmul(node, d):
-    """d(A@B) = dA@B + A@dB"""
+def product_terms(node, d, product):
+    """One term per factor holding a differential: the factor replaced by its differential."""
     args = list(node.args)
     terms = []
     for i, a in enumerate(args):
@@ -74,33 +73,27 @@ def d_matmul(node, d):
             continue
         da = d(a)
         if not ops.is_zero(da):
-            terms.append(ops.matmul(*(args[:i] + [da] + args[i + 1:])))
+            terms.append(product(*(args[:i] + [da] + args[i + 1:])))
+    return terms
+
+
+@differential(MatMul, name="product rule")
+def d_matmul(node, d):
+    """d(A@B) = dA@B + A@dB"""
+    terms = product_terms(node, d, ops.matmul)
     return ops.add(*terms) if terms else ops.zero_like(node)
 
 
 @differential(sp.Mul, name="product rule")
 def d_mul(node, d):
     """d(a*b) = a*db + b*da"""
-    args = list(node.args)
-    terms = []
-    for i, a in enumerate(args):
-        if isinstance(a, sp.Number):
-            continue
-        da = d(a)
-        if not ops.is_zero(da):
-            terms.append(sp.Mul(*(args[:i] + [da] + args[i + 1:])))
-    return sp.Add(*terms)
+    return sp.Add(*product_terms(node, d, sp.Mul))
 
 
 @differential(HadamardProduct, name="Hadamard product rule")
 def d_hadamard(node, d):
     """d(A*B) = dA*B + A*dB"""
-    args = list(node.args)
-    terms = []
-    for i, a in enumerate(args):
-        da = d(a)
-        if not ops.is_zero(da):
-            terms.append(ops.hadamard(*(args[:i] + [da] + args[i + 1:])))
+    terms = product_terms(node, d, ops.hadamard)
     return ops.add(*terms) if terms else ops.zero_like(node)
 
 

@@ -51,21 +51,7 @@ def children(e):
 
 def postorder(root, kids=children):
     """Every distinct node of root, children before parents (an explicit stack, no recursion)."""
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        for k in reversed(kids(node)):
-            if k not in seen:
-                stack.append((k, False))
-    return order
+    return postorder_many([root], kids)
 
 
 def postorder_many(roots, kids=children):
