@@ -124,7 +124,7 @@ class Evaluator:
         record = record_of(e)
         if record is not None:
             arg = e.arg if hasattr(e, "arg") else e.args[0]
-            return record.array(self.xp, self.memo[arg])
+            return record.array(self.xp, self.get(arg))
         if isinstance(e, sp.Number):
             return float(e)
         raise MatcalcError(f"cannot evaluate {type(e).__name__}: {e}")
@@ -156,7 +156,7 @@ class Evaluator:
 
     def _pow(self, e):
         base, p = e.args
-        return self.memo[base] ** float(p)
+        return self.get(base) ** float(p)
 
     def _kron(self, e):
         out = self.memo[e.args[0]]
@@ -184,7 +184,7 @@ STRUCTURAL = {
     sp.Mul: lambda ev, e: ev._fold(e, lambda a, b: a * b),
     HadamardPower: Evaluator._pow,
     sp.Pow: Evaluator._pow,
-    Transpose: lambda ev, e: ev.memo[e.arg].T,
+    Transpose: lambda ev, e: ev.get(e.arg).T,
     Inverse: lambda ev, e: ev.xp.linalg.inv(ev.memo[e.arg]),
     Trace: lambda ev, e: ev.xp.trace(ev.memo[e.arg]),
     DiagMatrix: lambda ev, e: ev.xp.diag(ev.memo[e.args[0]][:, 0]),

@@ -90,5 +90,7 @@ def backward_statements(walk, named):
             pending.setdefault(c.child, []).append((expr, visit))
             if len(pending[c.child]) == expected[c.child]:
                 settle(c.child)
+    if walk.f in wanted:                         # f is a variable itself: its gradient is 1
+        adjoint[walk.f] = walk.received[walk.f][0].expr
     results = {x: adjoint.get(x) for x in walk.variables}
     return Backward(statements, results, adjoint)

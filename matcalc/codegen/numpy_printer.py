@@ -380,10 +380,11 @@ class NumpyPrinter(TextPrinter):
 
 def ones_product_full(mats, shape):
     """Whether M0 @ ones @ ... @ Mk prints full: each end segment present, or the result has
-    a single row (no first segment needed) or a single column (no last one)."""
+    a single row (no first segment needed) or a single column (no last one); with neither end
+    segment it prints as a number."""
     rows, cols = shape
-    return (not isinstance(mats[0], OneMatrix) or rows == 1) and \
-        (not isinstance(mats[-1], OneMatrix) or cols == 1)
+    first, last = not isinstance(mats[0], OneMatrix), not isinstance(mats[-1], OneMatrix)
+    return (first or rows == 1) and (last or cols == 1) and (first or last)
 
 
 __all__ = ["NumpyPrinter", "float_text", "CMP"]

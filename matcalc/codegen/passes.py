@@ -7,8 +7,8 @@ liveness, and in-place reuse of buffers.
 * `saved`: the forward names backward reads (what `forward` returns beside the value).
 * `in_place`: a line `t = np.tanh(a)` or `t = a * b` may write into `a`'s buffer
   (`np.tanh(a, out=a)`) only when a is *fresh* (computed by this function as a new array of
-  t's shape, not an input, not a view) and *dead* (no later line of this function reads it, it
-  is not saved and not returned). That is a real liveness analysis over the whole function, so
+  t's shape, not an input, not a view) and *dead* (no later line of this function reads it or
+  a view of it, it is not saved and not returned). That is a real liveness analysis over the whole function, so
   no buffer is ever overwritten while something still needs it.
 """
 import re
@@ -82,6 +82,12 @@ def in_place(lines, names, printer, live_out, inputs):
             fresh[line.target] = is_fresh(line.expr, printer)
     input_names = {s.name for s in inputs}
     last = last_uses(lines)
+    # a value that is not a new array may be a view of what it reads (grad.T, X[0, 0], a
+    # reshape): what it reads lives as long as it does
+    for line in reversed(lines):
+        if not fresh.get(line.target, False):
+            for name in line.reads:
+                last[name] = max(last.get(name, 0), last.get(line.target, 0))
     for i, line in enumerate(lines):
         if line.accumulate or line.out:
             continue

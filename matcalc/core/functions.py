@@ -33,7 +33,7 @@ from sympy import Determinant, OneMatrix, ZeroMatrix
 from ..errors import ShapeError
 from . import ops
 from .intern import canonical
-from .nodes import Elementwise, MatrixOfMatrix, ScalarOfMatrix
+from .nodes import Elementwise, MatrixOfMatrix, ScalarOfMatrix, scalar_function
 from .rules import Rule
 from .shapes import describe, is_matrix, shape_of
 
@@ -149,21 +149,13 @@ BUILDERS = {"elementwise": _build_elementwise, "scalar of matrix": _build_node,
 
 
 # ---- registration decorators --------------------------------------------------------------------
-def _scalar_class(name, record_name):
-    """The SymPy function class of an elementwise record on scalar arguments (no automatic
-    evaluation: SymPy never rewrites tanh(x) or sigmoid(x) behind matcalc's back)."""
-    cls = type(name, (sp.Function,), {"nargs": 1, "__module__": __name__})
-    cls._record_name = record_name
-    return cls
-
-
 def elementwise(name, *, array, numpy, latex, numpy_prec="atom", keeps_zero=False,
                 expensive=False, word="", aliases=(), domain="real", kink=False, notes=""):
     """Register an elementwise function; the decorated function is f'(X, fX)."""
     def register(prime):
         rule = Rule(Elementwise, f"{name}'", prime)
         _register(Function(name, name, "elementwise", rule, array, numpy, latex, Elementwise,
-                           scalar_class=_scalar_class(name, name), aliases=aliases,
+                           scalar_class=scalar_function(name), aliases=aliases,
                            numpy_prec=numpy_prec, keeps_zero=keeps_zero, expensive=expensive,
                            word=word or name, domain=domain, kink=kink, notes=notes))
         return prime
@@ -377,6 +369,25 @@ def _sum_simplify(A):
 def d_sum(node, d):
     """d(sum(A)) = sum(dA)"""
     return apply("sum", d(node.arg))
+
+
+def _mean_simplify(A):
+    if not is_matrix(A):
+        return A
+    return None
+
+
+@scalar_of_matrix("mean", cls="Mean", array=lambda xp, A: xp.mean(A), numpy="np.mean({x})",
+                  latex=r"\operatorname{mean}\left({x}\right)", simplify=_mean_simplify,
+                  rule_name="mean of entries")
+def d_mean(node, d):
+    """d(mean(Z)) = sum(dZ)/(sum(ones(C))*sum(ones(N)))
+
+    The mean of an N x C matrix is the sum of its entries over their number, N*C (a dimension
+    used as a number is written sum(ones(N)) in the notation).
+    """
+    A = node.arg
+    return ops.divide(apply("sum", d(A)), A.shape[0] * A.shape[1])
 
 
 def _norm_simplify(A):

@@ -76,6 +76,21 @@ class Elementwise(_Printable, MatrixExpr):
         return _memo_shape(self, lambda: self.args[1].shape)
 
 
+# ---- elementwise functions of scalars -----------------------------------------------------------
+SCALAR_FUNCTIONS = {}
+
+
+def scalar_function(name):
+    """The SymPy function class of the elementwise function `name` on scalars, one per name,
+    without automatic evaluation (SymPy never rewrites tanh(x) or abs(x) behind matcalc's back).
+    The registry (functions.py) gives each elementwise record its class from here."""
+    cls = SCALAR_FUNCTIONS.get(name)
+    if cls is None:
+        cls = SCALAR_FUNCTIONS[name] = type(name, (sp.Function,), {"nargs": 1,
+                                                                  "__module__": __name__})
+    return cls
+
+
 # ---- the bases of registered matrix functions -------------------------------------------------
 NEEDS = {
     "any": lambda r, c: True,

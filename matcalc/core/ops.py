@@ -18,9 +18,10 @@ Canonical forms:
 * a sum collects equal terms, `X + X -> 2*X`, and drops zeros; a scalar added to a matrix means
   `c * ones(n, m)`, and a 1 x m row added to an n x m matrix means `ones(n) @ row`;
 * a Hadamard product pulls scalars out and merges powers of equal factors, `A * A -> A**2`;
-* an elementwise power of a power, `(A**a)**b`, folds to `A**(a*b)` only for an integer b, and a
-  power of a product splits, `(A*B)**p -> A**p * B**p`, only for an integer p (or a positive
-  coefficient): `(x**2)**0.5` is |x|, not x;
+* an elementwise power of a power, `(A**a)**b`, folds to `A**(a*b)` only for an integer b, or
+  through the absolute value for an even a, `(A**2)**0.5 -> abs(A)`; a power of a product
+  splits, `(A*B)**p -> A**p * B**p`, only for an integer p (or a positive coefficient):
+  `(x**2)**0.5` is |x|, not x;
 * a 1 x 1 matrix used as a scalar is wrapped in `AsScalar`.
 
 Elementwise and matrix functions (exp, softmax, ...) are built by their records in functions.py,
@@ -34,7 +35,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from ..errors import MatcalcError, ShapeError
 from . import dag
 from .intern import canonical
-from .nodes import AsScalar, MatrixPower
+from .nodes import AsScalar, Elementwise, MatrixPower, scalar_function
 from .shapes import describe, is_matrix, mismatch, row_broadcast, shape_of
 
 MAX_EXACT_EXPONENT = 64      # a number raised to a larger power is computed as a float
@@ -402,22 +403,37 @@ def hadamard(*factors):
 
 def power(a, p):
     """a ** p for scalars; a number to a large power is computed as a float."""
-    a, p = sym(a), sym(p)
+    a, p = sym(a), whole(sym(p))
     if a.is_number and p.is_number and abs(float(p)) > MAX_EXACT_EXPONENT and abs(a) != 1 \
             and a != 0:
         try:
             return sp.Float(float(a) ** float(p))
         except (OverflowError, ZeroDivisionError):
             raise MatcalcError(f"the number {a}**{p} is too large") from None
+    if isinstance(a, sp.Pow) and _even(a.exp) and not p.is_Integer and p.is_number:
+        a, p = canonical(scalar_function("abs")(a.base)), whole(a.exp * p)   # (a**2)**p = |a|**(2p)
+        if p == 1:
+            return a
     value = a ** p
     if value.has(sp.I, sp.zoo, sp.nan):
         raise MatcalcError(f"{a}**{p} is not a real number")
     return value
 
 
+def whole(p):
+    """2.0 -> 2: a float exponent that is a whole number is that integer (the same power)."""
+    if p.is_Float and float(p).is_integer() and abs(float(p)) < 2 ** 53:
+        return sp.Integer(int(p))
+    return p
+
+
+def _even(a):
+    return a.is_Integer and int(a) % 2 == 0 and a != 0
+
+
 def hpow(A, p):
     """A ** p, elementwise, for a numeric constant p."""
-    A, p = sym(A), sym(p)
+    A, p = sym(A), whole(sym(p))
     if not p.is_number:
         raise ShapeError("the exponent of ** must be a numeric constant")
     if is_matrix(A) and tuple(A.shape) == (1, 1):
@@ -433,6 +449,8 @@ def hpow(A, p):
     integer = p.is_Integer or (p.is_Float and float(p).is_integer())
     if isinstance(A, HadamardPower) and integer:
         return hpow(A.args[0], A.args[1] * p)          # (A**a)**k = A**(a*k) for integer k
+    if isinstance(A, HadamardPower) and _even(A.args[1]):
+        return hpow(new(Elementwise, "abs", A.args[0]), whole(A.args[1] * p))  # (A**2)**p = |A|**(2p)
     c, ms = split_coeff(A)
     if c != 1 and (integer or c.is_positive):
         return scale(power(c, p), hpow(product_of(ms), p))
