@@ -82,6 +82,8 @@ def in_place(lines, names, printer, live_out, inputs):
             fresh[line.target] = is_fresh(line.expr, printer)
     input_names = {s.name for s in inputs}
     last = last_uses(lines)
+    for name in live_out:                       # saved or returned: alive after the last line
+        last[name] = len(lines)
     # a value that is not a new array may be a view of what it reads (grad.T, X[0, 0], a
     # reshape): what it reads lives as long as it does
     for line in reversed(lines):
