@@ -99,6 +99,17 @@ def test_generated_code_never_overwrites_a_live_value(text):
                                autograd_gradient(text, shapes, values, "w"), rtol=1e-10)
 
 
+def test_a_view_keeps_the_buffer_it_views_alive():
+    """grad_M = grad.T is a view: grad must not be overwritten in place while grad_M lives."""
+    shapes = {"M": ("m", "m"), "R": ("m", "m"), "b": ("m",), "v": ("m",)}
+    text = "sin(b.T / 0.5) @ (abs(R) + M.T) @ cos(v - b)"
+    values = draw(shapes)
+    _, grads = codegen.compile(mc.parse(text, shapes), wrt=["M", "R"])(**values)
+    for name in ("M", "R"):
+        np.testing.assert_allclose(grads[name], autograd_gradient(text, shapes, values, name),
+                                   rtol=1e-10)
+
+
 # ---- internal errors --------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["X + X.T", "X@A + X", "exp(X) + X"])
 def test_matrix_jacobians_containing_an_identity(text):
