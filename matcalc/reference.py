@@ -130,8 +130,8 @@ def sigmoid(xp, X):
 
 
 def relu(xp, X):
-    """X where X > 0 else 0 (derivative 0 at the kink, as the notation says)."""
-    return xp.where(X > 0, X, 0.0)
+    """X where X > 0 else 0 (derivative 0 at the kink, as the notation says); NaN stays NaN."""
+    return xp.where(X > 0, X, 0.0 * X)
 
 
 def softplus(xp, X):
@@ -140,8 +140,8 @@ def softplus(xp, X):
 
 
 def step(xp, X):
-    """1 where X > 0 else 0."""
-    return xp.where(X > 0, 1.0, 0.0)
+    """1 where X > 0 else 0; NaN stays NaN."""
+    return xp.where(X > 0, 1.0, 0.0 * X)
 
 
 def softsign(xp, X):

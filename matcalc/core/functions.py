@@ -272,10 +272,10 @@ def tanh_prime(X, fX):
     return ops.sub(1, ops.hpow(fX, 2))
 
 
-@elementwise("sigmoid", array=lambda xp, x: 0.5 * (1.0 + xp.tanh(0.5 * x)),
-             numpy="0.5 * (1.0 + np.tanh(0.5 * {x_}))", numpy_prec="mul",
-             latex=r"\sigma\left({x}\right)",
-             notes="evaluated as (1 + tanh(x/2))/2, which equals 1/(1 + exp(-x)) and never overflows")
+@elementwise("sigmoid", array=lambda xp, x: xp.exp(-xp.logaddexp(0.0, -x)),
+             numpy="np.exp(-np.logaddexp(0.0, -{x_}))", latex=r"\sigma\left({x}\right)",
+             notes="evaluated as exp(-softplus(-x)), which equals 1/(1 + exp(-x)), never overflows "
+                   "and keeps its precision near 0 and near 1")
 def sigmoid_prime(X, fX):
     """sigmoid'(X) = sigmoid(X)*(1 - sigmoid(X))"""
     return ops.hadamard(fX, ops.sub(1, fX))

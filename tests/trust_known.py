@@ -1,0 +1,120 @@
+"""What the trust checks found in the first engine: one entry per class, each fixed.
+
+`FIXED` (wrong answers and internal errors) and `FIXED_REFUSALS` (valid text refused) are the
+classes the fuzzing found (a minimal reproducer each; FUZZ_FINDINGS.md has them at length).
+tests/test_trust.py runs every reproducer, and each must pass. The property tests tolerate no
+failure at all: a class found later gets an entry here once it is fixed. What this file does not
+do: run anything.
+"""
+import re
+from dataclasses import dataclass
+
+from strategies import Case
+
+# A fractional power of a parenthesised expression: (E**2)**0.5, (b * b)**1.5, (x**4)**-0.25
+FRACTIONAL_POWER_OF_GROUP = re.compile(r"\)\*\*[-+(]*(\d*\.\d|1/)")
+
+
+@dataclass(frozen=True)
+class Known:
+    id: str
+    reason: str
+    repro: tuple                 # (kind, Case, wrt, seed) for trust_checks.check
+    text: str = ""               # regex the case text must match ("" matches every text)
+    detail: str = ""             # regex the outcome's detail must match
+    status: str = "failed"       # failed | refused
+
+    def matches(self, outcome):
+        return (outcome.status == self.status and re.search(self.detail, outcome.detail) is not None
+                and (not self.text or re.search(self.text, outcome.case.text) is not None))
+
+
+def case(text, shapes, draw=None):
+    return Case(text, shapes, draw or {n: "normal" for n in shapes})
+
+
+
+FIXED = [
+    Known(
+        id="power-of-a-power",
+        reason="(E**2)**p is folded to E**(2*p), which is |E|**(2*p) only for E >= 0: "
+               "(x**2)**0.5 evaluates to x, not |x| (and (b*b)**0.5, first made b**2, to b); "
+               "values and every derivative are wrong where E < 0",
+        repro=("value", case("(x**2)**0.5", {"x": ("n",)}), None, 0),
+        text=FRACTIONAL_POWER_OF_GROUP.pattern,
+        detail=r"wrong value",
+    ),
+    Known(
+        id="abs-of-a-reordered-difference",
+        reason="a scalar function (abs, sqrt inside tanh, a fractional power) of a 1 x 1 "
+               "expression holding a difference that SymPy reorders (y - x becomes -(x - y)) "
+               "raises NotImplementedError 'noncommutative scalars in MatMul' from ops.apply / "
+               "ops.hpow / simplify, or TypeError 'Mix of Matrix and Scalar symbols'",
+        repro=("value", case("abs(y.T@(y - x))", {"x": ("n",), "y": ("n",)}), None, 0),
+        detail=r"NotImplementedError: noncommutative scalars in MatMul|"
+               r"TypeError: Mix of Matrix and Scalar symbols",
+    ),
+    Known(
+        id="abs-of-trace-of-a-reordered-difference",
+        reason="abs(tr(A.T - A)) raises TypeError 'input to Trace, -(A - A.T), is not a matrix' "
+               "in ops.apply: the sign pulled out of the difference leaves Trace a scalar",
+        repro=("value", case("abs(tr(A.T - A))", {"A": ("n", "n")}), None, 0),
+        detail=r"TypeError: input to Trace, .*, is not a matrix",
+    ),
+    Known(
+        id="generated-code-drops-eliminated-inputs",
+        reason="when simplification removes a symbol of the text (y**0, y - y, p/p), the "
+               "generated value_and_grad has no parameter for it and calling it with every "
+               "symbol of the text raises TypeError 'unexpected keyword argument'",
+        repro=("codegen", case("x.T @ (y - y + x)", {"x": ("n",), "y": ("n",)}), ["x"], 0),
+        detail=r"generated code: TypeError: value_and_grad\(\) got an unexpected keyword",
+    ),
+
+    Known(
+        id="runaway-simplification",
+        reason="the gradient of logdet(A@A.T)/exp(sin(2) + 2) (and the Hessian of "
+               "exp(abs(a) + 3)/sigmoid((b.T@log(b**2 + 1)).T)) runs simplify.py for about 30 s "
+               "and ends in RecursionError; with the per-case time limit it is a timeout",
+        repro=("grad", case("logdet(A@A.T)/exp(sin(2) + 2)", {"A": ("n", "n")}), ["A"], 0),
+        detail=r"RecursionError|timeout",
+    ),
+]
+
+# Valid text that the engine refuses with a MatcalcError whose message is wrong: not silent,
+# so the property tests count these as refusals, but each is a bug with a strict xfail.
+FIXED_REFUSALS = [
+    Known(
+        id="scalar-function-of-a-reordered-difference-refused",
+        reason="sqrt(exp(sum(y - x))) is refused with 'sum() needs a matrix or vector, got a "
+               "scalar' (likewise abs(sum(y - x)), exp(sum(y - x))**0.5): the sign pulled out of "
+               "the reordered difference y - x = -(x - y) leaves sum() a scalar",
+        repro=("value", case("sqrt(exp(sum(y - x)))", {"x": ("n",), "y": ("n",)}), None, 0),
+        detail=r"needs a matrix or vector, got a scalar",
+        status="refused",
+    ),
+    Known(
+        id="abs-of-a-positive-function-refused",
+        reason="abs(exp(sigmoid(a))) becomes re(...) in the expression, which mc.evaluate "
+               "('cannot evaluate re') and grad ('no differential rule for re') then refuse",
+        repro=("value", case("abs(exp(sigmoid(a)))", {"a": ()}), None, 0),
+        detail=r"cannot evaluate re|no differential rule for re",
+        status="refused",
+    ),
+    Known(
+        id="hessian-of-diag-inside-abs-refused",
+        reason="the Hessian of x.T@x + tr(abs(diag(x))) is refused with 'diag() needs a vector "
+               "or a square matrix, got a scalar' (its gradient is fine)",
+        repro=("hessian", case("x.T@x + tr(abs(diag(x)))", {"x": ("n",)}), "x", 0),
+        detail=r"diag\(\) needs a vector or a square matrix, got a scalar",
+        status="refused",
+    ),
+    Known(
+        id="square-jacobian-not-evaluable",
+        reason="the Jacobian of a function of a square matrix has dimension n**2, which "
+               "mc.evaluate cannot size ('the size of dimension n**2 is unknown'): the engine "
+               "cannot evaluate its own result (n x m matrices, with size n*m, are fine)",
+        repro=("jacobian", case("-A", {"A": ("n", "n")}), "A", 0),
+        detail=r"the size of dimension \w+\*\*2 is unknown",
+        status="refused",
+    ),
+]
