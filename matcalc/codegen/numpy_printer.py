@@ -63,6 +63,8 @@ class NumpyPrinter(TextPrinter):
             raise PrintError(f"the size of dimension {d} is not known to the generated code")
         if d not in self.used_dims:
             self.used_dims.append(d)
+        if self.collecting:                 # a size is read like a name (what backward needs)
+            self.collecting[-1].add(self.dims[d])
         return self.dims[d]
 
     def shape_text(self, shape):

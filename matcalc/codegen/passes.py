@@ -40,14 +40,15 @@ def drop_dead(lines, live_out):
     return keep[::-1]
 
 
-def saved(forward, backward, inputs):
-    """The names backward reads that forward computed or received, in forward order."""
+def saved(forward, backward, inputs, sizes=()):
+    """The names backward reads that forward computed or received (inputs, lines, dimension
+    sizes), in forward order."""
     used = set()
     defined = set()
     for line in backward:
         used.update(n for n in line.reads if n not in defined)
         defined.add(line.target)
-    order = [s.name for s in inputs] + [line.target for line in forward]
+    order = [s.name for s in inputs] + list(sizes) + [line.target for line in forward]
     return [n for n in dict.fromkeys(order) if n in used]
 
 

@@ -23,6 +23,7 @@ from ..calculus.forward import forward
 from ..calculus.reverse import differential_detector
 from ..calculus.simplify import simplify
 from ..calculus.vec_rules import identify
+from ..printing.text import to_text
 from .derivation import Derivation, Step, cited
 from .gradient import grad, resolve
 
@@ -48,12 +49,25 @@ def one_variable(f, wrt, what):
     return x
 
 
-def forward_steps(steps):
-    """dN = (its expansion) for every node the forward walk expanded, unchanged lines dropped."""
+def forward_steps(steps, root=None, symbol=None):
+    """dN = (its expansion) for every node the forward walk expanded; the root (the gradient
+    of a Hessian) is written by its symbol: dg = ..."""
     out = []
     for s in steps:
         name, identity = cited(s.rule, s.derivative)
-        out.append(Step(differential_of(s.node), s.expansion, name, identity))
+        node = symbol if symbol is not None and s.node == root else s.node
+        out.append(Step(differential_of(node), s.expansion, name, identity))
+    return out
+
+
+def without_repeats(steps):
+    """The steps, without one that says again what the previous one said."""
+    out = []
+    for s in steps:
+        if out and to_text(s.before) == to_text(out[-1].before) and \
+                to_text(s.after) == to_text(out[-1].after):
+            continue
+        out.append(s)
     return out
 
 
@@ -85,7 +99,7 @@ def jacobian(f, wrt):
                             f"a scalar: use grad() of each entry, or declare {x.name} as 1 x 1")
     df, steps = forward(f, x, Differential(x), placeholders=differential_of)
     J, used = identify(df, x, differential_detector())
-    records = forward_steps(steps) + identified(f, x, J, used, "J")
+    records = without_repeats(forward_steps(steps) + identified(f, x, J, used, "J"))
     return Derivation(f=f, variables=[x], single=True, raw={x.name: J},
                       results={x.name: simplify(J)}, kind="jacobian", records=records)
 
@@ -126,7 +140,8 @@ def hessian(f, wrt):
     symbol, first = gradient_step(f, x, g)
     dg, steps = forward(g, x, Differential(x), placeholders=differential_of)
     H, used = identify(dg, x, differential_detector())
-    records = [first] + forward_steps(steps) + identified(g, x, H, used, "H")
+    records = without_repeats([first] + forward_steps(steps, g, symbol) +
+                              identified(symbol, x, H, used, "H"))
     return Derivation(f=f, variables=[x], single=True, raw={x.name: H},
                       results={x.name: simplify(H)}, kind="hessian", records=records, gradient=g)
 
@@ -157,7 +172,7 @@ def hvp(f, wrt):
     HV, steps = forward(g, x, V, placeholders=differential_of)
     if ops.is_zero(HV):
         HV = ops.zero_like(x)
-    records = [first] + forward_steps(steps) + [
+    records = [first] + forward_steps(steps, g, symbol) + [
         Step(sp.Symbol("HV"), HV, "the directional derivative of the gradient",
              f"H[{V.name}] = d(g) with d{x.name} := {V.name}")]
     return Derivation(f=f, variables=[x], single=True, raw={x.name: HV},

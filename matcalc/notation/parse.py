@@ -91,6 +91,10 @@ def tokenize(text):
                 m2 = re.match(r"\.([A-Za-z_][A-Za-z0-9_]*)", text[pos:])
                 attr = m2.group(1) if m2 else ""
                 raise ParseError(f"attribute access .{attr} is not allowed (only .T)", text, pos + 1)
+            if ch == "'" and pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] in "_)"):
+                raise ParseError(HINTS[ch], text, pos + 1)      # x' : a transpose, MATLAB-style
+            if ch in "'\"":
+                raise ParseError(HINTS['"'], text, pos + 1)
             if ch in HINTS:
                 raise ParseError(HINTS[ch], text, pos + 1)
             if ord(ch) > 126 or ord(ch) < 32:
