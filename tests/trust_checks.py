@@ -298,8 +298,30 @@ def check_hessian(case, wrt, values, sizes, rng):
     f = parse(case)
     d = engine("hessian", mc.hessian, f, wrt)
     H = engine("evaluate(hessian)", mc.evaluate, d.result, values, sizes=all_sizes(f, values, sizes))
-    compare(H, H_ref, f"Hessian wrt {wrt} (against autograd)", RTOL, gradient_atol(f0, H_ref),
-            (n, n))
+    try:
+        compare(H, H_ref, f"Hessian wrt {wrt} (against autograd)", RTOL,
+                gradient_atol(f0, H_ref), (n, n))
+    except Failed as e:
+        U, W = rng.standard_normal(np.shape(X)), rng.standard_normal(np.shape(X))
+        got = float(np.ravel(U, order="F") @ as_float_array(H).reshape(n, n)
+                    @ np.ravel(W, order="F"))
+        settle(e, autograd.grad(fref), X, W, U, got, f0)
+
+
+def settle(e, gradient, X, V, W, got, f0):
+    """A second-order mismatch: is it matcalc's? `got` is matcalc's <W, H V>; the central
+    difference of <W, gradient> along V estimates it. Where that estimate does not settle (the
+    gradient itself rounds badly: a sech computed as sqrt(1 - tanh**2) near 0), autograd and
+    matcalc cannot be told apart and the point is skipped; otherwise the verdict is given."""
+    def along(Y):
+        return float(np.sum(as_float_array(gradient(Y)) * W))
+    slope, spread = central_difference(along, X, V)
+    tolerance = FD_RTOL * max(abs(got), abs(slope)) + 1e-8 * (1.0 + abs(float(f0)))
+    if "not finite" not in str(e) and spread > tolerance:
+        raise Skip(f"ill-conditioned point: {e}; finite differences do not settle") from None
+    verdict = "finite differences side with matcalc" if abs(got - slope) <= tolerance \
+        else "finite differences side with autograd"
+    raise Failed(f"{e}; {verdict}") from None
 
 
 def check_hvp(case, wrt, values, sizes, rng):
@@ -317,8 +339,13 @@ def check_hvp(case, wrt, values, sizes, rng):
     direction = d.direction.name
     HV = engine("evaluate(hvp)", mc.evaluate, d.result, {**values, direction: V},
                 sizes=all_sizes(f, values, sizes))
-    compare(HV, HV_ref, f"Hessian-vector product wrt {wrt} (against autograd)", RTOL,
-            gradient_atol(f0, X), matrix_shape(X))
+    try:
+        compare(HV, HV_ref, f"Hessian-vector product wrt {wrt} (against autograd)", RTOL,
+                gradient_atol(f0, X), matrix_shape(X))
+    except Failed as e:
+        W = rng.standard_normal(np.shape(X))
+        got = float(np.sum(as_float_array(HV).reshape(np.shape(W)) * W))
+        settle(e, gradient, X, V, W, got, f0)
 
 
 def check_codegen(case, wrt, values, sizes, rng):

@@ -78,6 +78,17 @@ FIXED = [
         repro=("grad", case("logdet(A@A.T)/exp(sin(2) + 2)", {"A": ("n", "n")}), ["A"], 0),
         detail=r"RecursionError|timeout",
     ),
+    Known(
+        id="common-coefficient-divides",
+        reason="taking a common scalar out of a sum divided each coefficient by it: "
+               "3*c**2*(1 - t**2)/(3 - 3*t**2) stays uncancelled, and where tanh saturates "
+               "(t = 1) the Hessian of tanh(c*(v.T@M.T@v*(c*3))) is 0/0 = NaN (new engine, "
+               "slow 20,000-case run)",
+        repro=("hessian", Case("tanh(c * (v.T @ M.T @ v * (c * 3)))",
+                               {"v": ("n",), "M": ("n", "n"), "c": ()},
+                               {"v": "normal", "M": "normal", "c": "normal"}), "v", 2),
+        detail=r"not finite",
+    ),
 ]
 
 # Valid text that the engine refuses with a MatcalcError whose message is wrong: not silent,

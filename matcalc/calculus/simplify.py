@@ -111,15 +111,18 @@ def merge_diagonals(e):
 def common_coefficient(e):
     """c*A + c*B = c*(A + B)"""
     parts = [ops.split_coeff(t) for t in _terms(e)]
-    common = _common_scalar([c for c, _ in parts])
+    common, quotients = _common_scalar([c for c, _ in parts])
     if common == 1:
         return None
-    inner = ops.add(*[ops.matmul(c / common, *ms) for c, ms in parts])
+    inner = ops.add(*[ops.matmul(q, *ms) for q, (_, ms) in zip(quotients, parts)])
     return ops.scale(common, factor_sum(inner, coefficients=False))
 
 
 def _common_scalar(coeffs):
-    """The largest scalar factor shared by all coefficients (sign included when all negative)."""
+    """The largest scalar factor shared by all coefficients (sign included when all negative),
+    and each coefficient with it taken out. The shared factors are removed from each product,
+    never divided out: SymPy does not cancel 3*c*(1 - t)/(3 - 3*t), and where t = 1 that
+    quotient is 0/0 although the coefficient is a plain 0."""
     coeffs = [integer_floats(c) for c in coeffs]
     numbers = [c.as_coeff_Mul()[0] for c in coeffs]
     rests = [c.as_coeff_Mul()[1] for c in coeffs]
@@ -133,16 +136,23 @@ def _common_scalar(coeffs):
             num = -num
     elif all(n == numbers[0] for n in numbers):
         num = numbers[0]
-    shared = None
-    for r in rests:
-        factors = {}
-        for f in sp.Mul.make_args(r):
-            if f != 1:
-                factors[f] = factors.get(f, 0) + 1
-        shared = factors if shared is None else {f: min(k, factors.get(f, 0))
-                                                  for f, k in shared.items() if f in factors}
-    sym = sp.Mul(*[f ** k for f, k in (shared or {}).items() if k])
-    return num * sym
+    counted = [_factor_counts(r) for r in rests]
+    shared = counted[0]
+    for factors in counted[1:]:
+        shared = {f: min(k, factors[f]) for f, k in shared.items() if f in factors}
+    sym = sp.Mul(*[f ** k for f, k in shared.items() if k])
+    quotients = [sp.Mul(n / num, *[f ** (k - shared.get(f, 0)) for f, k in factors.items()])
+                 for n, factors in zip(numbers, counted)]
+    return num * sym, quotients
+
+
+def _factor_counts(product):
+    """{factor: how many times}, a product's factors as a multiset."""
+    counts = {}
+    for f in sp.Mul.make_args(product):
+        if f != 1:
+            counts[f] = counts.get(f, 0) + 1
+    return counts
 
 
 def common_right_factor(e):
