@@ -274,8 +274,17 @@ def test_network_source_uses_backprop_names_and_comments():
                  "grad_W2 = h_relu.T @ grad_y_pred", "grad_h_relu = grad_y_pred @ W2.T",
                  # relu' as a mask, written into grad_h_relu's buffer, which nothing reads later
                  "grad_h = np.multiply(grad_h_relu, (h > 0), out=grad_h_relu)",
-                 "grad_W1 = X.T @ grad_h", "# dh_relu = step(h)*dh"]:
+                 "grad_W1 = X.T @ grad_h", "# dh_relu = step(h)*dh",
+                 # a comment spells the code's own temporaries out: y_pred_minus_Y is y_pred - Y
+                 "# d(y_pred - Y) = dy_pred"]:
         assert line in src, src
+
+
+def test_a_gradient_with_two_contributions_cites_both_differentials():
+    f = mc.parse("sum(log(1 + exp(X @ w))) - y.T @ X @ w",
+                 {"X": ("N", "d"), "w": ("d",), "y": ("N",)})
+    src = codegen.numpy_source(f, wrt=["w"])
+    assert "# d(X@w) = X@dw; d(y.T@X@w) = y.T@X@dw" in src, src
 
 
 def test_tanh_derivative_reuses_the_saved_activation():

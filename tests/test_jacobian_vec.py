@@ -197,7 +197,7 @@ def test_cli_steps():
 def test_cli_check_through_vec():
     out = io.StringIO()
     assert run(ARGS + ["--check"], out) == 0
-    assert out.getvalue().splitlines()[1].endswith(" ok")
+    assert out.getvalue().splitlines()[1].endswith(": ok")
 
 
 @pytest.mark.parametrize("case", CASES[:10], ids=[c[0] for c in CASES[:10]])

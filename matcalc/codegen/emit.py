@@ -13,7 +13,7 @@ literals only through repr(). The generated module imports only NumPy.
 import sympy as sp
 
 from ..core import dag, functions, ops
-from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
+from ..core.nodes import ADJOINTS, Differential, Named, ScalarDifferential
 from ..core.shapes import check_name
 from ..printing.base import ADD
 from ..printing.text import TextPrinter
@@ -112,6 +112,14 @@ def header_text(text):
     return text if len(text) <= MAX_HEADER else text[:MAX_HEADER] + " ..."
 
 
+def comment_names(names):
+    """The names a comment may use: inputs, layer outputs and adjoints, the names a reader knows
+    from the derivation; the code's own temporaries (y_pred_minus_Y) are printed out in full."""
+    layer = {name for node, name in names.items() if isinstance(node, Named)}
+    return {node: name for node, name in names.items()
+            if name in layer or dag.is_leaf(node) or isinstance(node, ADJOINTS)}
+
+
 class ModuleWriter:
     """Prints the lines of a schedule (see the module docstring)."""
 
@@ -132,7 +140,7 @@ class ModuleWriter:
                         self.free_dims[d] = sched.allocator.claim(str(d))
         self.dims.update(self.free_dims)
         self.printer = NumpyPrinter(sched.names, self.dims)
-        self.comments = TextPrinter(sched.names)
+        self.comments = TextPrinter(comment_names(sched.names))
 
     # -- one line --
     def render(self, line):
@@ -187,9 +195,11 @@ class ModuleWriter:
     def comment(self, line):
         """The differential a backward line implements, from its visit."""
         statement = line.node
-        visit = getattr(statement, "visit", None)
-        if visit is None:
-            return None
+        visits = getattr(statement, "visits", ()) or \
+            ((statement.visit,) if getattr(statement, "visit", None) is not None else ())
+        return "; ".join(self.differential(v) for v in visits) or None
+
+    def differential(self, visit):
         node = visit.node
         if node is self.s.forward[-1].node:
             return f"d{self.s.value} = tr(G.T @ d(...)): the differential of {self.s.value}"

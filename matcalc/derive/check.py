@@ -49,7 +49,7 @@ class CheckReport:
                 "hessian": "mixed second differences of f",
                 "hvp": "mixed second differences of f"}[self.kind]
         lines = [f"check {name}: relative error {err:.1e} against {what} of {self.against}"
-                 + (f" ({dims})" if dims else "") + (" ok" if err < RTOL else " FAILED")
+                 + (f" ({dims})" if dims else "") + (": ok" if err < RTOL else ": FAILED")
                  for name, err in self.errors.items()]
         return "\n".join(lines)
 
@@ -101,8 +101,8 @@ def _finite(x):
 class Function:
     """f(values) -> value, from the user's text when there is one (the independent path)."""
 
-    TYPED = "the expression as typed (independent evaluator)"
-    BUILT = "the expression (matcalc's evaluator)"
+    TYPED = "the expression as typed, by an independent evaluator"
+    BUILT = "the expression, by matcalc's evaluator"
 
     def __init__(self, f, source=None):
         self.f = f
