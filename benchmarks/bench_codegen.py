@@ -18,7 +18,7 @@ import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from timing import median_time  # noqa: E402
+from timing import median_times  # noqa: E402
 
 import codegen  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
@@ -95,12 +95,12 @@ def main():
                                                        [f, *derived.results.values()]],
         }
         cases.update(peers(x, y, w1, w2))
-        times = {name: median_time(run, warmup=5, repeat=args.repeat if "evaluate" not in name else 30)
-                 for name, run in cases.items()}
-        base = times["hand-written NumPy (seed)"]
-        print(f"\n{np.dtype(dtype).name}:")
-        for name, t in times.items():
-            print(f"  {name:<36} {t * 1e3:8.3f} ms   {t / base:5.2f}x hand-written")
+        times = median_times(cases, args.repeat, warmup=5,
+                             rounds={name: 30 for name in cases if "evaluate" in name})
+        base = times["hand-written NumPy (seed)"][0]
+        print(f"\n{np.dtype(dtype).name}:                           wall     ratio       CPU")
+        for name, (t, c) in times.items():
+            print(f"  {name:<36} {t * 1e3:8.3f} ms {t / base:5.2f}x {c * 1e3:8.3f} ms")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import argparse  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from timing import median_time  # noqa: E402
+from timing import median_times  # noqa: E402
 
 import codegen  # noqa: E402
 from matcalc import nn  # noqa: E402
@@ -159,7 +159,7 @@ def bench(label, layers, width, N, repeat):
     bnames = [f"b{k}" for k in range(1, layers + 1)]
     print(f"\n{label}: {layers} dense layers {width} wide, tanh, biases, N={N}; "
           f"median of {repeat}")
-    print(f"  {'':<16}" + "".join(f"{d:>22}" for d in ("float64", "float32")))
+    print(f"  {'':<16}" + "".join(f"{d + ': wall, ratio, CPU':>34}" for d in ("float64", "float32")))
     rows = {}
     for dtype in (np.float64, np.float32):
         X, Y, params = init(layers, width, N, dtype)
@@ -187,12 +187,12 @@ def bench(label, layers, width, N, repeat):
         for name in ("generated", "torch eager", "jax jit"):
             if name in cases:
                 check(name, cases[name](), reference, rtol)
-        times = {name: median_time(run, repeat) for name, run in cases.items()}
-        base = times["hand NumPy"]
-        for name, t in times.items():
-            rows.setdefault(name, []).append(f"{t * 1e3:9.3f} ms {t / base:5.2f}x")
+        times = median_times(cases, repeat)
+        base = times["hand NumPy"][0]
+        for name, (t, c) in times.items():
+            rows.setdefault(name, []).append(f"{t * 1e3:9.3f} ms {t / base:5.2f}x {c * 1e3:9.3f} ms")
     for name, cells in rows.items():
-        print(f"  {name:<16}" + "".join(f"{c:>22}" for c in cells))
+        print(f"  {name:<16}" + "".join(f"{c:>34}" for c in cells))
 
 
 def main():

@@ -1,14 +1,31 @@
-"""The timing loop the benchmarks share: warm up, then the median of `repeat` runs, in seconds."""
+"""The timing loop the benchmarks share: every case warmed up, then timed in interleaved rounds.
+
+`median_times(cases, repeat)` runs round after round, each case once per round, and returns for
+each case the median wall time and the median CPU time (time.process_time) in seconds. Timing
+the cases one after another (all runs of A, then all of B) lets a drift of the machine's speed
+(a noisy neighbour, frequency scaling) fall on one case and not the other; interleaved, it falls
+on all of them alike, so the ratios of one run are comparable. A case may ask for fewer rounds
+(`rounds={"slow case": 30}`): it is simply left out of the later rounds.
+"""
 import statistics
 import time
 
 
-def median_time(fn, repeat, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def median_times(cases, repeat, warmup=3, rounds=None):
+    """{name: (median wall seconds, median CPU seconds)} for {name: zero-argument callable}."""
+    rounds = rounds or {}
+    for fn in cases.values():
+        for _ in range(warmup):
+            fn()
+    wall = {name: [] for name in cases}
+    cpu = {name: [] for name in cases}
+    for r in range(repeat):
+        for name, fn in cases.items():
+            if r >= rounds.get(name, repeat):
+                continue
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            c1, w1 = time.process_time(), time.perf_counter()
+            wall[name].append(w1 - w0)
+            cpu[name].append(c1 - c0)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in cases}
