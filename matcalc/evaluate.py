@@ -16,6 +16,7 @@ from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, Ma
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
+from .calculus.stable import evaluated_form
 from .core import dag
 from .core.functions import record_of
 from .core.nodes import AsScalar, Commutation, MatrixPower, Named, Vec
@@ -78,7 +79,7 @@ def evaluate(expr, values, xp=np, sizes=None):
         d = sp.Symbol(name, integer=True, positive=True)
         if dims.setdefault(d, int(size)) != int(size):
             raise ShapeError(f"dimension {name} is {dims[d]} in the values but {size} in sizes")
-    return Evaluator(arrays, dims, xp).value(expr)
+    return Evaluator(arrays, dims, xp).value(evaluated_form(expr))
 
 
 class Evaluator:

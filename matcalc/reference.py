@@ -511,7 +511,9 @@ def is_row_onto(row, M):
             and row.shape[1] == M.shape[1])
 
 
-def additive(symbol, combine):
+def elementwise_operation(symbol, combine, rows_broadcast):
+    """A binary elementwise operation: equal shapes, a scalar with anything, and (for + and -
+    only, rows_broadcast) a 1 x m row onto an n x m matrix."""
     def operation(a, b):
         if a.shape == b.shape:
             shape = a.shape
@@ -519,24 +521,10 @@ def additive(symbol, combine):
             shape = scalar_with(a, b)
         elif b.is_scalar:
             shape = scalar_with(b, a)
-        elif is_row_onto(a, b):
+        elif rows_broadcast and is_row_onto(a, b):
             shape = b.shape
-        elif is_row_onto(b, a):
+        elif rows_broadcast and is_row_onto(b, a):
             shape = a.shape
-        else:
-            raise mismatch(symbol, a, b)
-        return Operand(combine(a.array, b.array), shape)
-    return operation
-
-
-def multiplicative(symbol, combine):
-    def operation(a, b):
-        if a.shape == b.shape:
-            shape = a.shape
-        elif a.is_scalar:
-            shape = scalar_with(a, b)
-        elif b.is_scalar:
-            shape = scalar_with(b, a)
         else:
             raise mismatch(symbol, a, b)
         return Operand(combine(a.array, b.array), shape)
@@ -553,10 +541,10 @@ def matrix_product(a, b):
 
 
 BINARY = {
-    ast.Add: additive("+", lambda a, b: a + b),
-    ast.Sub: additive("-", lambda a, b: a - b),
-    ast.Mult: multiplicative("*", lambda a, b: a * b),
-    ast.Div: multiplicative("/", lambda a, b: a / b),
+    ast.Add: elementwise_operation("+", lambda a, b: a + b, rows_broadcast=True),
+    ast.Sub: elementwise_operation("-", lambda a, b: a - b, rows_broadcast=True),
+    ast.Mult: elementwise_operation("*", lambda a, b: a * b, rows_broadcast=False),
+    ast.Div: elementwise_operation("/", lambda a, b: a / b, rows_broadcast=False),
     ast.MatMult: matrix_product,
 }
 

@@ -356,3 +356,14 @@ def test_generated_stable_forms_at_magnitude_1000(text):
     np.testing.assert_allclose(np.ravel(grads["z"]),
                                np.ravel(autograd_gradient(text, shapes, {"z": small, "y": y}, "z")),
                                rtol=1e-9)
+
+
+def test_evaluate_computes_the_complement_of_a_saturated_sigmoid_exactly():
+    """1 - sigmoid(z) at z = 36 is 2.3e-16; as a subtraction it keeps one digit. The derived
+    Hessian prints the textbook sigmoid*(1 - sigmoid) and evaluates as sigmoid(z)*sigmoid(-z)."""
+    shapes = {"z": ("n",)}
+    z = np.array([36.0, 40.0, -3.0])
+    got = mc.evaluate(mc.parse("1 - sigmoid(z)", shapes), {"z": z}).ravel()
+    np.testing.assert_allclose(got, np.exp(-np.logaddexp(0, z)), rtol=1e-14)
+    d = mc.hessian(mc.parse("sum(log(1 + exp(X @ w)))", {"X": ("N", "d"), "w": ("d",)}), "w")
+    assert mc.to_text(d.result) == "X.T@diag(sigmoid(X@w)*(1 - sigmoid(X@w)))@X"

@@ -24,7 +24,8 @@ from ..printing.text import to_text
 from .derived import derived_module
 from .emit import gradient_module
 from .schedule import inputs_of, schedule
-from .stable import stable
+from ..calculus.stable import stable
+from ..core.gc_pause import without_cyclic_gc
 
 __all__ = ["numpy_source", "compile", "emit_forward_backward"]
 
@@ -57,6 +58,7 @@ def network_schedule(net, wrt=None):
                     adjoint_name=lambda node: f"grad_{node_names[node]}" if node in node_names else None)
 
 
+@without_cyclic_gc
 def numpy_source(expr, wrt=None, name="f"):
     """Source of a NumPy module computing `expr` and its gradients with respect to `wrt` (names
     or symbols), or of an nn.Sequential network's loss and gradients, or of a Derivation (a
@@ -83,6 +85,7 @@ def numpy_source(expr, wrt=None, name="f"):
 emit_forward_backward = numpy_source
 
 
+@without_cyclic_gc
 def compile(expr_or_net, wrt=None, name="f"):  # noqa: A001 - the public name
     """A Python function fn(**arrays) -> (value, {name: gradient}) running generated NumPy code.
 

@@ -19,6 +19,7 @@ from ..calculus.reverse import walk
 from ..calculus.simplify import simplify
 from ..notation.parse import source_of
 from .derivation import Derivation
+from ..core.gc_pause import without_cyclic_gc
 
 
 def resolve(f, wrt):
@@ -57,6 +58,7 @@ def scalar_function(f, what="grad"):
     return f
 
 
+@without_cyclic_gc
 def grad(f, wrt):
     """Gradient(s) of the scalar f with respect to wrt, by differential identification.
 

@@ -26,6 +26,7 @@ from ..calculus.vec_rules import identify
 from ..printing.text import to_text
 from .derivation import Derivation, Step, cited
 from .gradient import grad, resolve
+from ..core.gc_pause import without_cyclic_gc
 
 
 class JacobianError(MatcalcError):
@@ -82,6 +83,7 @@ def identified(F, x, J, used, what):
                  f"d vec F = {what}@d vec X  =>  {what}")]
 
 
+@without_cyclic_gc
 def jacobian(f, wrt):
     """The Jacobian of f with respect to wrt: p x n with df = J@dx for a vector f (p x 1) of a
     vector x (n x 1); (p*q) x (n*m) with d vec F = J@d vec X when f (p x q) or X (n x m) is a
@@ -120,6 +122,7 @@ def gradient_step(f, x, g):
                         f"df = tr(g.T@d{x.name})  =>  g = df/d{x.name}")
 
 
+@without_cyclic_gc
 def hessian(f, wrt):
     """The Hessian of the scalar f with respect to the vector wrt (n x 1): n x n, d2f = dx.T@H@dx.
 
@@ -155,6 +158,7 @@ def fresh_direction(f, x):
     raise AssertionError("no free name for the direction")
 
 
+@without_cyclic_gc
 def hvp(f, wrt):
     """The Hessian of the scalar f applied to a direction V of wrt's shape: d(grad f)[dX := V].
 

@@ -18,6 +18,7 @@ from ..errors import MatcalcError, ShapeError
 from .backprop import Backprop
 from .layers import Activation, Dense, Identity
 from .losses import SumSquaredError
+from ..core.gc_pause import without_cyclic_gc
 
 
 class Sequential:
@@ -96,6 +97,7 @@ class Sequential:
         """layer output (a Named node) -> its name, in layer order."""
         return {out: out.name for out in self.outputs if isinstance(out, Named)}
 
+    @without_cyclic_gc
     def backprop(self):
         return Backprop(self)
 

@@ -35,6 +35,7 @@ from ..core import functions, ops
 from ..core.shapes import check_name, declared_shape, dimension, is_matrix
 from ..errors import MatcalcError, ParseError, ShapeError, UnknownNameError
 from .structural import DIMENSION_FUNCTIONS, STRUCTURAL
+from ..core.gc_pause import without_cyclic_gc
 
 MAX_DEPTH = 5000
 MAX_LENGTH = 200_000
@@ -186,6 +187,7 @@ def _remember(expr, source):
 
 
 # ---- the parser -----------------------------------------------------------------------------------
+@without_cyclic_gc
 def parse(text, shapes=None):
     """The expression that `text` denotes, with symbols declared by `shapes`.
 

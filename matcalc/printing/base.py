@@ -40,6 +40,16 @@ LONG = 2000                        # a longer text is stashed and referred to by
 TOKEN = re.compile("\ue000(\\d+)\ue001")
 
 
+def signed_fraction(coeff):
+    """(negative, numerator, denominator) of a scalar coefficient, as every printer writes it:
+    -3/4 is (True, 3, 4); a float is its own numerator."""
+    negative = coeff.could_extract_minus_sign()
+    if negative:
+        coeff = -coeff
+    num, den = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+    return negative, num, den
+
+
 class PrintError(MatcalcError):
     """An expression a printer cannot write: an unknown node, or text beyond the size bound."""
 

@@ -17,7 +17,7 @@ from sympy import HadamardPower, Inverse
 
 from ..core import ops
 from ..core.nodes import AsScalar
-from .base import ATOM, MUL, NEG, POW
+from .base import ATOM, MUL, NEG, POW, signed_fraction
 from .text import TextPrinter
 
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "nu", "sigma", "tau",
@@ -145,10 +145,7 @@ class LatexPrinter(TextPrinter):
     def scaled(self, coeff, body, body_prec):
         if coeff == 1:
             return body, body_prec
-        negative = coeff.could_extract_minus_sign()
-        if negative:
-            coeff = -coeff
-        num, den = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+        negative, num, den = signed_fraction(coeff)
         if den != 1:
             lead = rf"\frac{{{self.p(num)[0]}}}{{{self.p(den)[0]}}}"
         elif num != 1:

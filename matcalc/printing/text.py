@@ -15,7 +15,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import ops
 from ..core.nodes import AsScalar, MatrixPower, Named
-from .base import ADD, ATOM, MUL, NEG, POW, Printer
+from .base import ADD, ATOM, MUL, NEG, POW, Printer, signed_fraction
 
 EXPANDED_POWER = 3         # matrix powers up to this print as products
 
@@ -210,10 +210,7 @@ class TextPrinter(Printer):
         """coeff * body, written as num*body/den with a leading minus where it belongs."""
         if coeff == 1:
             return body, body_prec
-        negative = coeff.could_extract_minus_sign()
-        if negative:
-            coeff = -coeff
-        num, den = sp.fraction(coeff) if not coeff.is_Float else (coeff, sp.Integer(1))
+        negative, num, den = signed_fraction(coeff)
         text = body
         if num != 1:
             text = f"{self.factor_text(num)}*{body}"

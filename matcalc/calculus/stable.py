@@ -7,12 +7,18 @@ the function as written; only the way it is computed changes:
     log(sigmoid(z))        = -softplus(-z)
     log(1 - sigmoid(z))    = -softplus(z)
     exp(z)/(1 + exp(z))    = sigmoid(z)               (1 + tanh(z/2))/2
+    1 - sigmoid(z)         = sigmoid(-z)              exact where sigmoid(z) rounds to 1
     log(softmax(z))        = z - logsumexp(z)         (row by row for a matrix)
 
 softmax and logsumexp themselves are emitted shifted by the max (their registry helpers), and
 sigmoid through tanh. `stable(e)` applies the rewrites bottom-up over the DAG (no recursion);
-codegen derives and prints from the result.
+codegen derives and prints from the result, and `evaluate` computes every expression in this
+form (the printed result stays the textbook one: sigmoid(z)*(1 - sigmoid(z))). Generated code
+keeps `1 - s` of a saved sigmoid `s`, as a person writes it: the complement is applied to what
+is evaluated, not to what codegen derives.
 """
+import weakref
+
 import sympy as sp
 from sympy import MatAdd, OneMatrix
 
@@ -67,16 +73,43 @@ def _log_rewrite(x):
     return None
 
 
-def stable_node(x, kids):
+def _complement(x):
+    """sigmoid(-z) when x is 1 - sigmoid(z): 1 - 0.99999999999999978 keeps one digit."""
+    t = _one_plus(x)
+    z = _argument(ops.neg(t), "sigmoid") if t is not None else None
+    return functions.apply("sigmoid", ops.neg(z)) if z is not None else None
+
+
+def stable_node(x, kids, complement=False):
     if dag.is_leaf(x):
         return x
     x = rebuild(x, kids)
     rewritten = _log_rewrite(x)
+    if rewritten is None and complement:
+        rewritten = _complement(x)
     if rewritten is not None:
         return rewritten
     return logistic(x) if isinstance(x, (sp.HadamardProduct, sp.Mul)) or ops.is_matrix(x) else x
 
 
 def stable(e, memo=None):
-    """e with every overflow-prone pattern above rewritten to its safe form."""
+    """e with every overflow-prone pattern above rewritten to its safe form (the complement
+    1 - sigmoid(z) excepted: see the module docstring)."""
     return dag.transform(e, stable_node, memo)
+
+
+_EVALUATED = weakref.WeakKeyDictionary()      # node -> its form, or None when it is its own
+_UNSEEN = object()
+
+
+def evaluated_form(e):
+    """The form `evaluate` computes: stable(e) with the complement too, cached per node (a form
+    that is the node itself is stored as None: a value holding its key would keep it alive)."""
+    try:
+        form = _EVALUATED.get(e, _UNSEEN)
+    except TypeError:                   # a plain number or another non-weakrefable value
+        return e
+    if form is _UNSEEN:
+        form = dag.transform(e, lambda x, kids: stable_node(x, kids, complement=True), {})
+        _EVALUATED[e] = None if form is e else form
+    return e if form is None else form
