@@ -291,3 +291,17 @@ def test_tanh_derivative_reuses_the_saved_activation():
     net = nn.Sequential([nn.Dense(4, 6), nn.Tanh(), nn.Dense(6, 3)], loss=nn.SumSquaredError())
     src = codegen.numpy_source(net)
     assert "1.0 - h_tanh * h_tanh" in src and src.count("np.tanh(") == 1, src
+
+
+def test_an_alias_is_not_a_fresh_buffer():
+    """grad_softmax = t1 is t1's buffer: writing into it in place would change t1, read later."""
+    f = mc.parse("y.T @ (Y + b.T + softmax(b.T)) @ v",
+                 {"Y": ("n", "m"), "b": ("m",), "v": ("m",), "y": ("n",)})
+    src = codegen.numpy_source(f, wrt=["b"])
+    assert "out=grad_softmax" not in src, src
+    rng = np.random.default_rng(3)
+    values = {"Y": rng.standard_normal((4, 3)), "b": rng.standard_normal(3),
+              "v": rng.standard_normal(3), "y": rng.standard_normal(4)}
+    _, grads = codegen.compile(f, wrt=["b"])(**values)
+    want = mc.evaluate(mc.grad(f, "b").result, values)
+    np.testing.assert_allclose(np.ravel(grads["b"]), np.ravel(want), rtol=1e-10)

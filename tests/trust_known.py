@@ -99,6 +99,17 @@ FIXED = [
                            {"b": "normal", "v": "normal"}), "v", 278161411),
         detail=r"wrong value",
     ),
+    Known(
+        id="in-place-through-an-alias",
+        reason="`grad_softmax = t1` names t1's buffer again; the in-place pass took the alias "
+               "for a fresh array and wrote np.multiply(grad_softmax, softmax, out=grad_softmax) "
+               "while t1 was still read: a wrong gradient wrt b (new engine, fuzz seed 11)",
+        repro=("codegen", Case("y.T @ (Y + b.T + softmax(b.T)) @ v",
+                               {"Y": ("n", "m"), "b": ("m",), "v": ("m",), "y": ("n",)},
+                               {"Y": "normal", "b": "normal", "v": "normal", "y": "normal"}),
+               ["Y", "b", "v", "y"], 1717133679),
+        detail=r"wrong value: generated gradient",
+    ),
 ]
 
 # Valid text that the engine refuses with a MatcalcError whose message is wrong: not silent,

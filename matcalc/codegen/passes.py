@@ -80,7 +80,8 @@ def in_place(lines, names, printer, live_out, inputs):
     fresh = {}
     for line in lines:
         if not line.accumulate:
-            fresh[line.target] = is_fresh(line.expr, printer)
+            # `grad_s = t1` prints a name: the same buffer as t1, however fresh t1 was
+            fresh[line.target] = is_fresh(line.expr, printer) and not is_alias(line, names)
     input_names = {s.name for s in inputs}
     last = last_uses(lines)
     for name in live_out:                       # saved or returned: alive after the last line
