@@ -367,3 +367,15 @@ def test_evaluate_computes_the_complement_of_a_saturated_sigmoid_exactly():
     np.testing.assert_allclose(got, np.exp(-np.logaddexp(0, z)), rtol=1e-14)
     d = mc.hessian(mc.parse("sum(log(1 + exp(X @ w)))", {"X": ("N", "d"), "w": ("d",)}), "w")
     assert mc.to_text(d.result) == "X.T@diag(sigmoid(X@w)*(1 - sigmoid(X@w)))@X"
+
+
+def test_evaluate_computes_the_complement_of_a_saturated_tanh_exactly():
+    """d arcsin(tanh(s))/ds = sech(s); near s = 19 tanh(s) rounds to within an ulp of 1 and
+    1 - tanh(s)**2 as a subtraction is 22% off. The result prints the
+    textbook form and evaluates 1 - tanh(z)**2 as 4*sigmoid(2z)*sigmoid(-2z) (fuzz seed 13)."""
+    f = mc.parse("arcsin(tanh(sum(P.T)))", {"P": ("n", "m")})
+    d = mc.grad(f, "P")
+    assert "1 - tanh(sum(P.T))**2" in mc.to_text(d.result)
+    P = np.full((2, 3), 18.918 / 6)
+    got = mc.evaluate(d.result, {"P": P})
+    np.testing.assert_allclose(got, np.full((2, 3), 1 / np.cosh(P.sum())), rtol=1e-13)

@@ -8,6 +8,7 @@ the function as written; only the way it is computed changes:
     log(1 - sigmoid(z))    = -softplus(z)
     exp(z)/(1 + exp(z))    = sigmoid(z)               (1 + tanh(z/2))/2
     1 - sigmoid(z)         = sigmoid(-z)              exact where sigmoid(z) rounds to 1
+    1 - tanh(z)**2         = 4*sigmoid(2z)*sigmoid(-2z)   likewise where tanh(z) rounds to 1
     log(softmax(z))        = z - logsumexp(z)         (row by row for a matrix)
 
 softmax and logsumexp themselves are emitted shifted by the max (their registry helpers), and
@@ -74,10 +75,23 @@ def _log_rewrite(x):
 
 
 def _complement(x):
-    """sigmoid(-z) when x is 1 - sigmoid(z): 1 - 0.99999999999999978 keeps one digit."""
+    """sigmoid(-z) when x is 1 - sigmoid(z), 4*sigmoid(2z)*sigmoid(-2z) when x is 1 - tanh(z)**2:
+    as subtractions, 1 - 0.99999999999999978 keeps one digit."""
     t = _one_plus(x)
-    z = _argument(ops.neg(t), "sigmoid") if t is not None else None
-    return functions.apply("sigmoid", ops.neg(z)) if z is not None else None
+    if t is None:
+        return None
+    minus = ops.neg(t)
+    z = _argument(minus, "sigmoid")
+    if z is not None:
+        return functions.apply("sigmoid", ops.neg(z))
+    base, exponent = (minus.args if isinstance(minus, (sp.HadamardPower, sp.Pow))
+                      else (None, None))
+    z = _argument(base, "tanh") if exponent == 2 else None
+    if z is None:
+        return None
+    two_z = ops.scale(2, z)
+    up, down = functions.apply("sigmoid", two_z), functions.apply("sigmoid", ops.neg(two_z))
+    return ops.scale(4, ops.hadamard(up, down) if ops.is_matrix(z) else up * down)
 
 
 def stable_node(x, kids, complement=False):
@@ -107,9 +121,13 @@ def evaluated_form(e):
     that is the node itself is stored as None: a value holding its key would keep it alive)."""
     try:
         form = _EVALUATED.get(e, _UNSEEN)
-    except TypeError:                   # a plain number or another non-weakrefable value
-        return e
+    except TypeError:                   # a scalar SymPy expression holds no weak reference
+        return _evaluated(e)
     if form is _UNSEEN:
-        form = dag.transform(e, lambda x, kids: stable_node(x, kids, complement=True), {})
+        form = _evaluated(e)
         _EVALUATED[e] = None if form is e else form
     return e if form is None else form
+
+
+def _evaluated(e):
+    return dag.transform(e, lambda x, kids: stable_node(x, kids, complement=True), {})

@@ -260,8 +260,13 @@ def gradient_module(sched, title, name="f"):
     dims_name = s.allocator.fresh("dims")
     for line in s.forward + s.backward:
         w.render(line)
-    s.backward = complete(s.backward, s, w, {line.target for line in s.forward} |
-                          {x.name for x in s.inputs} | set(w.dims.values()))
+    given = {x.name for x in s.inputs} | set(w.dims.values())
+    # the value line is printed from f's scalar form, whose 1 x 1 parts may be named nodes
+    # that f's own DAG does not hold: forward is completed like backward
+    s.forward = complete(s.forward, s, w, given)
+    computed = {line.target: line.expr for line in s.forward}
+    s.backward = [line for line in s.backward if computed.get(line.target, None) is not line.expr]
+    s.backward = complete(s.backward, s, w, set(computed) | given)
     s.backward = drop_dead(s.backward, set(grads))
     sizes = list(w.dims.values())
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
