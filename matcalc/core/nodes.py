@@ -54,6 +54,14 @@ class _OneArgument:
         return self.args[0]
 
 
+class _ShapeOfFirst:
+    """A matrix node with the shape of its first argument (dX, G_N, X^k, a named value)."""
+
+    @property
+    def shape(self):
+        return _memo_shape(self, lambda: self.args[0].shape)
+
+
 # ---- elementwise functions of matrices ------------------------------------------------------
 class Elementwise(_Printable, MatrixExpr):
     """f(X): the function named `f` applied to every entry of X."""
@@ -149,7 +157,7 @@ class AsScalar(ScalarOfMatrix):
 
 
 # ---- matrix powers, vec and commutation -------------------------------------------------------
-class MatrixPower(_Printable, MatrixExpr):
+class MatrixPower(_ShapeOfFirst, _Printable, MatrixExpr):
     """matrix_power(X, k) = X @ X @ ... @ X, k >= 2 factors of a square X."""
 
     def __new__(cls, X, k):
@@ -165,10 +173,6 @@ class MatrixPower(_Printable, MatrixExpr):
     @property
     def exponent(self):
         return self.args[1]
-
-    @property
-    def shape(self):
-        return _memo_shape(self, lambda: self.args[0].shape)
 
 
 class Vec(_OneArgument, _Printable, MatrixExpr):
@@ -202,7 +206,7 @@ class Commutation(_Printable, MatrixExpr):
 
 
 # ---- named intermediates --------------------------------------------------------------------------
-class Named(_Printable, MatrixExpr):
+class Named(_ShapeOfFirst, _Printable, MatrixExpr):
     """h := X: the value of X under a name (a network's layer output). It is its own node, so
     the sums and products around it are not merged into it, and the walk gives it an adjoint
     (grad_h) of its own; d(h) = dX, and it evaluates and prints (in the notation) as X."""
@@ -220,21 +224,13 @@ class Named(_Printable, MatrixExpr):
     def name(self):
         return self.args[1].name
 
-    @property
-    def shape(self):
-        return _memo_shape(self, lambda: self.args[0].shape)
-
 
 # ---- differentials and adjoints ---------------------------------------------------------------
-class Differential(_OneArgument, _Printable, MatrixExpr):
+class Differential(_ShapeOfFirst, _OneArgument, _Printable, MatrixExpr):
     """dX: the differential of the matrix expression X, with X's shape."""
 
     def __new__(cls, X):
         return canonical(MatrixExpr.__new__(cls, X))
-
-    @property
-    def shape(self):
-        return _memo_shape(self, lambda: self.args[0].shape)
 
 
 class ScalarDifferential(_OneArgument, _Printable, sp.Expr):
@@ -246,15 +242,11 @@ class ScalarDifferential(_OneArgument, _Printable, sp.Expr):
         return canonical(sp.Expr.__new__(cls, s))
 
 
-class Adjoint(_OneArgument, _Printable, MatrixExpr):
+class Adjoint(_ShapeOfFirst, _OneArgument, _Printable, MatrixExpr):
     """G_N: the adjoint of the matrix node N (dL = tr(G_N.T @ dN)), as a placeholder."""
 
     def __new__(cls, N):
         return canonical(MatrixExpr.__new__(cls, N))
-
-    @property
-    def shape(self):
-        return _memo_shape(self, lambda: self.args[0].shape)
 
 
 class ScalarAdjoint(_OneArgument, _Printable, sp.Expr):
