@@ -11,6 +11,7 @@ Every name reaching LaTeX was validated as an identifier by core/shapes.py; `nam
 it into math (subscripts, Greek letters) and `text_latex` escapes words inside \\text{}.
 """
 import re
+from dataclasses import dataclass
 
 import sympy as sp
 from sympy import HadamardPower, Inverse
@@ -211,10 +212,27 @@ def latex(e, names=None):
     return LatexPrinter(names).doprint(e)
 
 
+@dataclass(frozen=True)
+class Note:
+    """What a derivation line cites: the rule's name and its identity, in the notation
+    (`d(A@B) = dA@B + A@dB`). Layouts decide where and how it is typeset."""
+    rule: str
+    identity: str = ""
+
+
+def note_latex(note):
+    """A note as LaTeX: a Note is typeset as words; a string is taken as LaTeX already."""
+    if isinstance(note, Note):
+        return text_latex(f"{note.rule}: {note.identity}" if note.identity else note.rule)
+    return note or ""
+
+
 def render_aligned(rows):
-    """rows of (lhs, rhs, note) LaTeX strings -> one aligned block."""
+    """rows of (lhs, rhs, note) -> one aligned block; lhs and rhs are LaTeX strings, note a
+    Note, a LaTeX string or empty."""
     lines = []
     for lhs, rhs, note in rows:
+        note = note_latex(note)
         line = f"{lhs} &= {rhs}"
         if note:
             line += rf" && {note}"
