@@ -33,6 +33,7 @@ class Statement:
                               # earlier targets
     visit: object = None      # the (last) visit that contributed
     visits: tuple = ()        # every visit that contributed
+    parts: tuple = ()         # (contribution, its visit), in arrival order; expr is their sum
     accumulate: bool = False  # target = target + expr (kept for programs that split sums)
 
     def reads(self, is_named):
@@ -73,7 +74,8 @@ def backward_statements(walk, named):
         total = ops.add(*exprs) if len(exprs) > 1 else exprs[0]
         if named(child, exprs, uses.get(child, 0)):
             target = adjoint_placeholder(child)
-            statements.append(Statement(target, total, parts[-1][1], tuple(v for _, v in parts)))
+            statements.append(Statement(target, total, parts[-1][1], tuple(v for _, v in parts),
+                                        tuple(parts)))
             adjoint[child] = target
         else:
             adjoint[child] = total

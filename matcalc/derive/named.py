@@ -1,0 +1,340 @@
+"""Derivations over named intermediates: long expressions derived the way networks are.
+
+A gradient of a long expression, written out in full at every step, grows with the square of
+its size (an RNN over T steps repeats h_{t-1} inside h_t). Here the repeated and deep
+subexpressions get names first, chosen by codegen's rules (codegen/schedule.py: `worth_naming`,
+`MAX_HEIGHT`, the names from the maths of `Wishes`), so that the derivation, its LaTeX and the
+generated code speak of the same `Xw`, `h_tanh`, `t3`:
+
+    Xw = X@w                                     definitions, in evaluation order
+    f  = sum(log(1 + exp(-Xw)))                   the function over the names
+
+and the walk's visits are grouped by the named node they start from. A group owned by N says
+
+    dN = dA@W + A@dW                             N's differential, through its unnamed parts
+    tr(grad_N.T@dN) = tr((grad_N@W.T).T@dA) + tr((A.T@grad_N).T@dW)
+                                                 the share of dL flowing through N, identified
+    grad_A = grad_N@W.T + ...                    read off once every share of A has arrived
+
+Every line is a true equation between differentials (or a definition, or a read-off), and each
+line is over names, so the size of the derivation is linear in the size of the expression.
+A node that would receive shares from two groups is named too (a group's identification must
+speak only of its own adjoint), so the grouping is exact. It reads the one reverse walk and the
+program of statements made from it (calculus/program.py); it adds up nothing itself.
+"""
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..core import dag, ops
+from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
+from ..core.rebuild import rebuild
+from ..calculus.program import backward_statements
+from ..calculus.reverse import adjoint_placeholder, differential_detector
+from ..calculus.simplify import simplify
+from ..calculus.transpose import inner
+from ..codegen.schedule import MAX_HEIGHT, Wishes, schedule, uses, worth_naming
+from ..printing.latex import Note
+from ..printing.text import to_text
+from .rows import Row, composed, unique_rules
+
+
+def forward_names(f, variables, inputs):
+    """node -> name for the subexpressions of f worth a name: used twice and worth computing
+    once, or nested deeper than MAX_HEIGHT (codegen's rules, over f alone)."""
+    count = uses([f])
+    chosen, height = [], {}
+    for node in dag.postorder(f):
+        if dag.is_leaf(node) or node is f:
+            height[node] = 0
+            continue
+        if count.get(node, 0) >= 2 and worth_naming(node, count):
+            chosen.append(node)
+            height[node] = 0
+            continue
+        height[node] = 1 + max((height[k] for k in dag.children(node)), default=0)
+        if height[node] > MAX_HEIGHT:
+            chosen.append(node)
+            height[node] = 0
+    return chosen
+
+
+LONG = 160             # characters of f beyond which its derivation is written over names
+
+
+def owners(walk, named):
+    """visit index -> the node owning its group (the last named node visited, or f)."""
+    owner, out = walk.f, []
+    for v in walk.visits:
+        if v.node in named:
+            owner = v.node
+        out.append(owner)
+    return out
+
+
+def closed(walk, named):
+    """named, with every unnamed node that receives shares from two groups added (repeated
+    until no such node is left: naming one splits a group)."""
+    named = set(named)
+    wanted = set(walk.variables)
+    while True:
+        groups = {}
+        for v, owner in zip(walk.visits, owners(walk, named)):
+            for c in v.pulled:
+                groups.setdefault(c.child, set()).add(owner)
+        shared = [n for n, g in groups.items()
+                  if len(g) > 1 and n not in named and n not in wanted]
+        if not shared:
+            return named
+        named.update(shared)
+
+
+def name_nodes(f, walk, inputs):
+    """node -> identifier for the named intermediates, in evaluation order; {} when nothing
+    needs a name (f has no repeated or deep subexpression and is short: the derivation is then
+    written out in full). The names are codegen's (schedule of the same walk), plus a name for
+    every node that would receive shares from two groups."""
+    if not forward_names(f, walk.variables, inputs) and len(to_text(f)) <= LONG:
+        return {}
+    sched = schedule(f, walk, inputs)
+    input_set = set(inputs)
+    chosen = {n: name for n, name in sched.names.items()
+              if n is not f and n not in input_set and not isinstance(n, ADJOINTS)
+              and not dag.is_leaf(n)}
+    named = closed(walk, chosen)
+    names = dict(sched.names)
+    wish = Wishes(names)
+    out = {}
+    for node in dag.postorder(f):
+        if node in named and node is not f and node not in input_set:
+            if node not in names:
+                base = names[node.arg] + "T" if isinstance(node, sp.Transpose) and \
+                    node.arg in names else wish(node)
+                names[node] = sched.allocator.fresh(base)
+            out[node] = names[node]
+    return out
+
+
+@dataclass
+class NamedForm:
+    """The derivation over names: rows (data) and the symbols they are written with."""
+    rows: list
+    symbols: dict            # name -> symbol (forward names and adjoints)
+    definitions: list        # [(symbol, expression over earlier names)] in evaluation order
+    value: object            # f over the names
+    results: dict            # variable name -> its gradient over the names
+
+
+class NamedDerivation:
+    """Builds the NamedForm of a gradient from its walk (see the module docstring)."""
+
+    def __init__(self, f, walk, names):
+        self.f, self.walk, self.names = f, walk, names
+        self.symbols = {}
+        self.print_names = {}
+        for node, name in names.items():
+            self.symbols[name] = symbol_like(node, name)
+            self.print_names[node] = name
+        wanted = set(walk.variables)
+        named = set(names) | wanted
+        self.program = backward_statements(walk, lambda child, exprs, n_uses: child in named)
+        for node in named:
+            name = names.get(node, getattr(node, "name", None))
+            self.print_names[adjoint_placeholder(node)] = f"grad_{name}"
+            self.symbols[f"grad_{name}"] = symbol_like(node, f"grad_{name}")
+        self._memo = {}
+        self.has_differential = differential_detector()
+
+    def symbolic(self, e, root_kept=False):
+        """e with every named node and named adjoint written as its symbol."""
+        names = self.print_names
+
+        def kids(n):
+            if n in names and not (root_kept and n is e):
+                return ()
+            return dag.children(n)
+
+        def build(n, new):
+            if n in names and not (root_kept and n is e):
+                return self.symbols[names[n]]
+            return rebuild(n, new)
+
+        memo = {} if root_kept else self._memo
+        return dag.transform(e, build, memo=memo, kids=kids)
+
+    def differential(self, node):
+        sym = self.symbolic(node)
+        return Differential(sym) if ops.is_matrix(sym) else ScalarDifferential(sym)
+
+    def build(self):
+        rows = []
+        definitions = []
+        for node, name in self.names.items():
+            sym = self.symbols[name]
+            expr = self.symbolic(node, root_kept=True)
+            definitions.append((sym, expr))
+            rows.append(Row(sym, expr, note=Note("definition", shape_words(node)),
+                            role="definition"))
+        value = self.symbolic(self.f, root_kept=True)
+        L = sp.Symbol("f")
+        rows.append(Row(L, value, note=Note("the function, over the names"), role="definition"))
+        results = {}
+        visits = self.walk.visits
+        owner_of = owners(self.walk, set(self.names))
+        groups = []
+        for v, owner in zip(visits, owner_of):
+            if not groups or groups[-1][0] is not owner:
+                groups.append((owner, []))
+            groups[-1][1].append(v)
+        by_visit = {}
+        for st in self.program.statements:
+            by_visit.setdefault(id(st.visit), []).append(st)
+        memo = {}
+        for owner, group in groups:
+            rows += self.group_rows(owner, group, L)
+            for v in group:
+                for st in by_visit.get(id(v), ()):
+                    target = self.symbols[self.print_names[st.target]]
+                    expr = simplify(self.symbolic(st.expr), memo)
+                    node = st.target.arg
+                    sources = unique_names([self.owner_name(o, L) for o in self.sources(st)])
+                    what = "the gradient" if node in set(self.walk.variables) else "the adjoint"
+                    rows.append(Row(target, expr, role="read off",
+                                    note=Note(f"read off {what} of {self.symbol_text(node)}",
+                                              "collects its shares from " + ", ".join(sources)),
+                                    of=node))
+                    if node in set(self.walk.variables):
+                        results[node.name] = expr
+        for x in self.walk.variables:
+            results.setdefault(x.name, ops.zero_like(x))
+        return NamedForm(rows, dict(self.symbols), definitions, value, results)
+
+    def owner_name(self, owner, L):
+        return "f" if owner is self.f else self.print_names[owner]
+
+    def symbol_text(self, node):
+        return self.print_names.get(node) or getattr(node, "name", "?")
+
+    def sources(self, statement):
+        owner_of = dict(zip(map(id, self.walk.visits), owners(self.walk, set(self.names))))
+        return [owner_of[id(v)] for v in statement.visits]
+
+    def group_rows(self, owner, group, L):
+        """dN = ..., then the share of dL through N, identified over the named children."""
+        rows = []
+        expansion = self.symbolic(composed(group, self.has_differential))
+        rules = unique_rules([r for v in group for r in (v.rule, v.derivative) if r is not None])
+        note = Note(", ".join(r.name for r in rules), "; ".join(r.identity for r in rules))
+        if owner is self.f:
+            left = ScalarDifferential(L)
+        else:
+            rows.append(Row(self.differential(owner), expansion, note=note, role="differential"))
+            G = self.symbols[self.print_names[adjoint_placeholder(owner)]]
+            left = share(G, self.differential(owner))
+            expansion_rows = share(G, expansion)
+            rows.append(Row(left, expansion_rows, role="differential",
+                            note=Note("the share of df through " + self.print_names[owner],
+                                      f"df = ... + tr(G.T@d{self.print_names[owner]})")))
+        if owner is self.f:
+            rows.append(Row(left, expansion, note=note, role="differential"))
+        terms = [identified_term(self.symbolic(child), self.symbolic(expr))
+                 for child, expr in self.shares(group).items()]
+        if terms:
+            pulls = unique_rules([r for v in group for r in v.pull_rules if r.name != "linearity"])
+            identified = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+            rows.append(Row(left, identified, role="differential", continued=True,
+                            note=Note("identification (" + ", ".join(r.name for r in pulls) + ")",
+                                      "; ".join(r.identity for r in pulls))))
+        return rows
+
+    def shares(self, group):
+        """child -> the sum of the shares this group sends it, over the group owner's adjoint."""
+        members = {id(v) for v in group}
+        out = {}
+        for st in self.program.statements:
+            for expr, visit in st.parts:
+                if id(visit) in members:
+                    child = st.target.arg
+                    out[child] = ops.add(out[child], expr) if child in out else expr
+        return out
+
+
+def share(G, dN):
+    """tr(G.T@dN) for a matrix, G*dN for a scalar; a sum is kept a sum of shares."""
+    parts = list(dN.args) if isinstance(dN, (sp.MatAdd, sp.Add)) else [dN]
+    if len(parts) > 1:
+        return sp.Add(*[inner_or_product(G, p) for p in parts], evaluate=False)
+    return inner_or_product(G, dN)
+
+
+def inner_or_product(G, dN):
+    if ops.is_matrix(dN) and tuple(dN.shape) != (1, 1):
+        return inner(G, dN)
+    G = ops.as_scalar_if_1x1(G)
+    dN = ops.as_scalar_if_1x1(dN)
+    return sp.Mul(G, dN, evaluate=False)
+
+
+def identified_term(child, G):
+    """tr(G.T@dC), or G*dC for a scalar child, G kept whole."""
+    dC = Differential(child) if ops.is_matrix(child) else ScalarDifferential(child)
+    if ops.is_matrix(child) and tuple(child.shape) != (1, 1):
+        if not ops.is_matrix(G):
+            G = ops.scale(G, sp.OneMatrix(*child.shape))
+        if child.shape[1] == 1:
+            from ..core.nodes import AsScalar
+            return AsScalar(sp.MatMul(sp.Transpose(G), dC))
+        return sp.Trace(sp.MatMul(sp.Transpose(G), dC))
+    return sp.Mul(ops.as_scalar_if_1x1(G), ops.as_scalar_if_1x1(dC), evaluate=False)
+
+
+def symbol_like(node, name):
+    if ops.is_matrix(node):
+        return ops.matrix_symbol(name, *node.shape)
+    return sp.Symbol(name, real=True)
+
+
+def shape_words(node):
+    if not ops.is_matrix(node):
+        return "scalar"
+    from ..printing.text import to_text
+    return f"{to_text(node.shape[0])} x {to_text(node.shape[1])}"
+
+
+def unique_names(names):
+    out = []
+    for n in names:
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def named_form(f, walk, inputs):
+    """The NamedForm of the gradient whose walk is given, or None when nothing needs a name."""
+    names = name_nodes(f, walk, inputs)
+    if not names:
+        return None
+    return NamedDerivation(f, walk, names).build()
+
+
+def named_text(form, f_text=None):
+    """The derivation over names in plain text, one line per row."""
+    from ..printing.text import to_text
+    lines = ["Named intermediates (as the generated code names them):"]
+    for row in form.rows:
+        if row.role == "definition":
+            lines.append(f"  {to_text(row.lhs)} = {to_text(row.rhs)}   [{row.note.identity}]"
+                         if row.note.identity else f"  {to_text(row.lhs)} = {to_text(row.rhs)}")
+    lines.append("")
+    width = 0
+    body = []
+    for row in form.rows:
+        if row.role == "definition":
+            continue
+        lhs = "" if row.continued else to_text(row.lhs)
+        note = f"{row.note.rule}: {row.note.identity}" if row.note.identity else row.note.rule
+        body.append((lhs, to_text(row.rhs), note))
+        width = max(width, len(lhs))
+    for lhs, rhs, note in body:
+        lines.append(f"{lhs:>{min(width, 24)}} = {rhs}   [{note}]")
+    return "\n".join(lines)
