@@ -29,6 +29,7 @@ import sympy as sp
 from ..core import dag, ops
 from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
 from ..core.rebuild import rebuild
+from ..core.shapes import describe, shape_of
 from ..calculus.program import backward_statements
 from ..calculus.reverse import adjoint_placeholder, differential_detector
 from ..calculus.simplify import simplify
@@ -63,27 +64,26 @@ LONG = 160             # characters of f beyond which its derivation is written 
 
 
 def owners(walk, named):
-    """visit index -> the node owning its group (the last named node visited, or f)."""
-    owner, out = walk.f, []
+    """node -> the set of groups it belongs to: a named node (and f) owns its own group; an
+    unnamed node belongs to the groups of the visits that gave it its adjoint."""
+    owner = {}
     for v in walk.visits:
-        if v.node in named:
-            owner = v.node
-        out.append(owner)
-    return out
+        mine = {v.node} if v.node in named or v.node is walk.f else owner.get(v.node, set())
+        owner[v.node] = mine
+        for c in v.pulled:
+            if c.child not in named:
+                owner.setdefault(c.child, set()).update(mine)
+    return owner
 
 
 def closed(walk, named):
-    """named, with every unnamed node that receives shares from two groups added (repeated
-    until no such node is left: naming one splits a group)."""
+    """named, with every unnamed node that belongs to two groups added (repeated until no such
+    node is left: naming one makes a new group)."""
     named = set(named)
     wanted = set(walk.variables)
     while True:
-        groups = {}
-        for v, owner in zip(walk.visits, owners(walk, named)):
-            for c in v.pulled:
-                groups.setdefault(c.child, set()).add(owner)
-        shared = [n for n, g in groups.items()
-                  if len(g) > 1 and n not in named and n not in wanted]
+        shared = [n for n, groups in owners(walk, named).items()
+                  if len(groups) > 1 and n not in named and n not in wanted]
         if not shared:
             return named
         named.update(shared)
@@ -143,6 +143,7 @@ class NamedDerivation:
             self.print_names[adjoint_placeholder(node)] = f"grad_{name}"
             self.symbols[f"grad_{name}"] = symbol_like(node, f"grad_{name}")
         self._memo = {}
+        self.cited = set()
         self.has_differential = differential_detector()
 
     def symbolic(self, e, root_kept=False):
@@ -173,78 +174,73 @@ class NamedDerivation:
             sym = self.symbols[name]
             expr = self.symbolic(node, root_kept=True)
             definitions.append((sym, expr))
-            rows.append(Row(sym, expr, note=Note("definition", shape_words(node)),
+            rows.append(Row(sym, expr, note=Note("definition", describe(shape_of(node))),
                             role="definition"))
         value = self.symbolic(self.f, root_kept=True)
         L = sp.Symbol("f")
         rows.append(Row(L, value, note=Note("the function, over the names"), role="definition"))
         results = {}
-        visits = self.walk.visits
-        owner_of = owners(self.walk, set(self.names))
-        groups = []
-        for v, owner in zip(visits, owner_of):
-            if not groups or groups[-1][0] is not owner:
-                groups.append((owner, []))
-            groups[-1][1].append(v)
-        by_visit = {}
+        wanted = set(self.walk.variables)
+        owner = {n: next(iter(g)) for n, g in owners(self.walk, set(self.names)).items()
+                 if n not in wanted}
+        groups = {}
+        for v in self.walk.visits:
+            groups.setdefault(owner[v.node], []).append(v)
+        position = {o: k for k, o in enumerate(groups)}
+        after = {}                 # group position -> the statements complete after it
         for st in self.program.statements:
-            by_visit.setdefault(id(st.visit), []).append(st)
+            after.setdefault(max(position[owner[v.node]] for v in st.visits), []).append(st)
         memo = {}
-        for owner, group in groups:
-            rows += self.group_rows(owner, group, L)
-            for v in group:
-                for st in by_visit.get(id(v), ()):
-                    target = self.symbols[self.print_names[st.target]]
-                    expr = simplify(self.symbolic(st.expr), memo)
-                    node = st.target.arg
-                    sources = unique_names([self.owner_name(o, L) for o in self.sources(st)])
-                    what = "the gradient" if node in set(self.walk.variables) else "the adjoint"
-                    rows.append(Row(target, expr, role="read off",
-                                    note=Note(f"read off {what} of {self.symbol_text(node)}",
-                                              "collects its shares from " + ", ".join(sources)),
-                                    of=node))
-                    if node in set(self.walk.variables):
-                        results[node.name] = expr
+        for k, (o, group) in enumerate(groups.items()):
+            rows += self.group_rows(o, group, L)
+            for st in after.get(k, ()):
+                target = self.symbols[self.print_names[st.target]]
+                expr = simplify(self.symbolic(st.expr), memo)
+                node = st.target.arg
+                sources = unique_names([self.owner_name(owner[v.node]) for v in st.visits])
+                what = "gradient" if node in wanted else "adjoint"
+                note = Note(f"read off the {what}") if len(sources) == 1 else \
+                    Note(f"read off the {what}, the shares from", ", ".join(sources))
+                rows.append(Row(target, expr, role="read off", note=note, of=node))
+                if node in wanted:
+                    results[node.name] = expr
         for x in self.walk.variables:
             results.setdefault(x.name, ops.zero_like(x))
         return NamedForm(rows, dict(self.symbols), definitions, value, results)
 
-    def owner_name(self, owner, L):
+    def cite(self, words, rules):
+        """A Note naming the rules; each identity is written out the first time only."""
+        new = [r.identity for r in rules if r.identity not in self.cited]
+        self.cited.update(new)
+        return Note(words, "; ".join(new))
+
+    def owner_name(self, owner):
         return "f" if owner is self.f else self.print_names[owner]
 
     def symbol_text(self, node):
         return self.print_names.get(node) or getattr(node, "name", "?")
-
-    def sources(self, statement):
-        owner_of = dict(zip(map(id, self.walk.visits), owners(self.walk, set(self.names))))
-        return [owner_of[id(v)] for v in statement.visits]
 
     def group_rows(self, owner, group, L):
         """dN = ..., then the share of dL through N, identified over the named children."""
         rows = []
         expansion = self.symbolic(composed(group, self.has_differential))
         rules = unique_rules([r for v in group for r in (v.rule, v.derivative) if r is not None])
-        note = Note(", ".join(r.name for r in rules), "; ".join(r.identity for r in rules))
+        note = self.cite(", ".join(r.name for r in rules), rules)
         if owner is self.f:
             left = ScalarDifferential(L)
+            rows.append(Row(left, expansion, note=note, role="differential"))
         else:
             rows.append(Row(self.differential(owner), expansion, note=note, role="differential"))
             G = self.symbols[self.print_names[adjoint_placeholder(owner)]]
-            left = share(G, self.differential(owner))
-            expansion_rows = share(G, expansion)
-            rows.append(Row(left, expansion_rows, role="differential",
-                            note=Note("the share of df through " + self.print_names[owner],
-                                      f"df = ... + tr(G.T@d{self.print_names[owner]})")))
-        if owner is self.f:
-            rows.append(Row(left, expansion, note=note, role="differential"))
+            left = share(G, self.differential(owner))     # the share of df through N
         terms = [identified_term(self.symbolic(child), self.symbolic(expr))
                  for child, expr in self.shares(group).items()]
         if terms:
             pulls = unique_rules([r for v in group for r in v.pull_rules if r.name != "linearity"])
             identified = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
-            rows.append(Row(left, identified, role="differential", continued=True,
-                            note=Note("identification (" + ", ".join(r.name for r in pulls) + ")",
-                                      "; ".join(r.identity for r in pulls))))
+            rows.append(Row(left, identified, role="differential", continued=owner is self.f,
+                            note=self.cite("identification (" + ", ".join(r.name for r in pulls)
+                                           + ")", pulls)))
         return rows
 
     def shares(self, group):
@@ -294,13 +290,6 @@ def symbol_like(node, name):
     return sp.Symbol(name, real=True)
 
 
-def shape_words(node):
-    if not ops.is_matrix(node):
-        return "scalar"
-    from ..printing.text import to_text
-    return f"{to_text(node.shape[0])} x {to_text(node.shape[1])}"
-
-
 def unique_names(names):
     out = []
     for n in names:
@@ -317,24 +306,74 @@ def named_form(f, walk, inputs):
     return NamedDerivation(f, walk, names).build()
 
 
-def named_text(form, f_text=None):
-    """The derivation over names in plain text, one line per row."""
-    from ..printing.text import to_text
-    lines = ["Named intermediates (as the generated code names them):"]
-    for row in form.rows:
-        if row.role == "definition":
-            lines.append(f"  {to_text(row.lhs)} = {to_text(row.rhs)}   [{row.note.identity}]"
-                         if row.note.identity else f"  {to_text(row.lhs)} = {to_text(row.rhs)}")
+SHORT = 300            # characters up to which a result is also printed written out in full
+
+
+def note_text(note):
+    return f"{note.rule}: {note.identity}" if note.identity else note.rule
+
+
+def expanded_results(d):
+    """(name, the simplified gradient written out) for the results short enough to print."""
+    out = []
+    for x in d.variables:
+        G = d.results[x.name]
+        if tree_size(G, SHORT) <= SHORT:          # never print a DAG that unfolds too far
+            text = to_text(G)
+            if len(text) <= SHORT:
+                out.append((x.name, text))
+    return out
+
+
+def tree_size(e, cap):
+    """The number of nodes e has written out as a tree, counted over the DAG (capped)."""
+    size = {}
+    for n in dag.postorder(e):
+        size[n] = min(cap + 1, 1 + sum(size[k] for k in dag.children(n)))
+    return size[e]
+
+
+def named_text(form, d):
+    """The derivation over names in plain text: definitions, then one line per row."""
+    from .derivation import CONVENTION
+    lines = ["Named intermediates (the names the generated code uses):"]
+    definitions = [r for r in form.rows if r.role == "definition"]
+    width = max(len(to_text(r.lhs)) for r in definitions)
+    for row in definitions:
+        left = f"  {to_text(row.lhs):>{width}} = {to_text(row.rhs)}"
+        lines.append(f"{left:<50}  [{row.note.identity}]" if row.note.identity else left)
     lines.append("")
-    width = 0
-    body = []
+    body = [r for r in form.rows if r.role != "definition"]
+    width = min(24, max((len(to_text(r.lhs)) for r in body if not r.continued), default=0))
+    for row in body:
+        lhs = "" if row.continued else to_text(row.lhs)
+        lines.append(f"{lhs:>{width}} = {to_text(row.rhs)}   [{note_text(row.note)}]")
+    full = dict(expanded_results(d))
+    for x in d.variables:
+        lines.append(f"=> df/d{x.name} = {to_text(form.results[x.name])}")
+        if x.name in full and full[x.name] != to_text(form.results[x.name]):
+            lines.append(" " * (len(x.name) + 6) + f" = {full[x.name]}   [written out, simplified]")
+    lines.append(CONVENTION)
+    return "\n".join(lines)
+
+
+def named_latex(form, d):
+    """The derivation over names as one aligned block (standard amsmath only)."""
+    from ..printing.latex import latex, name_latex, render_aligned, text_latex
+
+    def side(e):
+        return name_latex(e.name) if isinstance(e, sp.Symbol) else latex(e)
+    rows = [("", text_latex("Named intermediates (the names the generated code uses):"), "")]
     for row in form.rows:
         if row.role == "definition":
-            continue
-        lhs = "" if row.continued else to_text(row.lhs)
-        note = f"{row.note.rule}: {row.note.identity}" if row.note.identity else row.note.rule
-        body.append((lhs, to_text(row.rhs), note))
-        width = max(width, len(lhs))
-    for lhs, rhs, note in body:
-        lines.append(f"{lhs:>{min(width, 24)}} = {rhs}   [{note}]")
-    return "\n".join(lines)
+            rows.append((side(row.lhs), latex(row.rhs), row.note))
+    for row in form.rows:
+        if row.role != "definition":
+            rows.append(("" if row.continued else side(row.lhs), latex(row.rhs), row.note))
+    full = dict(expanded_results(d))
+    for x in d.variables:
+        rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", latex(form.results[x.name]),
+                     Note("the gradient, over the names")))
+        if x.name in full and full[x.name] != to_text(form.results[x.name]):
+            rows.append(("", latex(d.results[x.name]), Note("written out, simplified")))
+    return render_aligned(rows)
