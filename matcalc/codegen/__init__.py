@@ -21,6 +21,7 @@ from ..derive.gradient import resolve, scalar_function
 from ..errors import MatcalcError
 from ..calculus.reverse import walk
 from ..printing.text import to_text
+from .compiled import CompiledFunction
 from .derived import derived_module
 from .emit import gradient_module
 from .schedule import inputs_of, schedule
@@ -87,33 +88,25 @@ emit_forward_backward = numpy_source
 
 @without_cyclic_gc
 def compile(expr_or_net, wrt=None, name="f"):  # noqa: A001 - the public name
-    """A Python function fn(**arrays) -> (value, {name: gradient}) running generated NumPy code.
+    """A callable fn(**arrays) -> (value, {name: gradient}) running generated NumPy code.
 
-    The callable carries the module source as `fn.source` and the module's `forward`,
-    `backward` and `value_and_grad` as attributes. For a Derivation of kind jacobian / hessian /
-    hvp it is fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source`.
+    The callable (a CompiledFunction) carries the module source as `fn.source` and the
+    module's `forward`, `backward` and `value_and_grad` as attributes; Jupyter shows it as the
+    highlighted source. For a Derivation of kind jacobian / hessian / hvp it is
+    fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source` and `fn.<kind>`.
     """
     source = numpy_source(expr_or_net, wrt=wrt, name=name)
     namespace = {"__name__": "matcalc_generated"}
     exec(builtins.compile(source, "<matcalc codegen>", "exec"), namespace)
+    if isinstance(expr_or_net, Derivation):
+        of = f"the {expr_or_net.kind} of {to_text(expr_or_net.f)}"
+    elif _is_network(expr_or_net):
+        of = f"nn.Sequential {expr_or_net.spec()}, loss {type(expr_or_net.loss).__name__}"
+    else:
+        of = to_text(expr_or_net)
     if isinstance(expr_or_net, Derivation) and expr_or_net.kind != "gradient":
         function = namespace[expr_or_net.kind]
-
-        def derived(**arrays):
-            return function(**arrays)
-
-        derived.source = source
-        derived.__doc__ = function.__doc__
-        setattr(derived, expr_or_net.kind, function)
-        return derived
-    value_and_grad = namespace["value_and_grad"]
-
-    def fn(**arrays):
-        return value_and_grad(**arrays)
-
-    fn.source = source
-    fn.forward = namespace["forward"]
-    fn.backward = namespace["backward"]
-    fn.value_and_grad = value_and_grad
-    fn.__doc__ = value_and_grad.__doc__
-    return fn
+        return CompiledFunction(source, function, {expr_or_net.kind: function}, of)
+    names = ("forward", "backward", "value_and_grad")
+    return CompiledFunction(source, namespace["value_and_grad"],
+                            {n: namespace[n] for n in names}, of)

@@ -27,6 +27,7 @@ from ..core.ops import free_variables
 from ..errors import MatcalcError
 from ..evaluate import dimension_sizes, evaluate
 from ..notation.parse import source_of
+from ..printing import display
 from .. import reference
 
 RTOL = 1e-6
@@ -55,6 +56,12 @@ class CheckReport:
 
     def _repr_markdown_(self):
         return "\n".join(f"* {line}" for line in str(self).splitlines())
+
+    def _repr_html_(self):
+        return display.check_html(self, RTOL)
+
+    def __repr__(self):
+        return display.angle_repr("CheckReport " + display.check_summary(self))
 
 
 def _concrete(shape, sizes):

@@ -21,6 +21,7 @@ from ..core import dag, ops
 from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..calculus.transpose import inner
 from ..printing.latex import latex, render_aligned, text_latex
+from ..printing import display
 from ..printing.text import to_text
 from .check import check_derivation
 
@@ -44,7 +45,13 @@ class Step:
     continued: bool = False     # the left side is the previous step's (printed as "=")
 
     def __repr__(self):
-        return f"Step({self.rule!r}: {to_text(self.before)} = {to_text(self.after)})"
+        return f"Step({display.shorten(display.step_summary(self), display.REPR_WIDTH - 6)})"
+
+    def _repr_latex_(self):
+        return "$$" + display.step_latex(self) + "$$"
+
+    def _repr_html_(self):
+        return display.step_html(self)
 
 
 def differential_of(e):
@@ -236,14 +243,16 @@ class Derivation:
                             " \\\\\n&" + text_latex(CONVENTIONS[self.kind]) + "\n\\end{aligned}")
 
     def _repr_latex_(self):
-        return "$$" + self.latex() + "$$"
+        return display.derivation_latex(self)
+
+    def _repr_html_(self):
+        return display.derivation_html(self, "Derivation: " + display.derivation_summary(self))
 
     def __str__(self):
         return "\n".join(f"d f/d{name} = {to_text(r)}" for name, r in self.results.items())
 
     def __repr__(self):
-        results = ", ".join(f"{n}: {to_text(r)[:60]}" for n, r in self.results.items())
-        return f"<Derivation {self.kind} of {to_text(self.f)[:60]} ({results})>"
+        return display.angle_repr("Derivation " + display.derivation_summary(self))
 
     # ---- checking ------------------------------------------------------------------------------
     def check(self, values=None, sizes=None, seed=0):

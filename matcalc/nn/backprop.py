@@ -32,6 +32,7 @@ from ..derive.check import check_derivation
 from ..derive.derivation import Derivation, Step, read_off_term
 from ..errors import UnknownNameError
 from ..evaluate import evaluate as evaluate_expr
+from ..printing import display
 from ..printing.latex import latex as latex_of, name_latex, text_latex
 from ..printing.text import to_text
 from .layers import Dense
@@ -325,11 +326,13 @@ class Backprop:
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     def _repr_latex_(self):
-        return "$$" + self.latex() + "$$"
+        return display.derivation_latex(self)
+
+    def _repr_html_(self):
+        return display.derivation_html(self, "Backprop " + display.backprop_summary(self))
 
     def __repr__(self):
-        grads = ", ".join(f"{p}: {to_text(g)}" for p, g in self.gradients.items())
-        return f"<Backprop of {self.net.spec()} ({grads})>"
+        return display.angle_repr("Backprop " + display.backprop_summary(self))
 
 
 def _unique(rules):

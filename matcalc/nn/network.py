@@ -15,6 +15,7 @@ from ..core import ops
 from ..core.nodes import Named
 from ..core.shapes import dimension
 from ..errors import MatcalcError, ShapeError
+from ..printing import display
 from .backprop import Backprop
 from .layers import Activation, Dense, Identity
 from .losses import SumSquaredError
@@ -105,4 +106,10 @@ class Sequential:
         return " ".join(l.spec() for l in self.layers)
 
     def __repr__(self):
-        return f"Sequential({self.spec()!r}, loss={type(self.loss).__name__})"
+        return display.network_repr(self)
+
+    def _repr_html_(self):
+        return display.network_html(self)
+
+    def _repr_markdown_(self):
+        return display.network_markdown(self)
