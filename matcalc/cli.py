@@ -3,6 +3,7 @@
     matcalc grad EXPR --wrt X --shape X=n,m [--shape A=m,m] [--steps | --latex] [--check]
     matcalc jacobian | hessian | hvp EXPR --wrt x --shape ... [--steps | --latex] [--check]
     matcalc net "dense(1000,100,bias=false) relu dense(100,10,bias=false)" --loss sse [--steps | --latex] [--check]
+    (grad, jacobian, hessian, hvp, net) [--tex FILE] [--notes below|tags|right]
     matcalc codegen EXPR --wrt w --shape ... [--kind gradient|jacobian|hessian|hvp] [-o FILE]
     matcalc codegen --net SPEC --loss sse [-o FILE]
 
@@ -24,10 +25,14 @@ from .derive.second_order import hessian, hvp, jacobian
 from .errors import MatcalcError, ParseError
 from .nn import LOSSES, activation_names, from_spec
 from .notation.parse import parse
+from .printing.document import standalone
+from .printing.latex import NOTE_LAYOUTS
 from .printing.text import to_text
 
 EPILOG = "shapes: --shape X=n,m (matrix), --shape x=n (vector n x 1), --shape c= (scalar)"
 DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
+TITLES = {"grad": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian",
+          "hvp": "Hessian-vector product"}
 KINDS = {"gradient": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
 SHORT_OPTIONS = {"-h", "-o"}
 
@@ -53,6 +58,24 @@ def parse_shapes(items):
     return shapes
 
 
+def typeset_options(command):
+    command.add_argument("--tex", metavar="FILE",
+                         help="write the derivation as a LaTeX document (pdflatex FILE)")
+    command.add_argument("--notes", choices=NOTE_LAYOUTS, default="below",
+                         help="where --latex/--tex put the cited identities: below each line "
+                              "(default), tags (numbered, with a legend) or right (a column)")
+
+
+def write_tex(path, body, title, out):
+    """The derivation as a standalone LaTeX document at path; 'wrote path' on out."""
+    try:
+        with open(path, "w") as fh:
+            fh.write(standalone(body, title))
+    except OSError as e:
+        raise MatcalcError(f"cannot write {path}: {e.strerror or e}") from None
+    out.write(f"wrote {path}\n")
+
+
 def build_parser():
     p = _Parser(prog="matcalc", description="Symbolic matrix calculus by differential "
                 "identification.", epilog=EPILOG)
@@ -66,6 +89,7 @@ def build_parser():
         view = c.add_mutually_exclusive_group()
         view.add_argument("--steps", action="store_true", help="the derivation in plain text")
         view.add_argument("--latex", action="store_true", help="the derivation as LaTeX")
+        typeset_options(c)
         c.add_argument("--check", action="store_true",
                        help="also compare with finite differences of the expression as typed")
         return c
@@ -84,6 +108,7 @@ def build_parser():
     view = net.add_mutually_exclusive_group()
     view.add_argument("--steps", action="store_true")
     view.add_argument("--latex", action="store_true")
+    typeset_options(net)
     net.add_argument("--check", action="store_true", help="also check every gradient numerically")
 
     code = sub.add_parser("codegen", help="NumPy code: forward/backward, or a Jacobian, Hessian "
@@ -112,11 +137,14 @@ def run(argv, out):
     if args.command == "net":
         net = from_spec(args.spec, loss=args.loss, batch=args.batch)
         bp = net.backprop()
+        if args.tex:
+            write_tex(args.tex, bp.latex(args.notes), f"Backpropagation: {args.spec}, loss {args.loss}",
+                      out)
         if args.latex:
-            out.write(bp.latex() + "\n")
+            out.write(bp.latex(args.notes) + "\n")
         elif args.steps:
             out.write(bp.text() + "\n")
-        else:
+        elif not args.tex:
             for name, g in bp.gradients.items():
                 out.write(f"{name}: {to_text(g)}\n")
         return _report(bp.check(), out) if args.check else 0
@@ -125,11 +153,14 @@ def run(argv, out):
     f = parse(args.expr.strip(), parse_shapes(args.shape))
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
     d = DERIVE[args.command](f, wrt)
+    if args.tex:
+        write_tex(args.tex, d.latex(args.notes), f"{TITLES[args.command]} of f with respect to "
+                  + ", ".join(args.wrt), out)
     if args.latex:
-        out.write(d.latex() + "\n")
+        out.write(d.latex(args.notes) + "\n")
     elif args.steps:
         out.write(d.text() + "\n")
-    else:
+    elif not args.tex:
         for name, r in d.results.items():
             prefix = f"{name}: " if len(d.results) > 1 else ""
             out.write(prefix + to_text(r) + "\n")

@@ -44,7 +44,8 @@ def _balanced(s):
 
 ALLOWED = {"begin", "end", "left", "right", "operatorname", "mathrm", "mathbf", "frac", "tfrac",
            "text", "odot", "oslash", "circ", "sqrt", "exp", "log", "sin", "cos", "tanh", "sigma",
-           "det", "lVert", "rVert", "times", "lambda", "partial", "backslash", "hat", "sim", "quad"}
+           "det", "lVert", "rVert", "times", "lambda", "partial", "backslash", "hat", "sim", "quad",
+           "qquad", "scriptstyle", "Rightarrow", "overset", "phantom", "otimes", "cdot"}
 
 
 @pytest.mark.parametrize("text, shapes, wrt", [

@@ -20,7 +20,7 @@ import sympy as sp
 from ..core import dag, ops
 from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..calculus.transpose import inner
-from ..printing.latex import latex, render_aligned, text_latex
+from ..printing.latex import Note, Words, latex, render_aligned, text_latex
 from ..printing import display
 from ..printing.text import to_text
 from .check import check_derivation
@@ -202,24 +202,28 @@ class Derivation:
         lines.append(CONVENTION)
         return "\n".join(lines)
 
-    def latex(self):
-        """One aligned LaTeX block from df = ... to the result (standard amsmath only)."""
+    def latex(self, notes="below"):
+        """One aligned LaTeX block from df = ... to the result (standard amsmath only). notes:
+        where the cited identities go, "below" each line, "tags" (numbered, with a legend) or
+        "right" (a column); long sums break over several lines."""
         if self.kind != "gradient":
-            return self._latex_records()
+            return self._latex_records(notes)
         rows = []
         for i, s in enumerate(st for st in self.steps
                               if st.rule not in ("read off the gradient", "simplify")):
-            note = "" if s.rule == "differential" else text_latex(f"{s.rule}: {s.identity}")
-            rows.append((r"\mathrm{d}f" if i == 0 else "", latex(s.after), note))
-        for x in self.variables:
+            note = "" if s.rule == "differential" else Note(s.rule, s.identity)
+            rows.append((r"\mathrm{d}f" if i == 0 else "", s.after, note))
+        read_offs = [s for s in self.steps if s.rule == "read off the gradient"]
+        for x, read in zip(self.variables, read_offs):
             G_raw, G = self.raw[x.name], self.results[x.name]
-            rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", latex(G_raw),
-                         text_latex("read off the gradient: df = tr(G.T@dX) gives G")))
+            rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", G_raw,
+                         Note(read.rule, read.identity)))
             if to_text(G) != to_text(G_raw):
-                rows.append(("", latex(G), text_latex("simplify")))
-        body = render_aligned(rows)
+                rows.append(("", G, Note("simplify")))
+        body = render_aligned(rows, notes)
         convention = (r"\text{Convention: } \tfrac{\partial f}{\partial X} \text{ has the shape of } "
-                      r"X \text{ and is the transposed Jacobian, } \mathrm{d}f = "
+                      r"X \text{ and is the transposed Jacobian,} \\" + "\n"
+                      r"&\quad \mathrm{d}f = "
                       r"\operatorname{tr}\left(\left(\tfrac{\partial f}{\partial X}\right)^{T}"
                       r" \mathrm{d}X\right)")
         return body.replace("\n\\end{aligned}", " \\\\\n" + "&" + convention + "\n\\end{aligned}")
@@ -234,13 +238,12 @@ class Derivation:
         lines.append(CONVENTIONS[self.kind])
         return "\n".join(lines)
 
-    def _latex_records(self):
-        rows = [("" if st.continued else latex(st.before), latex(st.after),
-                 text_latex(f"{st.rule}: {st.identity}")) for st in self.steps]
-        rows.append((text_latex(self.kind), latex(self.result), ""))
-        body = render_aligned(rows)
-        return body.replace("\n\\end{aligned}",
-                            " \\\\\n&" + text_latex(CONVENTIONS[self.kind]) + "\n\\end{aligned}")
+    def _latex_records(self, notes="below"):
+        rows = [("" if st.continued else latex(st.before), st.after, Note(st.rule, st.identity))
+                for st in self.steps]
+        rows.append((text_latex(self.kind), self.result, ""))
+        rows.append((None, Words(CONVENTIONS[self.kind]), ""))
+        return render_aligned(rows, notes)
 
     def _repr_latex_(self):
         return display.derivation_latex(self)

@@ -33,7 +33,8 @@ from ..derive.derivation import Derivation, Step, read_off_term
 from ..errors import UnknownNameError
 from ..evaluate import evaluate as evaluate_expr
 from ..printing import display
-from ..printing.latex import latex as latex_of, name_latex, text_latex
+from ..printing.identity import notes_in, prose_latex
+from ..printing.latex import Words, latex as latex_of, name_latex, render_aligned
 from ..printing.text import to_text
 from .layers import Dense
 
@@ -307,23 +308,26 @@ class Backprop:
             lines.append(f"{body:<56}  # {row.note}" if row.note else body)
         return "\n".join(lines)
 
-    def latex(self):
-        """The derivation as one amsmath `aligned` block (KaTeX/MathJax safe)."""
-        lines = [rf"&{text_latex(CONVENTION)}"]
+    def latex(self, notes="below"):
+        """The derivation as one amsmath `aligned` block (KaTeX/MathJax/pdflatex safe). notes:
+        where the cited rules go, "below" each line, "tags" (numbered, with a legend) or
+        "right" (a column). Shapes of the forward pass stand beside their lines."""
+        rows = [(None, Words(CONVENTION), "")]
         for row in self.rows:
             if row.heading:
-                lines.append(rf"&{text_latex(row.heading)}")
+                rows.append((None, prose_latex(row.heading), ""))
                 continue
             lhs = "" if row.continued else _latex_symbol(row.lhs)
             if row.shape:
-                note = rf"[{_shape_latex(row.lhs)}]" if ops.is_matrix(row.lhs) else r"\text{scalar}"
-            else:
-                note = text_latex(row.note) if row.note else ""
-            line = f"{lhs} &= {latex_of(row.rhs)}"
-            if note:
-                line += rf" && {note}"
-            lines.append(line)
-        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+                shape = rf"[{_shape_latex(row.lhs)}]" if ops.is_matrix(row.lhs) else r"\text{scalar}"
+                if notes == "right":
+                    rows.append((lhs, row.rhs, shape))
+                else:
+                    rows.append((lhs, rf"{latex_of(row.rhs)} \qquad {shape}", ""))
+                continue
+            note = notes_in(row.note) if isinstance(row.note, str) else row.note
+            rows.append((lhs, row.rhs, note))
+        return render_aligned(rows, notes)
 
     def _repr_latex_(self):
         return display.derivation_latex(self)

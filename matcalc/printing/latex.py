@@ -220,21 +220,205 @@ class Note:
     identity: str = ""
 
 
-def note_latex(note):
-    """A note as LaTeX: a Note is typeset as words; a string is taken as LaTeX already."""
-    if isinstance(note, Note):
-        return text_latex(f"{note.rule}: {note.identity}" if note.identity else note.rule)
-    return note or ""
+# -- derivations: rows of (lhs, rhs, note) in one aligned block ------------------------------------
+NOTE_LAYOUTS = ("below", "tags", "right")
+WIDTH = 66            # the widest line, in character widths of 11pt math on A4 with 2.5 cm margins
+NOTE_STYLE = r"\scriptstyle"     # notes are small; a math style, so KaTeX, MathJax and LaTeX agree
+NOTE_SCALE = 0.72                # how wide script style is beside text style
 
 
-def render_aligned(rows):
-    """rows of (lhs, rhs, note) -> one aligned block; lhs and rhs are LaTeX strings, note a
-    Note, a LaTeX string or empty."""
+def visible_width(tex):
+    """Roughly how many characters wide `tex` is typeset: command names count as one glyph,
+    words in \operatorname/\mathrm/\text as their letters, sub- and superscripts as 0.7,
+    a fraction as its wider part, relations and binary operators with their spaces as 2."""
+    return _width(tex, 0)[0]
+
+
+_GROUP_WORDS = re.compile(r"\\(?:operatorname|mathrm|text|mathbf)\{")
+_SPACES = {r"\,": 0.3, r"\;": 0.4, r"\quad": 2, r"\qquad": 4, r"\ ": 0.5}
+
+
+def _group(tex, i):
+    """(contents, index after) of the braced group starting at tex[i] == '{'."""
+    depth, j = 0, i
+    while j < len(tex):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return tex[i + 1:j], j + 1
+        j += 1
+    return tex[i + 1:], len(tex)
+
+
+def _width(tex, i):
+    w = 0.0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            cmd = m.group(0)
+            i += len(cmd)
+            if cmd in _SPACES:
+                w += _SPACES[cmd]
+            elif cmd in (r"\left", r"\right"):
+                pass
+            elif cmd == r"\frac" or cmd == r"\tfrac":
+                a, i = _group(tex, i)
+                b, i = _group(tex, i)
+                w += max(visible_width(a), visible_width(b)) * (0.7 if cmd == r"\tfrac" else 1)
+            elif _GROUP_WORDS.match(cmd + "{") and i < len(tex) and tex[i] == "{":
+                inner, i = _group(tex, i)
+                w += visible_width(inner) if cmd != r"\text" else len(inner) * 0.9
+            elif cmd in (r"\odot", r"\otimes", r"\oslash", r"\times", r"\Rightarrow"):
+                w += 2
+            elif cmd in (r"\scriptstyle",):
+                pass
+            else:
+                w += 1
+        elif c in "_^":
+            i += 1
+            if i < len(tex) and tex[i] == "{":
+                inner, i = _group(tex, i)
+            else:
+                inner, i = tex[i:i + 1], i + 1
+            w += 0.7 * visible_width(inner)
+        elif c in "{} &":
+            i += 1
+        elif c in "+-=<>":
+            w += 2
+            i += 1
+        else:
+            w += 1
+            i += 1
+    return w, i
+
+
+def sum_terms(e):
+    """The top-level terms of a sum as (negative, LaTeX of the term without its sign), in the
+    order the printer writes them (a MatAdd as stored, a scalar Add positive terms first)."""
+    if isinstance(e, sp.MatAdd):
+        signed = [(ops.is_negative_term(t), ops.neg(t) if ops.is_negative_term(t) else t)
+                  for t in e.args]
+    else:
+        args = list(e.args)
+        negative = [t.could_extract_minus_sign() for t in args]
+        signed = [(False, t) for t, n in zip(args, negative) if not n] + \
+                 [(True, -t) for t, n in zip(args, negative) if n]
+    out = []
+    for neg, t in signed:
+        text = latex(t)
+        out.append((neg, rf"\left({text}\right)" if isinstance(t, (sp.Add, sp.MatAdd)) else text))
+    return out
+
+
+def rhs_lines(rhs, width):
+    """The right side as one line, or, for a sum too wide for `width`, several: the terms
+    packed greedily, each continuation line starting with its sign."""
+    if isinstance(rhs, str):
+        return [rhs]
+    text = latex(rhs)
+    if visible_width(text) <= width or not isinstance(rhs, (sp.Add, sp.MatAdd)):
+        return [text]
+    lines, current = [], ""
+    for i, (neg, term) in enumerate(sum_terms(rhs)):
+        piece = ("-" + term if neg else term) if i == 0 else (f"- {term}" if neg else f"+ {term}")
+        if current and visible_width(current + piece) > width:
+            lines.append(current)
+            current = piece
+        else:
+            current = f"{current} {piece}" if current else piece
+    lines.append(current)
+    return lines
+
+
+class Words(str):
+    """Plain words for a line of their own in render_aligned, broken to fit its width."""
+
+
+def text_lines(words, width=WIDTH - 14):
+    """Plain words as \\text{} lines of at most `width` (a convention, a heading), broken
+    between words."""
+    lines = [""]
+    for word in words.split():
+        if lines[-1] and visible_width(text_latex(lines[-1] + " " + word)) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return [text_latex(line) for line in lines]
+
+
+def note_parts(note, script=False):
+    """A note as a list of (separator, LaTeX) pieces that may stand on lines of their own: for
+    a Note, the rule in words, then its identities (after ' ' for the first, ';\quad ' between
+    them); for a list of Notes, each; a string is one piece of LaTeX already."""
+    from .identity import identity_parts     # identity.py spells names with name_latex above
+    if isinstance(note, (list, tuple)):
+        return [p for n in note for p in note_parts(n, script)]
+    if not isinstance(note, Note):
+        return [(r";\quad ", note)] if note else []
+    if not note.identity:
+        return [(r";\quad ", text_latex(note.rule))]
+    parts = [(r";\quad ", p) for p in identity_parts(note.identity, script)]
+    if not note.rule:
+        return parts
+    return [(r";\quad ", text_latex(f"{note.rule}:"))] + [(r"\ ", parts[0][1])] + parts[1:]
+
+
+def note_latex(note, width=None):
+    """A note as one line of LaTeX: the rule in words, the identities as mathematics. With a
+    width, a list of lines set small (NOTE_STYLE), the pieces packed into lines of that
+    width (a line holds at least one piece)."""
+    parts = note_parts(note, script=width is not None)
+    if width is None:
+        return "".join((sep if i else "") + p for i, (sep, p) in enumerate(parts))
     lines = []
+    for sep, p in parts:
+        if lines and visible_width(lines[-1] + sep + p) * NOTE_SCALE <= width:
+            lines[-1] += sep + p
+        else:
+            lines.append(p)
+    return lines
+
+
+def render_aligned(rows, notes="below", width=WIDTH):
+    """rows of (lhs, rhs, note) -> one aligned block (standard amsmath: KaTeX, MathJax 2 and 3,
+    pdflatex).
+
+    lhs is LaTeX; rhs is LaTeX or a SymPy expression (a sum wider than `width` is broken into
+    continuation lines `\quad + ...`); note is a Note, a list of Notes, a LaTeX string or "".
+    A row (None, tex, "") is a line of its own (a heading); (None, Words(text), "") is plain
+    words, broken over as many lines as the width needs. `notes` places the notes:
+    "below" (each on its own small, indented line under its equation), "tags" (a numbered
+    marker over the equals sign, the notes as a legend after the lines; one number per
+    distinct note) or "right" (a column to the right of the equations)."""
+    if notes not in NOTE_LAYOUTS:
+        raise ValueError(f"notes must be one of {', '.join(NOTE_LAYOUTS)}, got {notes!r}")
+    lines, legend = [], {}
+    rhs_width = width - max([visible_width(lhs) for lhs, _, _ in rows if lhs] + [0]) - 2
     for lhs, rhs, note in rows:
-        note = note_latex(note)
-        line = f"{lhs} &= {rhs}"
-        if note:
-            line += rf" && {note}"
-        lines.append(line)
-    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+        if lhs is None:
+            lines += [f"&{t}" for t in (text_lines(rhs, rhs_width) if isinstance(rhs, Words)
+                                        else [rhs])]
+            continue
+        relation = "="
+        if notes == "tags" and note:
+            key = note_latex(note)
+            legend.setdefault(key, (len(legend) + 1, note))
+            relation = rf"\overset{{({legend[key][0]})}}{{=}}"
+        pieces = rhs_lines(rhs, rhs_width)
+        first = f"{lhs} &{relation} {pieces[0]}"
+        if notes == "right" and note:
+            first += rf" && {note_latex(note)}"
+        lines.append(first)
+        lines += [rf"&\quad {p}" for p in pieces[1:]]
+        if notes == "below" and note:
+            lines += [rf"&\qquad {{{NOTE_STYLE} {p}}}" for p in note_latex(note, rhs_width - 4)]
+    breaks = [" \\\\\n"] * len(lines)
+    if legend:
+        breaks[-1] = " \\\\[4pt]\n"        # a little space before the legend
+        for number, note in legend.values():
+            for i, p in enumerate(note_latex(note, rhs_width - 4)):
+                mark = f"({number})" if i == 0 else r"\phantom{(" + str(number) + ")}"
+                lines.append(rf"&{{{NOTE_STYLE} {mark}\quad {p}}}")
+                breaks.append(" \\\\\n")
+    body = "".join(line + sep for line, sep in zip(lines, breaks[:len(lines) - 1] + [""]))
+    return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
