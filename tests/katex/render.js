@@ -24,6 +24,7 @@ function mathjaxRenderer() {
   mj.RegisterHTMLHandler(adaptor);
   const tex = new mj.TeX({
     packages: ["base", "ams"],
+    maxBuffer: 1 << 22,          // long derivations are long formulas (default 5 KB)
     formatError: (jax, err) => { throw err; },
   });
   const doc = mj.mathjax.document("", { InputJax: tex, OutputJax: new mj.SVG() });
