@@ -11,6 +11,7 @@ import matcalc as mc
 from matcalc import nn
 from matcalc.derive.check import CheckReport
 from matcalc.printing import display
+from matcalc.printing.identity import identity_latex
 
 VOID = {"br", "hr", "img", "input", "meta", "link", "col", "wbr", "area", "base", "source"}
 
@@ -142,6 +143,10 @@ def test_step_displays_its_equation_and_rule():
     step = quadratic().steps[2]
     assert step._repr_latex_() == f"$${display.step_latex(step)}$$"
     assert step._repr_latex_().startswith(f"$${mc.latex(step.before)} = {mc.latex(step.after)}")
+    product = mc.grad(mc.parse("x.T @ A @ x", {"x": ("n",), "A": ("n", "n")}), "x").steps[1]
+    cited = identity_latex(product.identity)           # d(A@B) = dA@B + A@dB, as mathematics
+    assert r"\mathrm{d}A" in cited and "@" not in cited
+    assert display.step_latex(product).endswith(r"\text{product rule:}\ " + cited)
     seen = text_of(step._repr_html_())
     assert f"$${display.step_latex(step)}$$" in seen
     assert f"{mc.to_text(step.before)} = {mc.to_text(step.after)}" in seen

@@ -24,6 +24,7 @@ import keyword
 import tokenize
 from html import escape
 
+from .identity import identity_latex
 from .latex import latex, text_latex
 from .text import to_text
 
@@ -123,9 +124,10 @@ def derivation_html(obj, title):
 
 
 def step_latex(step):
-    """One step as an equation: before = after, and the rule it cites."""
+    """One step as an equation: before = after, then the rule it cites and its identity, typeset
+    as the derivations typeset it (printing/identity.py)."""
     return (f"{latex(step.before)} = {latex(step.after)} \\qquad "
-            + text_latex(f"[{step.rule}: {step.identity}]"))
+            + text_latex(f"{step.rule}:") + r"\ " + identity_latex(step.identity))
 
 
 def step_text(step):
