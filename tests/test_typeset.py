@@ -92,6 +92,8 @@ def test_no_identity_falls_back():
     ("relu'(X) = step(X)", r"\operatorname{relu}'(X) = \operatorname{step}\left(X\right)"),
     ("sqrt'(X) = (1/sqrt(X))/2", r"\left(\sqrt{\cdot}\right)'(X) = (1/\sqrt{X})/2"),
     ("N x 100", r"N \times 100"),
+    ("d(W@x) = J@dx  =>  J (p x n)",
+     r"\mathrm{d}(W x) = J\,\mathrm{d}x \;\Rightarrow\; J (p \times n)"),
 ])
 def test_identity_spelling(text, expected):
     assert identity_latex(text) == expected

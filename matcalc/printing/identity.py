@@ -194,6 +194,8 @@ class Reader:
         if kind == "number":
             self.take()
             return Math(v, ATOM, True)
+        if v == "(" and self.shape_ahead():
+            return self.shape()
         if v == "(":
             self.take()
             inner = self.sum()
@@ -202,6 +204,8 @@ class Reader:
         if kind != "name" or v in WORDS:
             raise Unreadable(f"expected an operand, found {v or 'the end'}")
         self.take()
+        if self.at("(") and self.shape_ahead():         # J (n x m): a result and its shape
+            return Math(f"{self.name(v).tex} {self.shape().tex}", ATOM)
         if self.at("("):
             return self.call(v)
         if v in ("d", "vec") and self.peek()[0] in ("name", "number"):
@@ -220,6 +224,15 @@ class Reader:
                 and v not in ("lam", "lambda"):
             raise Unreadable(f"{v!r} is a word, not a name of the notation")
         return Math(name_latex(v), ATOM, v in SCALAR_LETTERS or self.dimensions)
+
+    def shape_ahead(self):
+        """At '(': is this a shape, (n x m)?"""
+        return self.peek(2) == ("name", "x") and self.peek(4) == ("op", ")") and \
+            self.peek(1)[0] in ("name", "number") and self.peek(3)[0] in ("name", "number")
+
+    def shape(self):
+        _, rows, _, cols, _ = (self.take() for _ in range(5))
+        return Math(f"({translate(f'{rows} x {cols}')[0]})", ATOM)
 
     def arguments(self):
         self.take("(")
