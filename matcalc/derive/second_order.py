@@ -19,6 +19,7 @@ from ..core.nodes import Differential, ScalarDifferential, Vec
 from ..core.shapes import describe, is_column, shape_of
 from ..core.vec import vec
 from ..errors import MatcalcError
+from ..calculus.assumptions import assumptions_of
 from ..calculus.forward import forward
 from ..calculus.reverse import differential_detector
 from ..calculus.simplify import simplify
@@ -80,22 +81,25 @@ def identified(F, x, J, used, what):
     return [Step(vec_dF, ops.matmul(J, vec_dx), f"identification through vec ({names})",
                  "; ".join(r.identity for r in used) or "df = 0"),
             Step(sp.Symbol(what), J, f"read off {what}",
-                 f"d vec F = {what}@d vec X  =>  {what}")]
+                 f"{to_text(vec_dF)} = {what}@{to_text(vec_dx)}  =>  {what} "
+                 f"({describe(shape_of(J))})")]
 
 
 @without_cyclic_gc
-def jacobian(f, wrt):
+def jacobian(f, wrt, assume=None):
     """The Jacobian of f with respect to wrt: p x n with df = J@dx for a vector f (p x 1) of a
     vector x (n x 1); (p*q) x (n*m) with d vec F = J@d vec X when f (p x q) or X (n x m) is a
     matrix (vec stacks columns; vec and kron are matcalc extensions).
 
     Returns a Derivation of kind "jacobian"; `.result` is J, `.raw` the unsimplified J.
+    assume = {name: kind} as for grad: facts the simplification may use.
     """
     f = expression(f, "jacobian")
     if not ops.is_matrix(f) or tuple(f.shape) == (1, 1):
         raise JacobianError("jacobian() needs a vector or matrix function; f is a scalar, so its "
                             "derivative is the gradient: use grad()")
     x = one_variable(f, wrt, "jacobian")
+    assumed = assumptions_of(f, assume)
     if isinstance(x, sp.Symbol):
         raise JacobianError(f"jacobian() is taken with respect to a vector or matrix; {x.name} is "
                             f"a scalar: use grad() of each entry, or declare {x.name} as 1 x 1")
@@ -103,7 +107,8 @@ def jacobian(f, wrt):
     J, used = identify(df, x, differential_detector())
     records = without_repeats(forward_steps(steps) + identified(f, x, J, used, "J"))
     return Derivation(f=f, variables=[x], single=True, raw={x.name: J},
-                      results={x.name: simplify(J)}, kind="jacobian", records=records)
+                      results={x.name: simplify(J, assume=assumed)}, kind="jacobian", records=records,
+                      assumptions=assumed)
 
 
 def gradient_name(f, x):
@@ -123,10 +128,11 @@ def gradient_step(f, x, g):
 
 
 @without_cyclic_gc
-def hessian(f, wrt):
+def hessian(f, wrt, assume=None):
     """The Hessian of the scalar f with respect to the vector wrt (n x 1): n x n, d2f = dx.T@H@dx.
 
     Computed as the Jacobian of grad(f, wrt). Returns a Derivation of kind "hessian".
+    assume = {name: kind} as for grad: facts the simplification may use.
     """
     f = expression(f, "hessian")
     if ops.is_matrix(f) and tuple(f.shape) != (1, 1):
@@ -139,14 +145,16 @@ def hessian(f, wrt):
                             + ("" if not ops.is_matrix(x) else
                                f", whose full Hessian is a 4-index object: use hvp(f, {x.name!r})"
                                f" for the Hessian applied to a direction V"))
-    g = grad(f, x).result
+    assumed = assumptions_of(f, assume)
+    g = grad(f, x, assume).result
     symbol, first = gradient_step(f, x, g)
     dg, steps = forward(g, x, Differential(x), placeholders=differential_of)
     H, used = identify(dg, x, differential_detector())
     records = without_repeats([first] + forward_steps(steps, g, symbol) +
                               identified(symbol, x, H, used, "H"))
     return Derivation(f=f, variables=[x], single=True, raw={x.name: H},
-                      results={x.name: simplify(H)}, kind="hessian", records=records, gradient=g)
+                      results={x.name: simplify(H, assume=assumed)}, kind="hessian", records=records,
+                      gradient=g, assumptions=assumed)
 
 
 def fresh_direction(f, x):
@@ -159,18 +167,19 @@ def fresh_direction(f, x):
 
 
 @without_cyclic_gc
-def hvp(f, wrt):
+def hvp(f, wrt, assume=None):
     """The Hessian of the scalar f applied to a direction V of wrt's shape: d(grad f)[dX := V].
 
     For a matrix X the full Hessian is a 4-index object; the HVP is a matrix expression in X
-    and the new symbol V (also in `.direction`), e.g. logdet(X) -> -inv(X).T@V.T@inv(X).T.
-    Returns a Derivation of kind "hvp".
+    and the new symbol V (also in `.direction`), e.g. logdet(X) -> -(inv(X)@V@inv(X)).T.
+    Returns a Derivation of kind "hvp". assume = {name: kind} as for grad.
     """
     f = expression(f, "hvp")
     if ops.is_matrix(f) and tuple(f.shape) != (1, 1):
         raise JacobianError(f"hvp() needs a scalar function, got a {describe(shape_of(f))} matrix")
     x = one_variable(f, wrt, "hvp")
-    g = grad(f, x).result
+    assumed = assumptions_of(f, assume)
+    g = grad(f, x, assume).result
     V = fresh_direction(f, x)
     symbol, first = gradient_step(f, x, g)
     HV, steps = forward(g, x, V, placeholders=differential_of)
@@ -180,5 +189,5 @@ def hvp(f, wrt):
         Step(sp.Symbol("HV"), HV, "the directional derivative of the gradient",
              f"H[{V.name}] = d(g) with d{x.name} := {V.name}")]
     return Derivation(f=f, variables=[x], single=True, raw={x.name: HV},
-                      results={x.name: simplify(HV)}, kind="hvp", records=records, gradient=g,
-                      direction=V)
+                      results={x.name: simplify(HV, assume=assumed)}, kind="hvp", records=records,
+                      gradient=g, direction=V, assumptions=assumed)
