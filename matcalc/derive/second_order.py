@@ -81,8 +81,7 @@ def identified(F, x, J, used, what):
     return [Step(vec_dF, ops.matmul(J, vec_dx), f"identification through vec ({names})",
                  "; ".join(r.identity for r in used) or "df = 0"),
             Step(sp.Symbol(what), J, f"read off {what}",
-                 f"{to_text(vec_dF)} = {what}@{to_text(vec_dx)}  =>  {what} "
-                 f"({describe(shape_of(J))})")]
+                 f"{to_text(vec_dF)} = {what}@{to_text(vec_dx)}  =>  {what}")]
 
 
 @without_cyclic_gc
