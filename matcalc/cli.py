@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from . import codegen
+from .calculus.assumptions import KINDS as ASSUMPTION_KINDS, parse_assume
 from .derive.gradient import grad
 from .derive.second_order import hessian, hvp, jacobian
 from .errors import MatcalcError, ParseError
@@ -35,6 +36,8 @@ TITLES = {"grad": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian",
           "hvp": "Hessian-vector product"}
 KINDS = {"gradient": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
 SHORT_OPTIONS = {"-h", "-o"}
+ASSUME_HELP = ("NAME=KIND: the values NAME takes, used to simplify (kinds: "
+               + ", ".join(sorted(ASSUMPTION_KINDS)) + ")")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,10 +89,16 @@ def build_parser():
         c.add_argument("expr", help="expression in the notation, e.g. 'tr(X @ A @ X.T)'")
         c.add_argument("--wrt", action="append", required=True, help="variable (repeatable)")
         c.add_argument("--shape", action="append", default=[], help="NAME=dims")
+        c.add_argument("--assume", action="append", default=[], help=ASSUME_HELP)
         view = c.add_mutually_exclusive_group()
         view.add_argument("--steps", action="store_true", help="the derivation in plain text")
         view.add_argument("--latex", action="store_true", help="the derivation as LaTeX")
         typeset_options(c)
+        if name == "grad":
+            c.add_argument("--route", choices=["gradient", "jacobian"], default="gradient",
+                           help="read off G from df = tr(G.T@dX) (default), or the Jacobian J "
+                                "from df = tr(J@dX) and the gradient as J.T (the first seed's "
+                                "route); for --steps")
         c.add_argument("--check", action="store_true",
                        help="also compare with finite differences of the expression as typed")
         return c
@@ -116,6 +125,8 @@ def build_parser():
     code.add_argument("expr", nargs="?", help="expression in the notation")
     code.add_argument("--wrt", action="append", default=[])
     code.add_argument("--shape", action="append", default=[])
+    code.add_argument("--assume", action="append", default=[],
+                      help=ASSUME_HELP + " (kinds jacobian, hessian, hvp)")
     code.add_argument("--kind", default="gradient", choices=sorted(KINDS))
     code.add_argument("--net", help="a network spec instead of an expression")
     code.add_argument("--loss", default="sse")
@@ -152,14 +163,14 @@ def run(argv, out):
         return _codegen(args, out)
     f = parse(args.expr.strip(), parse_shapes(args.shape))
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
-    d = DERIVE[args.command](f, wrt)
+    d = DERIVE[args.command](f, wrt, assume=parse_assume(args.assume))
     if args.tex:
         write_tex(args.tex, d.latex(args.notes), f"{TITLES[args.command]} of f with respect to "
                   + ", ".join(args.wrt), out)
     if args.latex:
         out.write(d.latex(args.notes) + "\n")
     elif args.steps:
-        out.write(d.text() + "\n")
+        out.write((d.text(route=args.route) if args.command == "grad" else d.text()) + "\n")
     elif not args.tex:
         for name, r in d.results.items():
             prefix = f"{name}: " if len(d.results) > 1 else ""
@@ -181,9 +192,14 @@ def _codegen(args, out):
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
         f = parse(args.expr.strip(), parse_shapes(args.shape))
         if args.kind == "gradient":
+            if args.assume:
+                raise MatcalcError("codegen --assume: the generated backward pass holds for every "
+                                   "value, so it uses no assumption; --assume applies to --kind "
+                                   "jacobian, hessian and hvp")
             source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f")
         else:
-            d = KINDS[args.kind](f, args.wrt[0] if len(args.wrt) == 1 else args.wrt)
+            d = KINDS[args.kind](f, args.wrt[0] if len(args.wrt) == 1 else args.wrt,
+                                 assume=parse_assume(args.assume))
             source = codegen.numpy_source(d, name=args.name or args.kind)
     if args.output:
         with open(args.output, "w") as fh:

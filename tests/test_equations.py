@@ -169,3 +169,21 @@ def test_a_false_line_is_caught(kind, role):
     rows[k] = replace(rows[k], rhs=ops.scale(2, rows[k].rhs))
     with pytest.raises(AssertionError):
         check_rows(rows, values, sizes, d.variables, direction, text, shapes)
+
+
+def test_the_first_seeds_route_reads_off_the_jacobian_and_transposes_it():
+    from matcalc.cli import main
+    import io
+    import contextlib
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["grad", "tr(W@A)", "--wrt", "W", "--shape", "W=n,m", "--shape", "A=m,n",
+                     "--steps", "--route", "jacobian"])
+    out = buf.getvalue().splitlines()
+    assert code == 0
+    assert out[0].startswith("Convention (the first seed's route): df = tr(J@dX) => J")
+    assert "=> df = tr(J@dW) with J = A   [read off the Jacobian" in out[-2]
+    assert out[-1].startswith("=> df/dW = J.T = A.T")
+    default = mc.grad(mc.parse("tr(W@A)", {"W": ("n", "m"), "A": ("m", "n")}), "W").text()
+    assert default.splitlines()[0].startswith("Convention: df = tr(G.T@dX) => df/dX = G")
+    assert "=> df/dW = A.T" in default

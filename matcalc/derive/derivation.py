@@ -23,6 +23,8 @@ from ..calculus.transpose import inner
 from ..printing.latex import Note, Words, latex, render_aligned, text_latex
 from ..printing import display
 from ..printing.text import to_text
+from ..errors import MatcalcError
+from ..core.shapes import describe, shape_of
 from .check import check_derivation
 
 CONVENTIONS = {
@@ -34,6 +36,12 @@ CONVENTIONS = {
     "hvp": "Hessian-vector product: the differential of the gradient along the direction V",
 }
 CONVENTION = CONVENTIONS["gradient"]
+ROUTES = {
+    "gradient": "Convention: df = tr(G.T@dX) => df/dX = G, the gradient has the shape of X "
+                "(the transposed Jacobian)",
+    "jacobian": "Convention (the first seed's route): df = tr(J@dX) => J, the Jacobian, has the "
+                "shape of X.T; the gradient df/dX is J.T",
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ def cited(rule, derivative=None):
     return rule.name, f"{rule.identity}, {derivative.identity}"
 
 
-def gradient_steps(f, walk, variables, raw, results):
+def gradient_steps(f, walk, variables, raw, results, assumptions=None):
     """The steps of a gradient, read from the visits of the reverse walk."""
     terms = [[f, sp.Integer(1)]]
 
@@ -148,8 +156,9 @@ def gradient_steps(f, walk, variables, raw, results):
         steps.append(Step(read_off_term(x, G) if not ops.is_zero(G) else sp.Integer(0), G,
                           "read off the gradient", f"df = tr(G.T@d{x.name})  =>  df/d{x.name} = G"))
         if to_text(results[x.name]) != to_text(G):
+            using = assumptions.note(G) if assumptions else ""
             steps.append(Step(G, results[x.name], "simplify",
-                              "common factors, transposes, like terms"))
+                              "common factors, transposes, like terms" + (f"; {using}" if using else "")))
     return steps
 
 
@@ -166,6 +175,7 @@ class Derivation:
     gradient: object = None        # the gradient a Hessian or HVP starts from
     direction: object = None       # the direction V of an HVP
     _steps: list = field(default=None, repr=False)
+    assumptions: dict = None       # name -> kind assumed (calculus/assumptions.Assumptions)
 
     @property
     def result(self):
@@ -177,17 +187,68 @@ class Derivation:
         if self._steps is None:
             if self.kind == "gradient":
                 self._steps = gradient_steps(self.f, self.walk, self.variables, self.raw,
-                                             self.results)
+                                             self.results, self.assumptions)
             else:
                 self._steps = list(self.records)
         return self._steps
 
+    @property
+    def named(self):
+        """The derivation over named intermediates (derive/named.py), or None when the
+        expression is short enough to be written out in full at every step."""
+        if "_named" not in self.__dict__:
+            self.__dict__["_named"] = None
+            if self.kind == "gradient" and self.walk is not None:
+                from ..codegen.schedule import inputs_of
+                from .named import named_form
+                self.__dict__["_named"] = named_form(self.f, self.walk, inputs_of(self.f))
+        return self.__dict__["_named"]
+
+    def lines(self):
+        """Every equation the derivation prints, as Rows (derive/rows.py) in printed order: the
+        data the printers read and the check that each line is a true equation reads."""
+        from .rows import Row
+        if self.named is not None:
+            rows = list(self.named.rows)
+            for x in self.variables:
+                rows.append(Row(sp.Symbol(f"df/d{x.name}"), self.named.results[x.name],
+                                role="gradient", of=x))
+            return rows
+        f = sp.Symbol("f")
+        head = [Row(f, self.f, role="function")]
+        if self.kind == "gradient":
+            dF = ScalarDifferential(f)
+            rows = head + [Row(dF, s.after, role="differential", continued=i > 0)
+                    for i, s in enumerate(st for st in self.steps
+                                          if st.rule not in ("read off the gradient", "simplify"))]
+            for x in self.variables:
+                G_raw, G = self.raw[x.name], self.results[x.name]
+                rows.append(Row(sp.Symbol(f"df/d{x.name}"), G_raw, role="gradient", of=x))
+                if to_text(G) != to_text(G_raw):
+                    rows.append(Row(sp.Symbol(f"df/d{x.name}"), G, role="gradient", of=x,
+                                    continued=True))
+            return rows
+        role = {"the gradient (mc.grad)": "gradient", "read off J": "jacobian",
+                "read off H": "hessian", "the directional derivative of the gradient": "hvp"}
+        x = self.variables[0]
+        rows = head + [Row(st.before, st.after, role=role.get(st.rule, "differential"), of=x,
+                           continued=st.continued) for st in self.steps]
+        rows.append(Row(sp.Symbol(self.kind), self.result, role=self.kind, of=x))
+        return rows
+
     # ---- rendering -----------------------------------------------------------------------------
-    def text(self):
-        """The derivation in plain text, one line per step, in the notation."""
+    def text(self, route="gradient"):
+        """The derivation in plain text, one line per step, in the notation. route: how a
+        gradient is read off, "gradient" (df = tr(G.T@dX) => df/dX = G) or "jacobian" (the first
+        seed's: df = tr(J@dX) => J, and the gradient is J.T)."""
+        if self.named is not None:
+            from .named import named_text        # named.py reads codegen, which reads this
+            return named_text(self.named, self, route)
         if self.kind != "gradient":
             return self._text_records()
-        lines = [f"f = {to_text(self.f)}"]
+        if route not in ROUTES:
+            raise MatcalcError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+        lines = [ROUTES[route], f"f = {to_text(self.f)}"]
         rows = [(to_text(s.after), f"[{s.rule}: {s.identity}]") for s in self.steps
                 if s.rule not in ("read off the gradient", "simplify")]
         width = max((len(r) for r, _ in rows), default=0)
@@ -196,16 +257,28 @@ class Derivation:
             lines.append(f"{prefix}{rhs.ljust(min(width, 60))}  {note}")
         for x in self.variables:
             G_raw, G = self.raw[x.name], self.results[x.name]
-            lines.append(f"=> df/d{x.name} = {to_text(G_raw)}")
+            if route == "jacobian":
+                X = x.name
+                lines.append(f"=> df = tr(J@d{X}) with J = {to_text(ops.transpose(G_raw))}   "
+                             f"[read off the Jacobian: df = tr(J@d{X})  =>  J = df/d{X} as a "
+                             f"Jacobian ({describe(shape_of(ops.transpose(x)))})]")
+                lines.append(f"=> df/d{X} = J.T = {to_text(G_raw)}   [the gradient is the "
+                             f"transposed Jacobian]")
+            else:
+                lines.append(f"=> df/d{x.name} = {to_text(G_raw)}")
             if to_text(G) != to_text(G_raw):
-                lines.append(" " * (len(x.name) + 6) + f" = {to_text(G)}   [simplify]")
-        lines.append(CONVENTION)
+                using = self.assumptions.note(G_raw) if self.assumptions else ""
+                lines.append(" " * (len(x.name) + 6) + f" = {to_text(G)}   [simplify"
+                             + (f", {using}" if using else "") + "]")
         return "\n".join(lines)
 
     def latex(self, notes="below"):
         """One aligned LaTeX block from df = ... to the result (standard amsmath only). notes:
         where the cited identities go, "below" each line, "tags" (numbered, with a legend) or
         "right" (a column); long sums break over several lines."""
+        if self.named is not None:
+            from .named import named_latex
+            return named_latex(self.named, self)
         if self.kind != "gradient":
             return self._latex_records(notes)
         rows = []
@@ -235,14 +308,27 @@ class Derivation:
             lines.append(f"{lhs:>10} = {to_text(st.after)}   [{st.rule}: {st.identity}]")
         for x in self.variables:
             lines.append(f"=> {self.kind} wrt {x.name} = {to_text(self.results[x.name])}")
-        lines.append(CONVENTIONS[self.kind])
+        lines.append(self.convention())
         return "\n".join(lines)
+
+    def convention(self):
+        """The convention line, in the derivation's own names and dimensions."""
+        if self.kind in ("gradient", "hvp"):
+            return CONVENTIONS[self.kind]
+        x = self.variables[0]
+        X, size = x.name, describe(shape_of(self.result))
+        if self.kind == "hessian":
+            return (f"Hessian convention: H is {size} ({X} is {describe(shape_of(x))}), the "
+                    f"Jacobian of the gradient g: dg = H@d{X}, d2f = d{X}.T@H@d{X}")
+        if ops.is_matrix(self.f) and self.f.shape[1] == 1 and ops.is_matrix(x) and x.shape[1] == 1:
+            return f"Jacobian convention: J is {size}, df = J@d{X}"
+        return f"Jacobian convention: J is {size}, d vec F = J@vec(d{X}) (vec stacks columns)"
 
     def _latex_records(self, notes="below"):
         rows = [("" if st.continued else latex(st.before), st.after, Note(st.rule, st.identity))
                 for st in self.steps]
         rows.append((text_latex(self.kind), self.result, ""))
-        rows.append((None, Words(CONVENTIONS[self.kind]), ""))
+        rows.append((None, Words(self.convention()), ""))
         return render_aligned(rows, notes)
 
     def _repr_latex_(self):

@@ -178,7 +178,7 @@ class NamedDerivation:
                             role="definition"))
         value = self.symbolic(self.f, root_kept=True)
         L = sp.Symbol("f")
-        rows.append(Row(L, value, note=Note("the function, over the names"), role="definition"))
+        rows.append(Row(L, value, note=Note("the function, over the names"), role="function"))
         results = {}
         wanted = set(self.walk.variables)
         owner = {n: next(iter(g)) for n, g in owners(self.walk, set(self.names)).items()
@@ -333,27 +333,31 @@ def tree_size(e, cap):
     return size[e]
 
 
-def named_text(form, d):
+def named_text(form, d, route="gradient"):
     """The derivation over names in plain text: definitions, then one line per row."""
-    from .derivation import CONVENTION
-    lines = ["Named intermediates (the names the generated code uses):"]
-    definitions = [r for r in form.rows if r.role == "definition"]
+    from .derivation import ROUTES
+    lines = [ROUTES[route], "Named intermediates (the names the generated code uses):"]
+    definitions = [r for r in form.rows if r.role in ("definition", "function")]
     width = max(len(to_text(r.lhs)) for r in definitions)
     for row in definitions:
         left = f"  {to_text(row.lhs):>{width}} = {to_text(row.rhs)}"
         lines.append(f"{left:<50}  [{row.note.identity}]" if row.note.identity else left)
     lines.append("")
-    body = [r for r in form.rows if r.role != "definition"]
+    body = [r for r in form.rows if r.role not in ("definition", "function")]
     width = min(24, max((len(to_text(r.lhs)) for r in body if not r.continued), default=0))
     for row in body:
         lhs = "" if row.continued else to_text(row.lhs)
         lines.append(f"{lhs:>{width}} = {to_text(row.rhs)}   [{note_text(row.note)}]")
     full = dict(expanded_results(d))
     for x in d.variables:
+        if route == "jacobian":
+            lines.append(f"=> df = tr(J@d{x.name}) with J = grad_{x.name}.T   [read off the "
+                         f"Jacobian]")
+            lines.append(f"=> df/d{x.name} = J.T = {to_text(form.results[x.name])}")
+            continue
         lines.append(f"=> df/d{x.name} = {to_text(form.results[x.name])}")
         if x.name in full and full[x.name] != to_text(form.results[x.name]):
             lines.append(" " * (len(x.name) + 6) + f" = {full[x.name]}   [written out, simplified]")
-    lines.append(CONVENTION)
     return "\n".join(lines)
 
 
@@ -365,10 +369,10 @@ def named_latex(form, d):
         return name_latex(e.name) if isinstance(e, sp.Symbol) else latex(e)
     rows = [("", text_latex("Named intermediates (the names the generated code uses):"), "")]
     for row in form.rows:
-        if row.role == "definition":
+        if row.role in ("definition", "function"):
             rows.append((side(row.lhs), latex(row.rhs), row.note))
     for row in form.rows:
-        if row.role != "definition":
+        if row.role not in ("definition", "function"):
             rows.append(("" if row.continued else side(row.lhs), latex(row.rhs), row.note))
     full = dict(expanded_results(d))
     for x in d.variables:

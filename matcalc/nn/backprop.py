@@ -15,7 +15,6 @@ the rules that actually ran (their docstring identities): nothing here is typed 
 Convention (as in the first seed): the gradient is the transposed Jacobian; grad_V has the shape
 of V, and dL = tr(grad_V.T @ dV).
 """
-from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -30,6 +29,7 @@ from ..calculus.simplify import simplify
 from ..calculus.transpose import inner as inner_product
 from ..derive.check import check_derivation
 from ..derive.derivation import Derivation, Step, read_off_term
+from ..derive.rows import Row, composed, unique_rules
 from ..errors import UnknownNameError
 from ..evaluate import evaluate as evaluate_expr
 from ..printing import display
@@ -40,17 +40,6 @@ from .layers import Dense
 
 CONVENTION = ("Convention: the gradient is the transposed Jacobian; grad_V has the shape of V "
               "and dL = tr(grad_V.T @ dV).")
-
-
-@dataclass
-class Row:
-    """One line of the derivation: lhs = rhs, with a note; or a heading when lhs is None."""
-    lhs: object
-    rhs: object
-    note: str = ""
-    heading: str = ""
-    continued: bool = False      # "= rhs" continuing the previous line
-    shape: bool = False          # the note is the shape of lhs (forward pass)
 
 
 def _shape_text(e):
@@ -164,8 +153,9 @@ class Backprop:
         rows.append(Row(None, None, heading="Forward pass (shapes on the right):"))
         for name, expr in self.forward[:-1]:
             sym = self.symbols[name]
-            rows.append(Row(sym, expr, note=_shape_text(sym), shape=True))
-        rows.append(Row(self.loss_symbol, self.forward[-1][1], note="scalar", shape=True))
+            rows.append(Row(sym, expr, note=_shape_text(sym), shape=True, role="definition"))
+        rows.append(Row(self.loss_symbol, self.forward[-1][1], note="scalar", shape=True,
+                        role="function"))
         dL = ScalarDifferential(self.loss_symbol)
         groups = self._groups()
         for owner, visits in groups:
@@ -205,8 +195,8 @@ class Backprop:
         self._steps.append(Step(dL, form, "loss differential", identity))
         for st in read:
             name = self.print_names[st.target]
-            rows.append(Row(self.symbols[name], self.symbolic(st.expr),
-                            note=f"read off: the gradient w.r.t. {to_text(self.symbolic(st.target.arg))}"))
+            rows.append(Row(self.symbols[name], self.symbolic(st.expr), role="read off",
+                            of=st.target.arg, note=f"read off: the gradient w.r.t. {to_text(self.symbolic(st.target.arg))}"))
 
     def _layer_rows(self, dL, owner, visits):
         """The layer's differential (its visits' expansions composed: dZ = dA@W + A@dW +
@@ -222,7 +212,7 @@ class Backprop:
             return
         dZ = Differential(self.symbols[name])
         expansion = self.symbolic(composed(inner, self.has_differential))
-        rules = _unique([r for v in inner for r in (v.rule, v.derivative) if r is not None])
+        rules = unique_rules([r for v in inner for r in (v.rule, v.derivative) if r is not None])
         note = "; ".join(f"{r.name}: {r.identity}" for r in rules)
         rows.append(Row(dZ, expansion, note=note))
         self._steps.append(Step(dZ, expansion, rules[0].name, "; ".join(r.identity for r in rules)))
@@ -230,18 +220,20 @@ class Backprop:
         parts = list(expansion.args) if isinstance(expansion, sp.MatAdd) else [expansion]
         traced = sp.Add(*[inner_product(G, t) for t in parts], evaluate=False) if len(parts) > 1 \
             else inner_product(G, expansion)
-        rows.append(Row(dL, traced, note=f"dL = tr(grad_{name}.T @ d{name})"))
+        rows.append(Row(inner_product(G, dZ), traced,
+                        note=f"the share of dL through {name}: dL = ... + tr(grad_{name}.T @ d{name})"))
         statements = [st for v in inner for st in self._statements_of(v)]
         terms = [read_off_term(self.symbolic(st.target.arg), self.symbolic(st.expr))
                  for st in statements]
         identified = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
-        pulls = _unique([r for v in inner for r in v.pull_rules if r.name != "linearity"])
+        pulls = unique_rules([r for v in inner for r in v.pull_rules if r.name != "linearity"])
         identities = "; ".join(f"{r.name}: {r.identity}" for r in pulls)
         rows.append(Row(None, identified, note=identities, continued=True))
         self._steps.append(Step(traced, identified, "identification", identities))
         for st in statements:
             target = self.print_names[st.target]
-            rows.append(Row(self.symbols[target], self.symbolic(st.expr),
+            rows.append(Row(self.symbols[target], self.symbolic(st.expr), role="read off",
+                            of=st.target.arg,
                             note=f"read off: the gradient w.r.t. {to_text(self.symbolic(st.target.arg))}"))
 
     # -- use --
@@ -337,37 +329,6 @@ class Backprop:
 
     def __repr__(self):
         return display.angle_repr("Backprop " + display.backprop_summary(self))
-
-
-def _unique(rules):
-    out = []
-    for r in rules:
-        if r not in out:
-            out.append(r)
-    return out
-
-
-def composed(visits, has_differential):
-    """The differential of the first visit's node with the differentials of the other visits'
-    nodes (inside one layer) replaced by their own expansions, children first. Only the parts
-    that hold a differential are rebuilt (has_differential is memoised for the whole network)."""
-    done = {}
-
-    def kids(n):
-        if isinstance(n, (Differential, ScalarDifferential)) or not has_differential(n):
-            return ()
-        return dag.children(n)
-
-    def build(n, new):
-        if isinstance(n, (Differential, ScalarDifferential)):
-            return done.get(n.arg, n)
-        if not has_differential(n):
-            return n
-        return rebuild(n, new)
-
-    for v in reversed(visits):
-        done[v.node] = dag.transform(v.expansion, build, kids=kids)
-    return done[visits[0].node]
 
 
 def _shape_latex(e):

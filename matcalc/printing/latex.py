@@ -54,11 +54,18 @@ def text_latex(s):
     return rf"\text{{{s}}}"
 
 
+TALL = (r"\frac", r"\sum", r"\prod", r"\begin", r"\left", r"\dfrac", r"\tfrac")
+
+
 class LatexPrinter(TextPrinter):
     what = "LaTeX"
 
     def parens(self, text):
-        return rf"\left({text}\right)"
+        """Parentheses that grow only around tall content (fractions): \\left( ... \\right)
+        costs 12 characters a pair, and a long derivation has thousands."""
+        if any(tall in text for tall in TALL):
+            return rf"\left({text}\right)"
+        return f"({text})"
 
     def call(self, name, *args):
         inner = ", ".join(self.p(a)[0] for a in args)
