@@ -278,7 +278,7 @@ class Derivation:
         "right" (a column); long sums break over several lines."""
         if self.named is not None:
             from .named import named_latex
-            return named_latex(self.named, self)
+            return named_latex(self.named, self, notes)
         if self.kind != "gradient":
             return self._latex_records(notes)
         rows = []

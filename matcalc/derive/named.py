@@ -361,23 +361,36 @@ def named_text(form, d, route="gradient"):
     return "\n".join(lines)
 
 
-def named_latex(form, d):
-    """The derivation over names as one aligned block (standard amsmath only)."""
-    from ..printing.latex import latex, name_latex, render_aligned, text_latex
+def named_latex(form, d, notes="below"):
+    """The derivation over names as one aligned block (standard amsmath only). A note that
+    only repeats rule names already cited (its identities were written out before) is left
+    out: a long derivation cites the same few rules hundreds of times."""
+    from ..printing.latex import Words, latex, name_latex, render_aligned
+    from .derivation import ROUTES
 
     def side(e):
         return name_latex(e.name) if isinstance(e, sp.Symbol) else latex(e)
-    rows = [("", text_latex("Named intermediates (the names the generated code uses):"), "")]
+    seen = set()
+
+    def note(n):
+        if isinstance(n, Note) and not n.identity:
+            if n.rule in seen:
+                return ""
+            seen.add(n.rule)
+        return n
+    rows = [(None, Words(ROUTES["gradient"]), ""),
+            (None, Words("Named intermediates (the names the generated code uses):"), "")]
     for row in form.rows:
         if row.role in ("definition", "function"):
-            rows.append((side(row.lhs), latex(row.rhs), row.note))
+            rows.append((side(row.lhs), row.rhs, Note(row.note.identity) if
+                         row.role == "definition" else row.note))
     for row in form.rows:
         if row.role not in ("definition", "function"):
-            rows.append(("" if row.continued else side(row.lhs), latex(row.rhs), row.note))
+            rows.append(("" if row.continued else side(row.lhs), row.rhs, note(row.note)))
     full = dict(expanded_results(d))
     for x in d.variables:
-        rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", latex(form.results[x.name]),
+        rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", form.results[x.name],
                      Note("the gradient, over the names")))
         if x.name in full and full[x.name] != to_text(form.results[x.name]):
-            rows.append(("", latex(d.results[x.name]), Note("written out, simplified")))
-    return render_aligned(rows)
+            rows.append(("", d.results[x.name], Note("written out, simplified")))
+    return render_aligned(rows, notes)
