@@ -163,3 +163,70 @@ def test_every_rule_has_a_live_mutant():
         by_rule.setdefault((kind, key), []).append(outcome)
     for rule, outcomes in by_rule.items():
         assert "killed" in outcomes, f"no mutation of {rule} was applicable"
+
+
+# ---- the simplifier's rewrites and the facts of assumptions ----------------------------------------
+# Each rewrite (calculus/simplify.py) and each fact (calculus/assumptions.py) is broken in turn --
+# its result negated where it applies -- and the numeric check of a derivation that uses it must
+# fail: a rewrite that changed the value would otherwise print a wrong human form.
+from matcalc.calculus import assumptions, simplify  # noqa: E402
+
+SOFTMAX_CE = ("-sum(y*log(softmax(z)))", {"z": ("n",), "y": ("n",)}, "z")
+SIMPLIFY_SAMPLES = {
+    # rewrite -> (kind, text, shapes, wrt, assume)
+    "inner_product_sum": ("grad", *SOFTMAX_CE, None),
+    "transposed_product": ("hvp", "logdet(X)", {"X": ("n", "n")}, "X", None),
+    "symmetric_inverse": ("grad", "logdet(X.T@X)", {"X": ("n", 2)}, "X", None),
+    "flip_transposed_sum": ("grad", "(x.T@A.T@A@x)/(x.T@B.T@B@x)",
+                            {"x": ("n",), "A": ("p", "n"), "B": ("q", "n")}, "x", None),
+}
+FACT_SAMPLES = {
+    "entries sum to 1": ("grad", *SOFTMAX_CE, {"y": "onehot"}),
+    "entries are 0 or 1": ("grad", "sum(y**2*z)", {"z": ("n",), "y": ("n",)}, "z", {"y": "onehot"}),
+    "nonnegative (abs)": ("grad", "sum(abs(y)*z)", {"z": ("n",), "y": ("n",)}, "z", {"y": "simplex"}),
+    "nonnegative (relu)": ("grad", "sum(relu(y)*z)", {"z": ("n",), "y": ("n",)}, "z",
+                           {"y": "onehot"}),
+}
+
+
+def _derive_sample(kind, text, shapes, wrt, assume):
+    import matcalc as mc
+    f = mc.parse(text, shapes)
+    how = {"grad": mc.grad, "hvp": mc.hvp}[kind]
+    return how(f, wrt, assume=assume)
+
+
+def _negated_where_applied(function):
+    """function, with its result negated whenever it rewrites (returns something new)."""
+    def mutant(e, *rest):
+        out = function(e, *rest)
+        if out is None or out is e:
+            return out
+        mutant.applied = True
+        return ops.neg(out) if ops.is_matrix(out) else -out
+    mutant.applied = False
+    mutant.__doc__ = function.__doc__
+    return mutant
+
+
+@pytest.mark.parametrize("name", sorted(SIMPLIFY_SAMPLES))
+def test_simplify_rewrite_mutant_is_killed(name, monkeypatch):
+    mutant = _negated_where_applied(getattr(simplify, name))
+    monkeypatch.setattr(simplify, name, mutant)
+    d = _derive_sample(*SIMPLIFY_SAMPLES[name])
+    assert mutant.applied, f"the sample of {name} does not use it"
+    assert not d.check().ok, f"negating {name} passes the check"
+
+
+@pytest.mark.parametrize("name", sorted(FACT_SAMPLES))
+def test_assumption_fact_mutant_is_killed(name, monkeypatch):
+    fact = assumptions.FACTS[name]
+    mutant = _negated_where_applied(fact.function)
+    monkeypatch.setitem(assumptions.FACTS, name, dataclasses.replace(fact, function=mutant))
+    d = _derive_sample(*FACT_SAMPLES[name])
+    assert mutant.applied, f"the sample of {name} does not use it"
+    assert not d.check().ok, f"negating the fact {name} passes the check"
+
+
+def test_every_fact_and_rewrite_has_a_sample():
+    assert set(FACT_SAMPLES) == set(assumptions.FACTS)

@@ -16,12 +16,22 @@ form a person writes comes from these rewrites, each an identity:
                          and sums are commutative scalar algebra, so SymPy's cancel/factor
                          simplify them; kept only when strictly smaller
     plain_first          in a factored sum, untransposed terms first: A.T + A -> A + A.T
+    inner_product_sum    u.T@(v/u) -> sum(v): u.T@W = sum(u*W), taken when u*W cancels
+    assumed facts        sum(y) -> 1 for a y assumed one-hot or on the simplex, y**2 -> y for
+                         one-hot, ... (calculus/assumptions.py; each use is recorded)
+    symmetric_inverse    inv(M).T -> inv(M) when M.T = M (X.T@X, A + A.T)
+    transposed_product   B.T@A.T@C.T -> (C@A@B).T when that removes at least two transposes
+                         (one saved transpose is not worth the parentheses: A.T@B.T stays, as in
+                         the Cookbook's (101)); a last pass, so factoring sees the leaves
 
 The walk is one memoised pass over the expression DAG (no recursion), so the cost is linear in
-its size; the rewrites inside a node look only at that node's terms and factors.
+its size; the rewrites inside a node look only at that node's terms and factors. The pass of
+transposed_product runs on the result, with its own memo kept inside the caller's.
 """
+from functools import partial
+
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
+from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix,
                    Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
@@ -30,22 +40,38 @@ from ..core.nodes import Elementwise
 from ..core.rebuild import rebuild as rebuild_node
 
 
-def simplify(e, memo=None):
+class _LastPass:
+    """The key, in a caller's memo, of the memo of the transposed_product pass."""
+
+
+def simplify(e, memo=None, assume=None):
     """The human form of e. `memo` (a dict) may be shared between calls that simplify
-    expressions with common parts, such as the gradients of all parameters of a network."""
-    return dag.transform(e, simplify_node, memo)
+    expressions with common parts, such as the gradients of all parameters of a network.
+    `assume` (calculus/assumptions.Assumptions) adds the facts of assumed variables and records
+    where they were used; a memo is shared only between calls with the same assumptions."""
+    memo = {} if memo is None else memo
+    fn = simplify_node if assume is None else partial(simplify_node, assume=assume)
+    out = dag.transform(e, fn, memo)
+    return dag.transform(out, transposed_product_node, memo.setdefault(_LastPass, {}))
 
 
-def simplify_node(x, kids):
+def simplify_node(x, kids, assume=None):
     """One node, given its simplified children: rebuilt through ops, then the rewrites."""
     if dag.is_leaf(x):
         return x
+    at = x
     x = rebuild_node(x, kids)
+    if assume is not None:
+        x = assume.rewrite(x, at)
+    if isinstance(x, MatMul):
+        x = inner_product_sum(x, assume, at)
     if isinstance(x, MatMul):
         c, ms = ops.split_coeff(x)
         whole = integer_floats(c)
         if whole is not c:
             x = ops.matmul(whole, *ms)
+    if isinstance(x, Transpose):
+        x = symmetric_inverse(x)
     flipped = flip_transposed_sum(x)
     if flipped is not None:
         return factor_sum(elementwise_algebra(flipped))
@@ -115,7 +141,7 @@ def common_coefficient(e):
     if common == 1:
         return None
     inner = ops.add(*[ops.matmul(q, *ms) for q, (_, ms) in zip(quotients, parts)])
-    return ops.scale(common, factor_sum(inner, coefficients=False))
+    return ops.scale(common, plain_first(factor_sum(inner, coefficients=False)))
 
 
 def _common_scalar(coeffs):
@@ -141,7 +167,8 @@ def _common_scalar(coeffs):
     for factors in counted[1:]:
         shared = {f: min(k, factors[f]) for f, k in shared.items() if f in factors}
     sym = sp.Mul(*[f ** k for f, k in shared.items() if k])
-    quotients = [sp.Mul(n / num, *[f ** (k - shared.get(f, 0)) for f, k in factors.items()])
+    quotients = [sp.Mul(integer_floats(n / num), *[f ** (k - shared.get(f, 0))
+                                                  for f, k in factors.items()])
                  for n, factors in zip(numbers, counted)]
     return num * sym, quotients
 
@@ -175,17 +202,21 @@ def _factor_side(e, right):
             groups[key] = []
             order.append(key)
         groups[key].append((c, ms[:-1] if right else ms[1:]))
-    if all(len(groups[k]) == 1 or any(not rest for _, rest in groups[k]) for k in order):
+    if all(sum(1 for _, rest in groups[k] if rest) < 2 for k in order):
         return None
     out = []
     for key in order:
-        members = groups[key]
-        if len(members) == 1 or any(not rest for _, rest in members):
+        members = [(c, rest) for c, rest in groups[key] if rest]
+        bare = [ops.matmul(c, key) for c, rest in groups[key] if not rest]
+        if len(members) < 2:
             out.extend(ops.matmul(c, *(rest + [key] if right else [key] + rest)) for c, rest in members)
+            out.extend(bare)
             continue
         inner = [ops.matmul(c, *rest) for c, rest in members]
         inner_sum = plain_first(factor_sum(ops.add(*inner)))
-        out.append(ops.matmul(inner_sum, key) if right else ops.matmul(key, inner_sum))
+        factored = ops.matmul(inner_sum, key) if right else ops.matmul(key, inner_sum)
+        # c*X stays beside (A + B)@X (X alone has no factor to share), where it was in the sum
+        out.extend(bare + [factored] if not groups[key][0][1] else [factored] + bare)
     return factor_sum(ops.add(*out)) if len(out) > 1 else out[0]
 
 
@@ -208,17 +239,81 @@ def _transposes(t):
 
 def flip_transposed_sum(e):
     """(A + B).T = A.T + B.T, applied only when it leaves fewer transposes (also under a
-    scalar coefficient: c*(A + B).T)."""
+    scalar coefficient, c*(A + B).T, and to a factor of a product, (A + B).T@x)."""
     if not ops.is_matrix(e):
         return None
     coeff, mats = ops.split_coeff(e)
-    if len(mats) != 1 or not (isinstance(mats[0], Transpose) and isinstance(mats[0].arg, MatAdd)):
+    flipped = [_flipped_sum(m) for m in mats]
+    if all(f is None for f in flipped):
         return None
-    terms = list(mats[0].arg.args)
+    return ops.matmul(coeff, *[m if f is None else f for m, f in zip(mats, flipped)])
+
+
+def _flipped_sum(m):
+    if not (isinstance(m, Transpose) and isinstance(m.arg, MatAdd)):
+        return None
+    terms = list(m.arg.args)
     flipped = [ops.transpose(t) for t in terms]
     if sum(map(_transposes, flipped)) < sum(map(_transposes, terms)) + 1:
-        return ops.scale(coeff, ops.add(*flipped))
+        return ops.add(*flipped)
     return None
+
+
+def inner_product_sum(e, assume=None, at=None):
+    """u.T@(v/u) = sum(v)
+
+    A row u.T times a column W is sum(u*W); taken when the Hadamard product cancels (is smaller
+    than W alone), as softmax(z).T@(y/softmax(z)) = sum(y). The sum goes through the assumed
+    facts, so sum(y) = 1 is used where y is assumed one-hot."""
+    c, ms = ops.split_coeff(e)
+    for i in range(len(ms) - 1):
+        row, column = ms[i], ms[i + 1]
+        if row.shape[0] != 1 or column.shape[1] != 1 or row.shape[1] == 1 or len(ms) == 2:
+            continue
+        product = elementwise_algebra(ops.hadamard(ops.transpose(row), column))
+        if dag.size(product) >= dag.size(column):
+            continue
+        total = functions.apply("sum", product)
+        if assume is not None:
+            total = assume.rewrite(total, at)
+        return ops.matmul(c, total, *ms[:i], *ms[i + 2:])
+    return e
+
+
+def symmetric_inverse(e):
+    """inv(M).T = inv(M) for a symmetric M (M.T = M: X.T@X, A + A.T)"""
+    if not (isinstance(e, Transpose) and isinstance(e.arg, Inverse)):
+        return e
+    M = e.arg.arg
+    if ops.transpose(M) == M or isinstance(M, MatAdd) and \
+            {ops.transpose(t) for t in M.args} == set(M.args):
+        return e.arg
+    return e
+
+
+def transposed_product(e):
+    """B.T@A.T = (A@B).T
+
+    Written so only when the transposed form has at least two transposes fewer (counting its
+    own), and never for a 1 x 1 product (a scalar is its own transpose)."""
+    coeff, ms = ops.split_coeff(e)
+    if not isinstance(e, MatMul) or tuple(e.shape) == (1, 1) or len(ms) < 2:
+        return e
+    flipped = [ops.transpose(m) for m in reversed(ms)]
+    if sum(map(_is_transpose, ms)) - sum(map(_is_transpose, flipped)) - 1 < 2:
+        return e
+    return ops.scale(coeff, ops.new(Transpose, ops.product_of(flipped)))
+
+
+def _is_transpose(m):
+    return isinstance(m, Transpose)
+
+
+def transposed_product_node(x, kids):
+    """The last pass: each product, given its children, in the transposed form if shorter."""
+    if dag.is_leaf(x):
+        return x
+    return transposed_product(rebuild_node(x, kids))
 
 
 def logistic(e):

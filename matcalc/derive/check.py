@@ -68,9 +68,10 @@ def _concrete(shape, sizes):
     return tuple(int(d) if d.is_Integer else sizes[d.name] for d in shape)
 
 
-def draw_values(symbols, sizes, rng, kind):
+def draw_values(symbols, sizes, rng, kind, assumed=None):
     """Random values for every symbol: kind 0 normal, 1 positive, 2 positive + SPD squares,
-    3 negative."""
+    3 negative; a variable in `assumed` (name -> assumptions.Kind) gets values of its kind."""
+    assumed = assumed or {}
     values = {}
     for name, s in sorted(symbols.items()):
         shape = _concrete(s.shape, sizes) if isinstance(s, MatrixSymbol) else ()
@@ -86,6 +87,8 @@ def draw_values(symbols, sizes, rng, kind):
                 v = g @ g.T / shape[0] + np.eye(shape[0])
             elif kind == 0:
                 v = v + shape[0] * np.eye(shape[0]) * 0.5
+        if name in assumed:
+            v = assumed[name].draw(shape, rng)
         values[name] = np.array(v, dtype=float)
     return values
 
@@ -149,7 +152,7 @@ def check_derivation(d, values=None, sizes=None, seed=0, source=None):
     with np.errstate(all="ignore"):
         if values is None:
             for kind in (0, 1, 2, 2, 3, 2):
-                values = draw_values(symbols, sizes, rng, kind)
+                values = draw_values(symbols, sizes, rng, kind, d.assumptions)
                 if _finite(function(values, sizes)) and all(
                         _finite(evaluate(r, {**values, **_directions(extra, values, d, rng)},
                                          sizes=sizes)) for r in results.values()):

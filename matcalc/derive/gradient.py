@@ -15,6 +15,7 @@ from ..core import ops
 from ..core.nodes import AsScalar
 from ..core.shapes import describe, shape_of
 from ..errors import MatcalcError, NotDifferentiableError, ShapeError
+from ..calculus.assumptions import assumptions_of
 from ..calculus.reverse import walk
 from ..calculus.simplify import simplify
 from ..notation.parse import source_of
@@ -59,14 +60,18 @@ def scalar_function(f, what="grad"):
 
 
 @without_cyclic_gc
-def grad(f, wrt):
+def grad(f, wrt, assume=None):
     """Gradient(s) of the scalar f with respect to wrt, by differential identification.
 
     wrt is a name or symbol (then `.result` is the gradient, with the variable's shape) or a
     list of them (then `.results` maps each name to its gradient, all from one expansion).
+    assume = {name: kind} states what the values of a variable are ("onehot", "simplex":
+    calculus/assumptions.py); the simplification may then use their facts (sum(y) = 1), the
+    derivation says where, and the numeric check draws values of that kind.
     """
     f = scalar_function(f)
     variables, single = resolve(f, wrt)
+    assumed = assumptions_of(f, assume)
     w = walk(f, variables)
     raw, results, memo = {}, {}, {}
     for x in variables:
@@ -76,9 +81,9 @@ def grad(f, wrt):
         elif ops.is_matrix(x) and not ops.is_matrix(G):
             G = ops.scale(G, sp.OneMatrix(*x.shape)) if tuple(x.shape) != (1, 1) else G
         raw[x.name] = G
-        results[x.name] = unwrapped(simplify(G, memo))
+        results[x.name] = unwrapped(simplify(G, memo, assumed))
     return Derivation(f=f, variables=variables, single=single, raw=raw, results=results,
-                      walk=w, kind="gradient")
+                      walk=w, kind="gradient", assumptions=assumed)
 
 
 def unwrapped(G):
