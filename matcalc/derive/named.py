@@ -28,7 +28,6 @@ import sympy as sp
 
 from ..core import dag, ops
 from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
-from ..core.rebuild import rebuild
 from ..core.shapes import describe, shape_of
 from ..calculus.program import backward_statements
 from ..calculus.reverse import adjoint_placeholder, differential_detector
@@ -37,7 +36,7 @@ from ..calculus.transpose import inner
 from ..codegen.schedule import MAX_HEIGHT, Wishes, schedule, uses, worth_naming
 from ..printing.latex import Note
 from ..printing.text import to_text
-from .rows import Row, composed, unique_rules
+from .rows import Row, composed, over_names, unique_rules
 
 
 def forward_names(f, variables, inputs):
@@ -147,21 +146,8 @@ class NamedDerivation:
         self.has_differential = differential_detector()
 
     def symbolic(self, e, root_kept=False):
-        """e with every named node and named adjoint written as its symbol."""
-        names = self.print_names
-
-        def kids(n):
-            if n in names and not (root_kept and n is e):
-                return ()
-            return dag.children(n)
-
-        def build(n, new):
-            if n in names and not (root_kept and n is e):
-                return self.symbols[names[n]]
-            return rebuild(n, new)
-
-        memo = {} if root_kept else self._memo
-        return dag.transform(e, build, memo=memo, kids=kids)
+        """e with every named node (forward name or named adjoint) written as its symbol."""
+        return over_names(e, self.print_names, self.symbols, self._memo, root_kept)
 
     def differential(self, node):
         sym = self.symbolic(node)

@@ -54,3 +54,20 @@ def composed(visits, has_differential):
     for v in reversed(visits):
         done[v.node] = dag.transform(v.expansion, build, kids=kids)
     return done[visits[0].node]
+
+
+def over_names(e, names, symbols, memo, root_kept=False):
+    """e with every named node (a forward name or a named adjoint: names maps it to its
+    identifier, symbols the identifier to its symbol) written as its symbol; root_kept keeps e
+    itself whole (its definition), with a memo of its own."""
+    def kids(n):
+        if n in names and not (root_kept and n is e):
+            return ()
+        return dag.children(n)
+
+    def build(n, new):
+        if n in names and not (root_kept and n is e):
+            return symbols[names[n]]
+        return rebuild(n, new)
+
+    return dag.transform(e, build, memo={} if root_kept else memo, kids=kids)

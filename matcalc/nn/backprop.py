@@ -20,16 +20,15 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol
 
-from ..core import dag, ops
+from ..core import ops
 from ..core.nodes import Differential, Named, ScalarDifferential
-from ..core.rebuild import rebuild
 from ..calculus.program import backward_statements
 from ..calculus.reverse import adjoint_placeholder, differential_detector, walk
 from ..calculus.simplify import simplify
 from ..calculus.transpose import inner as inner_product
 from ..derive.check import check_derivation
 from ..derive.derivation import Derivation, Step, read_off_term
-from ..derive.rows import Row, composed, unique_rules
+from ..derive.rows import Row, composed, over_names, unique_rules
 from ..errors import UnknownNameError
 from ..evaluate import evaluate as evaluate_expr
 from ..printing import display
@@ -103,21 +102,8 @@ class Backprop:
 
     # -- the symbolic form: every named node as its symbol --
     def symbolic(self, e, root_kept=False):
-        """e with every named node (forward name or named adjoint) replaced by its symbol."""
-        names = self.print_names
-
-        def kids(n):
-            if n in names and not (root_kept and n is e):
-                return ()
-            return dag.children(n)
-
-        def build(n, new):
-            if n in names and not (root_kept and n is e):
-                return self.symbols[names[n]]
-            return rebuild(n, new)
-
-        memo = {} if root_kept else self._symbolic_memo
-        return dag.transform(e, build, memo=memo, kids=kids)
+        """e with every named node (forward name or named adjoint) written as its symbol."""
+        return over_names(e, self.print_names, self.symbols, self._symbolic_memo, root_kept)
 
     def _build_lists(self):
         self.forward = [(name, self.symbolic(node.arg, root_kept=True))
