@@ -1,0 +1,50 @@
+"""The examples the page offers to start from: each a title and the request it sends.
+
+The seeds' networks, logistic regression, logdet and favourites of the Matrix Cookbook
+(Petersen & Pedersen, equation numbers of the 2012 edition), one or two of each kind.
+tests/test_web_api.py derives every one and requires its numeric check to hold.
+"""
+
+EXAMPLES = [
+    {"title": "quadratic form (Cookbook 81)",
+     "request": {"expr": "x.T @ A @ x", "shapes": {"x": ["n"], "A": ["n", "n"]}, "wrt": "x",
+                 "kind": "gradient"}},
+    {"title": "tr(X A X^T) (Cookbook 117)",
+     "request": {"expr": "tr(X @ A @ X.T)", "shapes": {"X": ["n", "m"], "A": ["m", "m"]},
+                 "wrt": "X", "kind": "gradient"}},
+    {"title": "logdet (Cookbook 57)",
+     "request": {"expr": "logdet(X)", "shapes": {"X": ["n", "n"]}, "wrt": "X",
+                 "kind": "gradient"}},
+    {"title": "tr(A X^-1 B) (Cookbook 63)",
+     "request": {"expr": "tr(A @ inv(X) @ B)", "shapes": {"A": ["n", "n"], "X": ["n", "n"],
+                                                          "B": ["n", "n"]},
+                 "wrt": "X", "kind": "gradient"}},
+    {"title": "least squares (Cookbook 84)",
+     "request": {"expr": "sum((A @ x - b)**2)", "shapes": {"A": ["m", "n"], "x": ["n"],
+                                                          "b": ["m"]},
+                 "wrt": "x", "kind": "gradient"}},
+    {"title": "logistic regression",
+     "request": {"expr": "sum(log(1 + exp(X @ w))) - y.T @ X @ w",
+                 "shapes": {"X": ["N", "d"], "w": ["d"], "y": ["N"]}, "wrt": "w",
+                 "kind": "gradient"}},
+    {"title": "softmax cross-entropy",
+     "request": {"expr": "-sum(y*log(softmax(z)))", "shapes": {"y": ["n"], "z": ["n"]},
+                 "wrt": "z", "kind": "gradient", "assume": {"y": "onehot"}}},
+    {"title": "Jacobian of sigmoid(W x)",
+     "request": {"expr": "sigmoid(W @ x)", "shapes": {"W": ["m", "n"], "x": ["n"]}, "wrt": "x",
+                 "kind": "jacobian"}},
+    {"title": "Hessian of logistic regression",
+     "request": {"expr": "sum(log(1 + exp(X @ w))) - y.T @ X @ w",
+                 "shapes": {"X": ["N", "d"], "w": ["d"], "y": ["N"]}, "wrt": "w",
+                 "kind": "hessian"}},
+    {"title": "Hessian-vector product of logdet",
+     "request": {"expr": "logdet(X)", "shapes": {"X": ["n", "n"]}, "wrt": "X", "kind": "hvp"}},
+    {"title": "seed 000 network (dense relu dense, SSE)",
+     "request": {"net": "dense(1000,100,bias=false) relu dense(100,10,bias=false)",
+                 "loss": "sse", "batch": "N"}},
+    {"title": "XOR network (MSE)",
+     "request": {"net": "dense(2,3) relu dense(3,1)", "loss": "mse", "batch": "N"}},
+    {"title": "softmax classifier (cross-entropy)",
+     "request": {"net": "dense(64,32) relu dense(32,10)", "loss": "softmax_ce",
+                 "batch": "N"}},
+]
