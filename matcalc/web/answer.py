@@ -139,20 +139,31 @@ def result(name, e):
     return {"name": name, "name_latex": name_latex(name), **expression(e)}
 
 
+def internal(e, what):
+    return (f"internal error in {what} ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+            f"please report it with the request")
+
+
 def check_part(obj):
+    """The numeric check; if it cannot run, why, while the derivation itself still stands."""
     try:
         report = obj.check()
     except MatcalcError as e:
         return {"error": " ".join(str(e).split())}
+    except Exception as e:  # a bug in the check, not in the input
+        return {"error": internal(e, "the numeric check")}
     return {"ok": bool(report.ok), "errors": {k: float(v) for k, v in report.errors.items()},
             "sizes": {k: int(v) for k, v in report.sizes.items()}, "report": str(report)}
 
 
 def code_part(obj, filename):
+    """The generated NumPy module; if there is none, why, while the derivation still stands."""
     try:
         return {"source": codegen.numpy_source(obj, name=filename[:-3]), "filename": filename}
     except MatcalcError as e:
         return {"error": " ".join(str(e).split())}
+    except Exception as e:  # a bug in code generation, not in the input
+        return {"error": internal(e, "code generation")}
 
 
 def limited(steps):

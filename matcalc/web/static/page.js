@@ -199,7 +199,7 @@ function showError(error) {
   if (error.column) {
     const text = input.value;
     box.append(el("span", text, "echo"), "\n", el("span", " ".repeat(error.column - 1) + "^", "caret"),
-               el("span", ` column ${error.column}: ${error.message}`, "message"));
+               el("span", `column ${error.column}: ${error.message}`, "message"));
     input.focus();
     input.setSelectionRange(error.column - 1, Math.min(error.column, text.length));
   } else {
@@ -232,9 +232,11 @@ function showAnswer(a) {
   $("convention").textContent = a.convention;
   const steps = $("steps");
   steps.replaceChildren();
+  let number = 0;
   for (const s of a.steps) {
     if (s.heading) { steps.append(el("li", s.heading, "heading")); continue; }
     const li = el("li", null, "step");
+    li.value = ++number;               // headings are not counted
     const details = el("details");
     const summary = el("summary");
     const eq = s.lhs ? `${s.lhs} = ${s.rhs}` : `= ${s.rhs}`;
