@@ -267,9 +267,29 @@ def kron(xp, A, B):
                     dimension_product(A.shape[1], B.shape[1])))
 
 
+def largest_entry(xp, A):
+    return Operand(xp.max(A.array), None)
+
+
+def smallest_entry(xp, A):
+    return Operand(xp.min(A.array), None)
+
+
+def sum_of_absolute_values(xp, A):
+    """norm1: the sum of |a_ij|."""
+    return Operand(xp.sum(xp.abs(A.array)), None)
+
+
+def euclidean_norm(xp, A):
+    """norm2 of a vector: sqrt(sum of squares)."""
+    needs(A.is_scalar or A.is_column or A.shape[0] == ONE, "a vector", "norm2", A)
+    return Operand(xp.sqrt(xp.sum(A.array * A.array)), None)
+
+
 MATRIX_FUNCTIONS = {
     "tr": trace, "det": determinant, "logdet": log_abs_determinant, "inv": inverse,
-    "sum": entry_sum, "norm": frobenius_norm, "mean": entry_mean,
+    "sum": entry_sum, "norm": frobenius_norm, "mean": entry_mean, "max": largest_entry,
+    "min": smallest_entry, "norm1": sum_of_absolute_values, "norm2": euclidean_norm,
     "softmax": softmax, "logsumexp": logsumexp, "diag": diag, "vec": vec,
 }
 
@@ -306,8 +326,18 @@ def dimension_function_shape(name, dims):
 
 MAX_MATRIX_POWER = 1000
 
+# Functions of several arguments, entry by entry (equal shapes or a scalar with anything):
+# name -> (xp, arrays...) -> array; max/min of two are maximum/minimum.
+ENTRYWISE = {
+    "maximum": lambda xp, A, B: xp.maximum(A, B),
+    "minimum": lambda xp, A, B: xp.minimum(A, B),
+    "max": lambda xp, A, B: xp.maximum(A, B),
+    "min": lambda xp, A, B: xp.minimum(A, B),
+    "clip": lambda xp, X, low, high: xp.minimum(xp.maximum(X, low), high),
+}
+
 FUNCTIONS = (set(ELEMENTWISE) | set(MATRIX_FUNCTIONS) | set(DIMENSION_FUNCTIONS)
-             | {"matrix_power", "kron"})
+             | set(ENTRYWISE) | {"matrix_power", "kron"})
 
 
 # ---- the constant folder for exponents ----------------------------------------------------------
@@ -432,12 +462,36 @@ class Reader:
             if len(node.args) != 2:
                 raise NotationError("kron() takes two arguments")
             return kron(self.xp, self.value(node.args[0]), self.value(node.args[1]))
+        if name == "norm" and len(node.args) == 2:
+            return self.p_norm(node.args)
+        if name in ENTRYWISE and (name not in MATRIX_FUNCTIONS or len(node.args) != 1):
+            return self.entrywise(name, node.args)
         if len(node.args) != 1:
             raise NotationError(f"{name}() takes one argument, got {len(node.args)}")
         A = self.value(node.args[0])
         if name in ELEMENTWISE:
             return Operand(ELEMENTWISE[name](self.xp, A.array), A.shape)
         return MATRIX_FUNCTIONS[name](self.xp, A)
+
+    def entrywise(self, name, args):
+        """maximum(A, B), clip(X, low, high): every argument of one shape, or a scalar."""
+        operands = [self.value(a) for a in args]
+        arity = 3 if name == "clip" else 2
+        if len(operands) != arity:
+            raise NotationError(f"{name}() takes {arity} arguments, got {len(operands)}")
+        shapes = {A.shape for A in operands if not A.is_scalar}
+        if len(shapes) > 1:
+            raise NotationError(f"{name}() needs arguments of one shape (or scalars)")
+        shape = shapes.pop() if shapes else next(
+            (A.shape for A in operands if A.shape is not None), None)
+        return Operand(ENTRYWISE[name](self.xp, *[A.array for A in operands]), shape)
+
+    def p_norm(self, args):
+        """norm(A, p) = (sum |a_ij|**p)**(1/p), p a positive constant."""
+        A, p = self.value(args[0]), constant(args[1], self.text)
+        if not p > 0:
+            raise NotationError("norm(A, p) needs p a positive number")
+        return Operand(self.xp.sum(self.xp.abs(A.array) ** p) ** (1.0 / p), None)
 
     def dimension_call(self, name, args):
         build, low, high = DIMENSION_FUNCTIONS[name]

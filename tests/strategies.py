@@ -171,6 +171,7 @@ class Grammar:
             "matmul": (5, self.matmul), "smooth": (4, self.smooth), "kinked": (2, self.kinked),
             "domain": (4, self.domain), "power": (4, self.power),
             "scale_by_product": (2, self.scale_by_product),
+            "entrywise_pair": (EXTENSION_WEIGHT, self.entrywise_pair),
         }
         if not scalar:
             p.update(transpose=(2, self.transpose), softmax=(2, self.softmax))
@@ -187,6 +188,7 @@ class Grammar:
         if scalar:
             p.update(trace=(3, self.trace), entry_sum=(3, self.entry_sum), norm=(2, self.norm),
                      mean=(EXTENSION_WEIGHT, self.mean), det=(1, self.det),
+                     largest=(EXTENSION_WEIGHT, self.largest), p_norm=(EXTENSION_WEIGHT, self.p_norm),
                      logdet=(2, self.logdet), logsumexp=(2, self.logsumexp),
                      bilinear=(3, self.bilinear), sqrt_quadratic=(2, self.sqrt_quadratic),
                      transposed_product=(1, self.transposed_product))
@@ -396,6 +398,23 @@ class Grammar:
 
     def mean(self, shape, d):
         return self.call("mean", self.sub(self.any_shape(), d))
+
+    def largest(self, shape, d):
+        return self.call(self.choose.pick(["max", "min"]), self.sub(self.any_shape(), d))
+
+    def p_norm(self, shape, d):
+        name = self.choose.pick(["norm1", "norm(, 1)", "norm(, 3)"])
+        A = self.sub(self.any_shape(), d)
+        if name == "norm1":
+            return self.call("norm1", A)
+        return Text(f"norm({A.text}, {name[-2]})", ATOM)
+
+    def entrywise_pair(self, shape, d):
+        """maximum/minimum/max/min of two, clip: kinks where the arguments meet."""
+        name = self.choose.pick(["maximum", "minimum", "max", "min", "clip"])
+        if name == "clip":
+            return Text(f"clip({self.sub(shape, d).text}, -1, 2)", ATOM)
+        return self.call(name, self.sub(shape, d), self.sub(shape, d))
 
     def bilinear(self, shape, d):
         k, j = self.choose.pick(DIMS), self.choose.pick(DIMS)

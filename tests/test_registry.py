@@ -23,7 +23,7 @@ RECORDS = sorted(functions.FUNCTIONS.values(), key=lambda r: r.name)
 ELEMENTWISE = [r for r in RECORDS if r.kind == "elementwise"]
 AMSMATH = {"left", "right", "operatorname", "mathrm", "mathbf", "frac", "sqrt", "sigma", "tanh",
            "exp", "log", "sin", "cos", "tan", "arctan", "arcsin", "arccos", "det", "odot",
-           "oslash", "circ", "otimes", "lVert", "rVert", "times", "text", "lambda", "cdot"}
+           "oslash", "circ", "otimes", "lVert", "rVert", "times", "text", "lambda", "cdot", "max"}
 
 
 def ids(record):

@@ -545,3 +545,118 @@ LogSumExp = FUNCTIONS["logsumexp"].node
 RowLogSumExp = FUNCTIONS["row_logsumexp"].node
 Softmax = FUNCTIONS["softmax"].node
 ELEMENTWISE = [r for r in FUNCTIONS.values() if r.kind == "elementwise"]
+
+
+# ==== the largest entry ============================================================================
+def _max_simplify(A):
+    if not is_matrix(A):
+        return A
+    return None
+
+
+@scalar_of_matrix("max", cls="EntryMax", array=lambda xp, A: xp.max(A), numpy="np.max({x})",
+                  latex=r"\max\left({x}\right)", simplify=_max_simplify, rule_name="largest entry")
+def d_max(node, d):
+    """d(max(A)) = sum((1 - step(max(A) - A))*dA)/sum(1 - step(max(A) - A))
+
+    Only the largest entry moves max(A): 1 - step(max(A) - A) is 1 there and 0 elsewhere. Where
+    k entries tie for the largest (a kink), each gets 1/k: the mean of the one-sided
+    derivatives, a subgradient, and what autograd takes.
+    """
+    A = node.arg
+    top = ops.sub(1, f("step", ops.sub(node, A)))
+    return ops.divide(apply("sum", ops.hadamard(top, d(A))), apply("sum", top))
+
+
+# ==== definitions: functions of the notation written with the others ==============================
+@dataclass(frozen=True)
+class Definition:
+    """A function of the notation defined by an identity over the functions above (its first
+    docstring line). The parser builds the right-hand side, so the rule, evaluation, NumPy and
+    LaTeX are those of the parts, and results print in them: maximum(A, B) derives through abs,
+    whose derivative at the kink is sign(0) = 0, i.e. the mean of the two sides at a tie (a
+    subgradient). matcalc/reference.py evaluates each by its own NumPy function instead, so a
+    wrong identity fails the checks."""
+    name: str
+    arity: tuple                 # (fewest, most) arguments
+    expand: object               # (*args) -> the expression
+
+    @property
+    def identity(self):
+        return self.expand.__doc__.strip().splitlines()[0]
+
+    def build(self, *args):
+        fewest, most = self.arity
+        if not fewest <= len(args) <= most:
+            count = str(fewest) if fewest == most else f"{fewest} or {most}"
+            raise ShapeError(f"{self.name}() takes {count} arguments, got {len(args)}")
+        return self.expand(*[ops.sym(a) for a in args])
+
+
+DEFINITIONS = {}      # name -> Definition (max, min and norm also have one-argument records)
+
+
+def definition(name, arity):
+    def register(expand):
+        DEFINITIONS[name] = Definition(name, arity, expand)
+        return expand
+    return register
+
+
+@definition("maximum", (2, 2))
+def maximum(A, B):
+    """maximum(A, B) = (A + B + abs(A - B))/2"""
+    return ops.divide(ops.add(A, B, f("abs", ops.sub(A, B))), 2)
+
+
+@definition("minimum", (2, 2))
+def minimum(A, B):
+    """minimum(A, B) = (A + B - abs(A - B))/2"""
+    return ops.divide(ops.sub(ops.add(A, B), f("abs", ops.sub(A, B))), 2)
+
+
+@definition("max", (2, 2))
+def max_of_two(A, B):
+    """max(A, B) = maximum(A, B)"""
+    return maximum(A, B)
+
+
+@definition("min", (1, 2))
+def min_of(A, B=None):
+    """min(A) = -max(-A); min(A, B) = minimum(A, B)"""
+    if B is not None:
+        return minimum(A, B)
+    return ops.neg(apply("max", ops.neg(A)))
+
+
+@definition("clip", (3, 3))
+def clip(X, low, high):
+    """clip(X, low, high) = maximum(minimum(X, high), low)"""
+    return maximum(minimum(X, high), low)
+
+
+@definition("norm1", (1, 1))
+def norm1(A):
+    """norm1(A) = sum(abs(A))"""
+    return apply("sum", f("abs", A))
+
+
+@definition("norm2", (1, 1))
+def norm2(x):
+    """norm2(x) = norm(x)  (the 2-norm of a vector)"""
+    if is_matrix(x) and x.shape[1] != 1 and x.shape[0] != 1:
+        raise ShapeError("norm2() takes a vector (the spectral norm of a matrix is not in the "
+                         "notation; norm(A) is its Frobenius norm)")
+    return apply("norm", x)
+
+
+@definition("norm", (2, 2))
+def p_norm(A, p):
+    """norm(A, p) = sum(abs(A)**p)**(1/p)"""
+    if not (p.is_number and p.is_positive):
+        raise ShapeError("norm(A, p) needs p a positive number, e.g. norm(x, 1), norm(x, 3)")
+    if p == 2:
+        return apply("norm", A)
+    if p == 1:
+        return norm1(A)
+    return ops.hpow(apply("sum", ops.hpow(f("abs", A), p)), 1 / sp.nsimplify(p))

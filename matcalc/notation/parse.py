@@ -25,6 +25,7 @@ bounded only by MAX_DEPTH (thousands) and the text by MAX_LENGTH; a chain of n t
 `source_of(expr)` returns the text and shapes an expression was parsed from (the most recent
 parse that produced it): Derivation.check compares against the function as the user wrote it.
 """
+import difflib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ def symbols_from_shapes(shapes):
             check_name(name)
             shape = declared_shape(spec, name)
             symbol = sp.Symbol(name, real=True) if shape is None else ops.matrix_symbol(name, *shape)
-        if name in functions.BY_NOTATION or name in STRUCTURAL or name in DIMENSION_FUNCTIONS:
+        if name in known_names():
             raise MatcalcError(f"symbol name {name!r} is a function of the notation")
         table[name] = symbol
     return table
@@ -165,6 +166,7 @@ class Source:
     text: str
     shapes: dict
     symbols: dict          # every declared symbol, including those the expression lost (x - x)
+    hints: tuple = ()      # one-line notes for the reader (tr(A*B) of squares is elementwise)
 
 
 SOURCES = OrderedDict()
@@ -208,9 +210,50 @@ def parse(text, shapes=None):
             raise MatcalcError(f"{d!r} is both a dimension and a symbol name")
     if not text.strip():
         raise ParseError("empty expression", text, 1)
-    expr = _Parser(text, symbols).parse()
-    _remember(expr, Source(text, dict(shapes or {}), symbols))
+    parser = _Parser(text, symbols)
+    expr = parser.parse()
+    _remember(expr, Source(text, dict(shapes or {}), symbols, tuple(parser.hints)))
     return expr
+
+
+# ---- teaching errors ------------------------------------------------------------------------------
+SYNONYMS = {"trace": "tr", "Tr": "tr", "transpose": ".T", "inverse": "inv", "Inv": "inv",
+            "ln": "log", "sigm": "sigmoid", "logistic": "sigmoid", "mm": "@", "matmul": "@",
+            "dot": "@", "power": "**", "pow": "**", "linalg": "inv, det, logdet",
+            "frobenius": "norm", "sqr": "**2", "expm": "(no matrix exponential; exp is "
+            "elementwise)"}
+
+
+def known_names():
+    """Every function name of the notation, sorted."""
+    return sorted(set(functions.BY_NOTATION) | set(functions.DEFINITIONS) | set(STRUCTURAL)
+                  | set(DIMENSION_FUNCTIONS))
+
+
+def did_you_mean(name, known):
+    """'did you mean tr? ' for trace, the closest known names by spelling, or ''."""
+    if name in SYNONYMS:
+        return f"did you mean {SYNONYMS[name]}? "
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6) or \
+        difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(close)}? " if close else ""
+
+
+def _dims(e):
+    return " x ".join(str(d) for d in e.shape) if is_matrix(e) else "scalar"
+
+
+def _matrix_product_fits(a, b):
+    """a * b fails elementwise but a @ b has matching inner dimensions."""
+    if not (is_matrix(a) and is_matrix(b)) or (1, 1) in (tuple(a.shape), tuple(b.shape)):
+        return False
+    return tuple(a.shape) != tuple(b.shape) and a.shape[1] == b.shape[0]
+
+
+def _square_hadamard(e):
+    """tr of an elementwise product of square non-1x1 matrices (the tr(A*B) slip)."""
+    return isinstance(e, sp.HadamardProduct) and all(
+        is_matrix(f) and f.shape[0] == f.shape[1] and f.shape[0] != 1 for f in e.args)
 
 
 class _Sum:
@@ -231,6 +274,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.symbols = symbols
         self.dims = dimensions_of(symbols)
+        self.hints = []
         self.i = 0
 
     def error(self, message, tok):
@@ -391,6 +435,10 @@ class _Parser:
                                      f"at column {column}")
             return self.at(column, ops.matmul, a, b)
         if op == "*":
+            if _matrix_product_fits(a, b):
+                raise ShapeError(f"shape mismatch in *: {_dims(a)} and {_dims(b)} at column "
+                                 f"{column}; * is elementwise: did you mean @ (the matrix "
+                                 f"product)?")
             return self.at(column, ops.hadamard, a, b)
         return self.at(column, ops.divide, a, b)
 
@@ -399,28 +447,36 @@ class _Parser:
         name = tok.text
         if name in self.symbols:
             return self.symbols[name]
-        if name in functions.BY_NOTATION or name in STRUCTURAL or name in DIMENSION_FUNCTIONS:
+        if name in known_names():
             raise ParseError(f"function {name}() needs its arguments in parentheses",
                              self.text, tok.column + len(name))
         if name in ("lambda", "for", "if", "import", "def", "class", "None", "True", "False"):
             raise ParseError(f"the Python keyword {name!r} is not part of the notation",
                              self.text, tok.column)
         raise UnknownNameError(f"undeclared symbol {name!r} at column {tok.column}; "
+                               + did_you_mean(name, self.symbols) +
                                f"declare its shape (--shape {name}=n,m for a matrix, "
                                f"{name}=n for a vector, {name}= for a scalar)")
 
     def check_function(self, tok):
         name = tok.text
-        if name in functions.BY_NOTATION or name in STRUCTURAL:
+        if name in functions.BY_NOTATION or name in STRUCTURAL or name in functions.DEFINITIONS:
             return
         if name in self.symbols:
             raise ParseError(f"{name!r} is a symbol, not a function; calls are not allowed",
                              self.text, tok.column + len(name))
-        known = sorted(set(functions.BY_NOTATION) | set(STRUCTURAL) | set(DIMENSION_FUNCTIONS))
-        raise UnknownNameError(f"unknown function {name!r} at column {tok.column}; known: "
-                               + ", ".join(known))
+        known = known_names()
+        raise UnknownNameError(f"unknown function {name!r} at column {tok.column}; "
+                               + did_you_mean(name, known) + "known: " + ", ".join(known))
 
     def call(self, name, column, args):
+        if name == "tr" and len(args) == 1 and _square_hadamard(args[0]):
+            self.hints.append(f"note (column {column}): * is elementwise, so this is the "
+                              f"trace of an elementwise product; the trace of the matrix "
+                              f"product is tr(A@B)")
+        definition = functions.DEFINITIONS.get(name)
+        if definition is not None and (name not in functions.BY_NOTATION or len(args) != 1):
+            return self.at(column, definition.build, *args)
         if name in STRUCTURAL:
             build, arity = STRUCTURAL[name]
             if len(args) != arity:
