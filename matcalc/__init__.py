@@ -14,6 +14,7 @@ notation/ (parser, builders), calculus/ (rules, the reverse and forward walks, i
 simplification, the backward program), derive/ (grad, jacobian/hessian/hvp, Derivation, checks),
 printing/ (text, LaTeX), nn/ (layers, networks, backprop), codegen/ (statements, passes, NumPy).
 """
+from .audit.backward import check_backward
 from .derive.derivation import Derivation, Step
 from .derive.gradient import grad
 from .derive.second_order import JacobianError, hessian, hvp, jacobian
@@ -30,4 +31,4 @@ __version__ = "0.2.0"
 
 __all__ = ["parse", "grad", "jacobian", "hessian", "hvp", "to_text", "latex", "evaluate",
            "dimension_sizes", "Derivation", "Step", "MatcalcError", "ParseError", "ShapeError",
-           "UnknownNameError", "NotDifferentiableError", "JacobianError"] + list(_builders)
+           "UnknownNameError", "NotDifferentiableError", "JacobianError", "check_backward"] + list(_builders)

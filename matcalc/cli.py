@@ -30,6 +30,7 @@ from .printing.document import standalone
 from .printing.latex import NOTE_LAYOUTS
 from .printing.text import to_text
 from .web import cli as serve_cli      # `matcalc serve` (issue 13)
+from .audit import command as audit_cli  # `matcalc check-backward`, --expect (issue 12)
 
 EPILOG = "shapes: --shape X=n,m (matrix), --shape x=n (vector n x 1), --shape c= (scalar)"
 DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
@@ -100,6 +101,7 @@ def build_parser():
                            help="read off G from df = tr(G.T@dX) (default), or the Jacobian J "
                                 "from df = tr(J@dX) and the gradient as J.T (the first seed's "
                                 "route); for --steps")
+        c.add_argument("--expect", metavar="FORMULA", help="compare with your formula (issue 12)")
         c.add_argument("--check", action="store_true",
                        help="also compare with finite differences of the expression as typed")
         return c
@@ -135,6 +137,7 @@ def build_parser():
     code.add_argument("--name", default=None, help="name recorded in the generated module")
     code.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
     serve_cli.add_parser(sub)                  # `matcalc serve` (issue 13)
+    audit_cli.add_parser(sub)                  # `matcalc check-backward` (issue 12)
     return p
 
 
@@ -149,6 +152,8 @@ def run(argv, out):
     args = build_parser().parse_args(expressions_first(list(argv)))
     if args.command == "serve":                # `matcalc serve` (issue 13)
         return serve_cli.run(args, out)
+    if args.command == "check-backward":       # issue 12
+        return audit_cli.run(args, out)
     if args.command == "net":
         net = from_spec(args.spec, loss=args.loss, batch=args.batch)
         bp = net.backprop()
@@ -168,6 +173,8 @@ def run(argv, out):
     f = parse(args.expr.strip(), parse_shapes(args.shape))
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
     d = DERIVE[args.command](f, wrt, assume=parse_assume(args.assume))
+    if args.expect:                            # issue 12
+        return audit_cli.expect(d, args, out)
     if args.tex:
         write_tex(args.tex, d.latex(args.notes), f"{TITLES[args.command]} of f with respect to "
                   + ", ".join(args.wrt), out)

@@ -84,6 +84,20 @@ class BackwardReport:
         return next((f for f in self.findings if f.yours is not None and not f.ok), None)
 
     @property
+    def culprit(self):
+        """(name, kind) of the first wrong quantity in derivation order: the first value that
+        differs, or the quantity whose line raised (kind "shape" for a shape error)."""
+        first = self.first_wrong
+        raised = self.error.get("quantity") if self.error else None
+        order = [f.quantity.name for f in self.findings]
+        if raised is not None and (first is None or
+                                   order.index(raised.name) < order.index(first.quantity.name)):
+            words = self.error["message"].lower()
+            shape = any(w in words for w in ("shape", "dimension", "broadcast", "align"))
+            return raised.name, "shape" if shape else "error"
+        return (first.quantity.name, first.kind) if first is not None else None
+
+    @property
     def ok(self):
         return self.error is None and self.first_wrong is None and \
             any(f.quantity.role == "backward" and f.yours is not None for f in self.findings)

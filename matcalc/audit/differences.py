@@ -88,7 +88,7 @@ def _constant_names(c, sizes):
     for word, size in candidates:
         for power in (1, -1):
             base = Fraction(size) ** power
-            ratio = Fraction(c).limit_denominator(8) / base
+            ratio = (Fraction(c) / base).limit_denominator(8)
             if abs(float(ratio * base) - c) > 1e-9 * max(1.0, abs(c)):
                 continue
             if abs(ratio.numerator) > 4 or ratio.denominator > 4:
@@ -113,8 +113,7 @@ def _product_text(ratio, word, power):
 # ---- the rows ---------------------------------------------------------------------------------
 def transposed(e):
     y, r = np.asarray(e.yours, float), np.asarray(e.right, float)
-    if r.ndim == 2 and y.shape == r.T.shape and r.shape[0] != r.shape[1] and min(r.shape) > 1 \
-            and close(y, r.T):
+    if r.ndim == 2 and y.shape == r.T.shape and r.shape[0] != r.shape[1] and close(y, r.T):
         return "a transpose: yours is the transpose of the right value"
     if r.ndim == 2 and y.shape == r.shape and r.shape[0] == r.shape[1] and close(y, r.T) \
             and not close(y, r):
@@ -124,10 +123,12 @@ def transposed(e):
 
 def not_summed(e):
     y, r = np.asarray(e.yours, float), np.asarray(e.right, float)
-    if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] == r.size and y.size != r.size:
-        if close(y.sum(axis=0), r.reshape(-1)):
-            return (f"not summed over the batch: yours is {shape_text(y)}, one row per sample; "
-                    f"the right value is the sum of those rows")
+    if y.ndim != 2 or y.size == r.size:
+        return None
+    for axis, per in ((0, "row"), (1, "column")):
+        if y.shape[1 - axis] == r.size and close(y.sum(axis=axis), r.reshape(-1)):
+            return (f"not summed over the batch: yours is {shape_text(y)}, one {per} per sample; "
+                    f"the right value is the sum of those {per}s")
     return None
 
 

@@ -352,3 +352,9 @@ class Derivation:
         relative error is below 1e-6.
         """
         return check_derivation(self, values=values, sizes=sizes, seed=seed)
+
+    def compare(self, formula, wrt=None, seed=0):
+        """Is the formula (text in the notation) this result? A Comparison (derive/compare.py):
+        .ok, the kind of mistake and a counterexample when it is not."""
+        from .compare import compare
+        return compare(self, formula, wrt=wrt, seed=seed)
