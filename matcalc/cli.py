@@ -14,6 +14,9 @@ goes to the parser, which never evaluates it; numeric warnings of a check are no
 report says whether the check held).
 """
 import argparse
+import difflib
+import json
+import re
 import sys
 import warnings
 
@@ -29,6 +32,10 @@ from .notation.parse import parse
 from .printing.document import standalone
 from .printing.latex import NOTE_LAYOUTS
 from .printing.text import to_text
+from .printing.latex import latex
+from .codegen.numpy_printer import NumpyPrinter
+from .core.shapes import is_matrix
+from .notation.parse import source_of
 from .web import cli as serve_cli      # `matcalc serve` (issue 13)
 from .audit import command as audit_cli  # `matcalc check-backward`, --expect (issue 12)
 
@@ -44,7 +51,16 @@ ASSUME_HELP = ("NAME=KIND: the values NAME takes, used to simplify (kinds: "
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = re.findall(r"'([^']*)'", wrong.group(2))
+            close = difflib.get_close_matches(wrong.group(1), choices, n=2, cutoff=0.5)
+            if close:
+                message += "; did you mean " + " or ".join(close) + "?"
         raise MatcalcError(message)
+
+
+NXN = re.compile(r"([A-Za-z]|[0-9]+)[xX]([A-Za-z]|[0-9]+)")
 
 
 def parse_shapes(items):
@@ -55,12 +71,83 @@ def parse_shapes(items):
         if not eq or not name.strip():
             raise MatcalcError(f"bad --shape {item!r}: write NAME=dims, e.g. X=n,m or x=n or c=")
         parts = [p.strip() for p in dims.split(",")] if dims.strip() else []
+        glued = [NXN.fullmatch(p) for p in parts]
+        if len(parts) == 1 and glued[0]:
+            raise MatcalcError(f"bad --shape {item!r}: {parts[0]!r} would be one dimension; for a "
+                               f"matrix write {name.strip()}={glued[0].group(1)},{glued[0].group(2)}")
         if any(not p for p in parts) or len(parts) > 2:
             raise MatcalcError(f"bad --shape {item!r}: give at most two comma-separated dimensions")
         if name.strip() in shapes:
             raise MatcalcError(f"--shape {name.strip()} is given twice")
         shapes[name.strip()] = tuple(parts)
     return shapes
+
+
+def input_and_output_options(command):
+    command.add_argument("--syntax", choices=["notation", "mc"], default="notation",
+                         help="mc: matrixcalculus.org's input language (x'*A*x), translated and "
+                              "shown on stderr; undeclared names: a-g scalars, h-z vectors, "
+                              "A-Z matrices")
+    command.add_argument("--format", choices=["text", "latex", "json", "numpy"], default="text",
+                         help="how to print the result: the notation (default), LaTeX, JSON "
+                              "(results, steps with rule and identity, shapes, check), NumPy")
+    command.add_argument("--result-only", action="store_true",
+                         help="print the result's formula alone (no 'X: ' prefix, no equation)")
+
+
+def read_expression(expr):
+    """The expression text: the argument, '-' for stdin, '@FILE' for a file's contents."""
+    if expr == "-":
+        return sys.stdin.read().strip()
+    if expr.startswith("@"):
+        try:
+            with open(expr[1:]) as fh:
+                return fh.read().strip()
+        except OSError as e:
+            raise MatcalcError(f"cannot read {expr[1:]}: {e.strerror or e}") from None
+    return expr.strip()
+
+
+def parse_input(args):
+    """Parse the command's expression in its syntax; notes (the mc translation, the tr(A*B)
+    hint) go to stderr as one line each."""
+    f = parse(read_expression(args.expr), parse_shapes(args.shape), syntax=args.syntax)
+    source = source_of(f)
+    for hint in source.hints if source else ():
+        sys.stderr.write(f"matcalc: {hint}\n")
+    return f
+
+
+def print_results(d, f, args, out):
+    """The results in --format, each prefixed by its variable when there are several."""
+    several = len(d.results) > 1 and not args.result_only
+    for name, r in d.results.items():
+        if args.format == "latex":
+            formula = latex(r)
+            lhs = "" if args.result_only else rf"\frac{{\partial f}}{{\partial {name}}} = "
+            out.write(lhs + formula + "\n")
+        elif args.format == "numpy":
+            out.write((f"{name}: " if several else "") + NumpyPrinter().doprint(r) + "\n")
+        else:
+            out.write((f"{name}: " if several else "") + to_text(r) + "\n")
+
+
+def results_json(d, f, args, report=None):
+    """The derivation as JSON: results (notation, LaTeX, shape), steps with rule and identity,
+    the declared shapes and the check report."""
+    def shape(e):
+        return [str(n) for n in e.shape] if is_matrix(e) else []
+    return json.dumps({
+        "kind": d.kind, "expression": to_text(f), "wrt": list(d.results),
+        "shapes": {name: list(dims) for name, dims in parse_shapes(args.shape).items()},
+        "results": {name: {"text": to_text(r), "latex": latex(r), "shape": shape(r)}
+                    for name, r in d.results.items()},
+        "steps": [{"before": to_text(s.before), "after": to_text(s.after), "rule": s.rule,
+                   "identity": s.identity} for s in d.steps],
+        "check": None if report is None else {"ok": bool(report.ok), "sizes": report.sizes,
+                                              "errors": {k: float(v) for k, v in
+                                                         report.errors.items()}},
+    }, indent=2) + "\n"
 
 
 def typeset_options(command):
@@ -88,10 +175,12 @@ def build_parser():
 
     def expression_command(name, help_text):
         c = sub.add_parser(name, help=help_text, epilog=EPILOG)
-        c.add_argument("expr", help="expression in the notation, e.g. 'tr(X @ A @ X.T)'")
+        c.add_argument("expr", help="expression in the notation, e.g. 'tr(X @ A @ X.T)'; - reads "
+                       "it from stdin, @FILE from a file")
         c.add_argument("--wrt", action="append", required=True, help="variable (repeatable)")
         c.add_argument("--shape", action="append", default=[], help="NAME=dims")
         c.add_argument("--assume", action="append", default=[], help=ASSUME_HELP)
+        input_and_output_options(c)
         view = c.add_mutually_exclusive_group()
         view.add_argument("--steps", action="store_true", help="the derivation in plain text")
         view.add_argument("--latex", action="store_true", help="the derivation as LaTeX")
@@ -145,7 +234,7 @@ def expressions_first(argv):
     """An expression that starts with a minus is not an option: `-sum(x)` is read as the
     expression (argparse takes an argument with a space in it as positional, so it gets one)."""
     return [" " + t if t.startswith("-") and not t.startswith("--") and t not in SHORT_OPTIONS
-            else t for t in argv]
+            and t != "-" else t for t in argv]
 
 
 def run(argv, out):
@@ -170,9 +259,13 @@ def run(argv, out):
         return _report(bp.check(), out) if args.check else 0
     if args.command == "codegen":
         return _codegen(args, out)
-    f = parse(args.expr.strip(), parse_shapes(args.shape))
+    f = parse_input(args)
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
     d = DERIVE[args.command](f, wrt, assume=parse_assume(args.assume))
+    if args.format == "json":
+        report = d.check() if args.check else None
+        out.write(results_json(d, f, args, report))
+        return 0 if report is None or report.ok else 1
     if args.expect:                            # issue 12
         return audit_cli.expect(d, args, out)
     if args.tex:
@@ -183,9 +276,7 @@ def run(argv, out):
     elif args.steps:
         out.write((d.text(route=args.route) if args.command == "grad" else d.text()) + "\n")
     elif not args.tex:
-        for name, r in d.results.items():
-            prefix = f"{name}: " if len(d.results) > 1 else ""
-            out.write(prefix + to_text(r) + "\n")
+        print_results(d, f, args, out)
     return _report(d.check(), out) if args.check else 0
 
 

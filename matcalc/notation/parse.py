@@ -189,14 +189,23 @@ def _remember(expr, source):
 
 
 # ---- the parser -----------------------------------------------------------------------------------
+SYNTAXES = {}         # other input languages: name -> parse function (matrixcalculus.py: "mc")
+
+
 @without_cyclic_gc
-def parse(text, shapes=None):
+def parse(text, shapes=None, syntax="notation", hints=()):
     """The expression that `text` denotes, with symbols declared by `shapes`.
 
     shapes maps each symbol name to () for a scalar, (n,) for an n x 1 vector, (n, m) for a
     matrix; dimensions are names or positive integers. Symbols may also be given as SymPy
-    symbols (MatrixSymbol or Symbol) in place of a shape.
+    symbols (MatrixSymbol or Symbol) in place of a shape. syntax="mc" reads matrixcalculus.org's
+    input language (x'*A*x) and translates it; source_of(result).hints shows the translation.
     """
+    if syntax != "notation":
+        if syntax not in SYNTAXES:
+            raise MatcalcError(f"unknown syntax {syntax!r}; known: notation, "
+                               + ", ".join(sorted(SYNTAXES)))
+        return SYNTAXES[syntax](text, shapes)
     if not isinstance(text, str):
         raise MatcalcError(f"parse() needs the expression as a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -212,7 +221,7 @@ def parse(text, shapes=None):
         raise ParseError("empty expression", text, 1)
     parser = _Parser(text, symbols)
     expr = parser.parse()
-    _remember(expr, Source(text, dict(shapes or {}), symbols, tuple(parser.hints)))
+    _remember(expr, Source(text, dict(shapes or {}), symbols, tuple(hints) + tuple(parser.hints)))
     return expr
 
 
