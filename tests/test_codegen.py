@@ -251,7 +251,7 @@ def test_source_is_deterministic_and_reads_like_numpy():
     assert "import numpy as np" in first and first.count("import") == 1
     assert "+=" not in first and "np.multiply" not in first and ".dot(" not in first
     assert "np.ones" not in first and "np.eye" not in first and "np.diag" not in first
-    assert "(xw1 > 0)" in first
+    assert "(xw1_relu > 0)" in first              # relu's mask from the activation
     compile(first, "<generated>", "exec")
 
 
@@ -270,10 +270,11 @@ def test_no_ones_or_identity_materialised():
 def test_network_source_uses_backprop_names_and_comments():
     net = nn.from_spec("dense(1000,100,bias=false) relu dense(100,10,bias=false)", loss="sse")
     src = codegen.numpy_source(net, name="warmup")
-    for line in ["h = X @ W1", "h_relu = np.maximum(h, 0.0)", "grad_y_pred = 2.0 * y_pred_minus_Y",
+    # relu runs in h's buffer (nothing reads h after it) and its mask is read from h_relu
+    for line in ["h = X @ W1", "h_relu = np.maximum(h, 0.0, out=h)", "grad_y_pred = 2.0 * y_pred_minus_Y",
                  "grad_W2 = h_relu.T @ grad_y_pred", "grad_h_relu = grad_y_pred @ W2.T",
                  # relu' as a mask, written into grad_h_relu's buffer, which nothing reads later
-                 "grad_h = np.multiply(grad_h_relu, (h > 0), out=grad_h_relu)",
+                 "grad_h = np.multiply(grad_h_relu, (h_relu > 0), out=grad_h_relu)",
                  "grad_W1 = X.T @ grad_h", "# dh_relu = step(h)*dh",
                  # a comment spells the code's own temporaries out: y_pred_minus_Y is y_pred - Y
                  "# d(y_pred - Y) = dy_pred"]:

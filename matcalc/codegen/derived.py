@@ -104,7 +104,7 @@ def derived_module(d, name=None):
                   if n in names and n not in set(inputs) and all(l.node is not n for l in lines)]
     lines.append(Line(result, rest, node=rest))
     sched = Schedule(names, inputs, lines, [], result, [], allocator)
-    w = ModuleWriter(sched)
+    w = ModuleWriter(sched, dtype)
     if not is_fresh(rest, w.printer) or ops.is_zero(rest):
         lines[-1].wrap = f"np.array({{}}, dtype={dtype})"       # a fresh, writable array
     for line in lines:

@@ -19,7 +19,7 @@ from ..printing.base import ADD
 from ..printing.text import TextPrinter
 from .numpy_printer import NumpyPrinter
 from .schedule import Line
-from .passes import buffer_operand, drop_dead, in_place, is_alias, saved as saved_names
+from .passes import buffer_operand, drop_dead, in_place, is_alias, release, saved as saved_names
 
 INDENT = "    "
 VERSION = "0.2.0"
@@ -123,7 +123,7 @@ def comment_names(names):
 class ModuleWriter:
     """Prints the lines of a schedule (see the module docstring)."""
 
-    def __init__(self, sched):
+    def __init__(self, sched, dtype=None):
         self.s = sched
         self.dims = {}
         for symbol in sched.inputs:
@@ -139,7 +139,7 @@ class ModuleWriter:
                     if d not in self.dims and d not in self.free_dims:
                         self.free_dims[d] = sched.allocator.claim(str(d))
         self.dims.update(self.free_dims)
-        self.printer = NumpyPrinter(sched.names, self.dims)
+        self.printer = NumpyPrinter(sched.names, self.dims, dtype)
         self.comments = TextPrinter(comment_names(sched.names))
 
     # -- one line --
@@ -171,15 +171,15 @@ class ModuleWriter:
                 f"np.broadcast_to({names[e]}, {p.shape_text(e.shape)})"
             text = f"{line.target} = {text}"
         elif line.out is not None:
-            operand, ufunc = buffer_operand(e, names)
-            reads = set(p.names_in(e)) - {line.target}
+            operand, ufunc, constants = buffer_operand(e, names)
+            reads = {line.out} | {n for a in dag.children(e) if a is not operand for n in p.names_in(a)}
             if ufunc == "np.multiply":
                 other = [a for a in e.args if a is not operand][0]
                 is_mask = getattr(other, "name", None) == "step" and other not in names
                 other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
                 text = f"{line.target} = np.multiply({line.out}, {other_text}, out={line.out})"
             else:
-                text = f"{line.target} = {ufunc}({line.out}, out={line.out})"
+                text = f"{line.target} = {ufunc}({line.out}{constants}, out={line.out})"
         else:
             if dag.is_leaf(e) and not isinstance(e, ADJOINTS):
                 (body, _), reads = p.full(e), set(p.names_in(e))
@@ -215,6 +215,8 @@ class ModuleWriter:
                 out.append(INDENT + "# " + header_text(c))
                 last = c
             out.append(INDENT + line.text)
+            if line.release:
+                out.append(INDENT + "del " + ", ".join(line.release))
         return out
 
     def helpers(self, lines=None):
@@ -256,11 +258,12 @@ def gradient_module(sched, title, name="f"):
     name = module_name(name)
     s = sched
     grads = [g for _, g in s.gradients]
-    w = ModuleWriter(s)
+    dtype = s.allocator.fresh("dtype")
+    w = ModuleWriter(s, dtype)
     dims_name = s.allocator.fresh("dims")
     for line in s.forward + s.backward:
         w.render(line)
-    given = {x.name for x in s.inputs} | set(w.dims.values())
+    given = {x.name for x in s.inputs} | set(w.dims.values()) | {dtype}
     # the value line is printed from f's scalar form, whose 1 x 1 parts may be named nodes
     # that f's own DAG does not hold: forward is completed like backward
     s.forward = complete(s.forward, s, w, given)
@@ -268,7 +271,8 @@ def gradient_module(sched, title, name="f"):
     s.backward = [line for line in s.backward if computed.get(line.target, None) is not line.expr]
     s.backward = complete(s.backward, s, w, set(computed) | given)
     s.backward = drop_dead(s.backward, set(grads))
-    sizes = list(w.dims.values())
+    reads_dtype = any(dtype in line.reads for line in s.forward + s.backward)
+    sizes = list(w.dims.values()) + ([dtype] if reads_dtype else [])
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
     s.forward = drop_dead(s.forward, set(s.saved) | {s.value})
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
@@ -276,6 +280,8 @@ def gradient_module(sched, title, name="f"):
         for line in in_place(lines, s.names, w.printer, live, s.inputs):
             if line.out is not None:
                 w.render(line)
+    release(s.forward, set(s.saved) | {s.value})
+    release(s.backward, set(grads))
     forward_body = w.body(s.forward)
     backward_body = w.body(s.backward)
     args = ", ".join([x.name for x in s.inputs] + list(w.free_dims.values()))
@@ -298,6 +304,9 @@ def gradient_module(sched, title, name="f"):
             out.append(INDENT + f"{ident} = {dims_name}[{str(d)!r}][0]")
         else:
             out.append(INDENT + f"{ident} = int({ident})")
+    if reads_dtype:
+        arrays = [x.name for x in s.inputs if ops.is_matrix(x)] or [x.name for x in s.inputs]
+        out.append(INDENT + f"{dtype} = np.result_type({', '.join(arrays)}, np.float32)")
     out += forward_body
     saved = list(s.saved)
     out.append(INDENT + f"return {s.value}, {{{', '.join(f'{n!r}: {n}' for n in saved)}}}")

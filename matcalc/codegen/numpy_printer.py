@@ -11,6 +11,7 @@ matrix that only structures a product:
     diag(v) @ A,  A @ diag(v)     ->  v * A,  A * v.T
     tr(A @ B.T)                   ->  np.sum(A * B)
     step(Z) inside a product      ->  (Z > 0)                  (a mask, for relu')
+    step(Z) as a value            ->  np.heaviside(Z, 0.0)     (in Z's dtype)
 
 Such a value may be *partial*: a scalar, a column or a row that NumPy broadcasts to the
 expression's shape. `is_full` tells, from the expression alone, whether the printed value has
@@ -40,9 +41,10 @@ class NumpyPrinter(TextPrinter):
     """Prints one expression as NumPy; names from `names`, dimension sizes from `dims`."""
     what = "NumPy code"
 
-    def __init__(self, names=None, dims=None):
+    def __init__(self, names=None, dims=None, dtype=None):
         super().__init__(names)
         self.dims = dims if dims is not None else {}
+        self.dtype = dtype                  # the identifier of the inputs' float dtype, if any
         self.used_dims = []
         self.full_memo = {}
 
@@ -66,6 +68,17 @@ class NumpyPrinter(TextPrinter):
         if self.collecting:                 # a size is read like a name (what backward needs)
             self.collecting[-1].add(self.dims[d])
         return self.dims[d]
+
+    def dtype_text(self):
+        """The identifier of the inputs' float dtype, read like a name (what backward needs)."""
+        if self.collecting:
+            self.collecting[-1].add(self.dtype)
+        return self.dtype
+
+    def dtype_keyword(self):
+        """', dtype=dtype' for a value made from numbers alone (np.eye, np.ones, np.full), so
+        that float32 inputs give float32 arrays."""
+        return "" if self.dtype is None else f", dtype={self.dtype_text()}"
 
     def shape_text(self, shape):
         return "(" + ", ".join(self.dim(d) for d in shape) + ")"
@@ -109,9 +122,11 @@ class NumpyPrinter(TextPrinter):
         if self.is_full(e):
             return text, prec
         if isinstance(e, OneMatrix):
-            return f"np.ones({self.shape_text(e.shape)})", ATOM
+            return f"np.ones({self.shape_text(e.shape)}{self.dtype_keyword()})", ATOM
         if isinstance(e, ZeroMatrix):
-            return f"np.zeros({self.shape_text(e.shape)})", ATOM
+            return f"np.zeros({self.shape_text(e.shape)}{self.dtype_keyword()})", ATOM
+        if self.dtype is not None and not self.names_in(e):     # a number: 2.0 * ones(n, m)
+            return f"np.full({self.shape_text(e.shape)}, {text}{self.dtype_keyword()})", ATOM
         return f"np.broadcast_to({text}, {self.shape_text(e.shape)})", ATOM
 
     def full_wrap(self, e, min_prec, strict=False):
@@ -129,7 +144,7 @@ class NumpyPrinter(TextPrinter):
         return text, (NEG if text.startswith("-") else ATOM)
 
     def _Identity(self, e):
-        return f"np.eye({self.dim(e.shape[0])})", ATOM
+        return f"np.eye({self.dim(e.shape[0])}{self.dtype_keyword()})", ATOM
 
     def _OneMatrix(self, e):
         return "1.0", ATOM
@@ -154,6 +169,8 @@ class NumpyPrinter(TextPrinter):
 
     # -- functions --------------------------------------------------------------------------------
     def function(self, record, arg):
+        if record.name == "step":        # a value in Z's dtype (np.where(Z > 0, 1.0, 0.0) is float64)
+            return f"np.heaviside({self.p(arg)[0]}, 0.0)", ATOM
         x = self.full(arg)[0] if record.kind != "elementwise" else self.p(arg)[0]
         x_ = self.wrap(arg, ATOM)
         return record.spell(record.numpy, x, x_), PRECEDENCE[record.numpy_prec]

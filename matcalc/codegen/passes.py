@@ -5,6 +5,7 @@ liveness, and in-place reuse of buffers.
   line (printing.base.Printer.used): what the source reads, never parsed back from the text.
 * `drop_dead`: a line whose target no later line reads and no function returns is removed.
 * `saved`: the forward names backward reads (what `forward` returns beside the value).
+* `release`: the names no later line reads are deleted after their last use (`del`).
 * `in_place`: a line `t = np.tanh(a)` or `t = a * b` may write into `a`'s buffer
   (`np.tanh(a, out=a)`) only when a is *fresh* (computed by this function as a new array of
   t's shape, not an input, not a view) and *dead* (no later line of this function reads it or
@@ -18,7 +19,10 @@ from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul
 from ..core import dag, functions, ops
 from ..core.nodes import Elementwise
 
-UFUNC = re.compile(r"np\.(exp|log|log1p|tanh|sin|cos|tan|arctan|arcsin|arccos|sqrt|abs|sign)\(\{x\}\)")
+# a registry spelling that is one NumPy ufunc of the argument (and perhaps a constant), so that
+# it can write into a buffer: np.tanh({x}) -> np.tanh(a, out=a); np.maximum({x}, 0.0) -> relu
+UFUNC = re.compile(r"(np\.(?:exp|log|log1p|tanh|sin|cos|tan|arctan|arcsin|arccos|sqrt|abs|sign|maximum))"
+                   r"\(\{x\}((?:, -?[0-9.]+)?)\)")
 
 
 def is_alias(line, names):
@@ -98,7 +102,7 @@ def in_place(lines, names, printer, live_out, inputs):
         candidate = buffer_operand(line.expr, names)
         if candidate is None:
             continue
-        operand, _ = candidate
+        operand = candidate[0]
         name = names[operand]
         if name in input_names or not fresh.get(name) or name in live_out:
             continue
@@ -112,14 +116,34 @@ def in_place(lines, names, printer, live_out, inputs):
 
 
 def buffer_operand(expr, names):
-    """(the named operand an in-place form could write into, the NumPy ufunc) or None:
-    tanh(a) -> np.tanh(a, out=a);  a * b -> np.multiply(a, b, out=a)."""
+    """(the named operand an in-place form could write into, the NumPy ufunc, the constant
+    arguments after the operand) or None: tanh(a) -> np.tanh(a, out=a); relu(a) ->
+    np.maximum(a, 0.0, out=a);  a * b -> np.multiply(a, b, out=a)."""
     if isinstance(expr, Elementwise) and expr.arg in names:
         m = UFUNC.fullmatch(functions.record_of(expr).numpy)
         if m:
-            return expr.arg, f"np.{m.group(1)}"
+            return expr.arg, m.group(1), m.group(2)
     if isinstance(expr, HadamardProduct) and len(expr.args) == 2:
         for a in expr.args:
             if a in names:
-                return a, "np.multiply"
+                return a, "np.multiply", ""
     return None
+
+
+def release(lines, live_out, keep=()):
+    """Mark on each line (line.release) the names computed by these lines that no later line
+    reads: the generated code deletes them there (`del t1, grad_A2`), so that the memory goes
+    back to the allocator while the function still runs, as a person writing by hand lets a
+    loop variable be overwritten. Names in live_out (saved, returned) and in keep (arguments)
+    are never deleted; the order of the names is the order of their definition."""
+    last = last_uses(lines)
+    defined = {}
+    for i, line in enumerate(lines):
+        defined.setdefault(line.target, i)
+    ends = {}
+    for name, i in last.items():
+        if name in defined and name not in live_out and name not in keep and lines[i].out != name:
+            ends.setdefault(i, []).append(name)     # (a buffer written in place lives on)
+    for i, line in enumerate(lines):
+        line.release = sorted(ends.get(i, ()), key=defined.get)
+    return lines

@@ -30,6 +30,7 @@ from ..core.nodes import ADJOINTS, AsScalar, Elementwise, MatrixPower, Named
 from ..calculus.program import backward_statements
 from ..calculus.simplify import simplify
 from ..notation.parse import source_of
+from .masks import masks_from_activations
 from .names import Names
 
 EXPENSIVE = (Inverse, Determinant, MatrixPower, KroneckerProduct)
@@ -47,6 +48,7 @@ class Line:
     wrap: str = None          # a template the value is written into: "np.array({}, dtype=d)"
     text: str = None          # its source, once printed (emit.ModuleWriter.render)
     reads: list = None        # the names the printed source refers to
+    release: list = None      # the names deleted after this line (passes.release)
 
 
 @dataclass
@@ -201,7 +203,8 @@ def schedule(f, walk, inputs, node_names=None, named_adjoints=None, value_name="
     program = backward_statements(walk, named_adjoints or default_named)
 
     memo = {}
-    statements = [(st, simplify(st.expr, memo)) for st in program.statements]
+    simplified = masks_from_activations(f, [simplify(st.expr, memo) for st in program.statements])
+    statements = list(zip(program.statements, simplified))
     results = {x: program.results[x] for x in variables}
     roots = [f] + [e for _, e in statements] + [r for r in results.values() if r is not None]
     count = uses(roots)
@@ -267,7 +270,7 @@ def schedule(f, walk, inputs, node_names=None, named_adjoints=None, value_name="
         elif isinstance(G, ADJOINTS):
             name = names[G]
         else:
-            G = simplify(G, memo)
+            G = masks_from_activations(f, [simplify(G, memo)])[0]
             backward += _needed(G, names, defined)
             name = allocator.fresh(f"grad_{x.name}")
             backward.append(Line(name, G, node=x))

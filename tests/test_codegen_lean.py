@@ -1,0 +1,195 @@
+"""Lean generated NumPy (issue 15): dead intermediates deleted at their last use, relu's mask
+read from the activation with relu run in place, and float32 kept through every line.
+
+The `del` test reads the generated source with `ast`: in each function, every name a line
+assigns that the function neither returns nor saves is deleted right after the last line that
+reads it, and no line reads a name after its `del`. The dtype test runs each generated function
+on float32 inputs and inspects every local of every generated frame when it returns
+(sys.setprofile): no float64 array anywhere, over the cookbook and public corpus, networks and
+the derived Jacobian / Hessian / HVP modules.
+"""
+import ast
+import json
+import pathlib
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+import codegen
+import matcalc as mc
+from checks import random_values
+from matcalc import nn
+from test_cookbook import IDENTITIES
+
+CORPUS = json.loads((pathlib.Path(__file__).parent / "data" / "public.json").read_text())
+GRADIENTS = [(expr, shapes, wrt, assume) for _, expr, shapes, wrt, _, assume in IDENTITIES] + [
+    (e["expr"], {k: tuple(v) for k, v in e["shapes"].items()}, e["wrt"], e.get("assume") or {})
+    for e in CORPUS["gradients"]]
+EXTRA = [("sum(X)", {"X": ("n", "m")}, "X", {}),
+         ("sum(relu(X @ W1) @ W2)", {"X": ("N", 5), "W1": (5, 4), "W2": (4, 3)}, "W2", {}),
+         ("3*tr(A) + sum(A)", {"A": ("n", "n")}, "A", {}),
+         ("tr(A @ X) + 2*sum(X)", {"A": ("n", "n"), "X": ("n", "n")}, "X", {})]
+NETS = ["dense(6,5) relu dense(5,5) relu dense(5,3)", "dense(6,5) tanh dense(5,3)",
+        "dense(6,5,bias=false) sigmoid dense(5,3,bias=false)"]
+
+
+# ---- del of dead intermediates -----------------------------------------------------------------
+def function_defs(src):
+    return {node.name: node for node in ast.parse(src).body if isinstance(node, ast.FunctionDef)}
+
+
+def is_prologue(stmt):
+    """The lines that bind the arguments, their sizes and dtype (dims = {}, X = _mc_bind(...),
+    N = dims['N'][0], dtype = np.result_type(...)): bindings, not intermediates."""
+    text = ast.unparse(stmt.value)
+    return text == "{}" or text.startswith(("_mc_bind(", "dims[", "np.result_type(", "int("))
+
+
+def check_releases(fn):
+    """The liveness contract of one generated function (see the module docstring)."""
+    args = {a.arg for a in fn.args.args}
+    body = fn.body
+    returned = set()
+    last_read, assigned, deleted = {}, {}, {}
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Return):
+            returned = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+            continue
+        if isinstance(stmt, ast.Delete):
+            for t in stmt.targets:
+                assert t.id not in deleted, f"{t.id} deleted twice"
+                deleted[t.id] = i
+            continue
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                assert n.id not in deleted, f"line {i} reads {n.id} after its del"
+                last_read[n.id] = i
+        if isinstance(stmt, ast.Assign) and not is_prologue(stmt):
+            for t in stmt.targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        assigned.setdefault(n.id, i)
+    for name, i in assigned.items():
+        if name in args or name in returned:
+            assert name not in deleted, f"{fn.name} deletes {name}, which it returns"
+            continue
+        if any(isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and
+               any(k.arg == "out" and isinstance(k.value, ast.Name) and k.value.id == name
+                   for k in s.value.keywords) and s.targets[0].id in returned | set(last_read)
+               for s in body):
+            continue                    # its buffer lives on under another name (out=)
+        assert name in deleted, f"{fn.name}: {name} is never deleted"
+        end = max(last_read.get(name, i), i)
+        between = [s for s in body[end + 1:deleted[name]] if not isinstance(s, ast.Delete)]
+        assert not between, f"{fn.name}: {name} is deleted {len(between)} lines after its last use"
+
+
+SOURCES = {
+    "deep relu net": lambda: codegen.numpy_source(nn.from_spec(" relu ".join(["dense(8,8)"] * 6))),
+    "deep tanh net": lambda: codegen.numpy_source(nn.from_spec(" tanh ".join(["dense(8,8)"] * 6))),
+    "softmax classifier": lambda: codegen.numpy_source(
+        nn.from_spec("dense(6,5) relu dense(5,3)", loss="softmax_ce")),
+    "seed 000 parsed": lambda: codegen.numpy_source(
+        mc.parse("sum((relu(x @ w1) @ w2 - y) ** 2)",
+                 {"x": ("N", 7), "w1": (7, 5), "w2": (5, 3), "y": ("N", 3)}), wrt=["w1", "w2"]),
+    "logistic regression": lambda: codegen.numpy_source(
+        mc.parse("sum(log(1 + exp(X @ w))) - y.T @ X @ w", {"X": ("N", "d"), "w": ("d",), "y": ("N",)}),
+        wrt=["w"]),
+}
+
+
+@pytest.mark.parametrize("make", SOURCES.values(), ids=list(SOURCES))
+def test_dead_intermediates_are_deleted_after_their_last_use(make):
+    src = make()
+    defs = function_defs(src)
+    for name in ("forward", "backward"):
+        check_releases(defs[name])
+    assert "del " in src
+
+
+def test_a_late_del_is_caught():
+    src = "def backward(a):\n    t = a * 2.0\n    u = t + 1.0\n    v = u * a\n    del t\n    del u\n    return v\n"
+    with pytest.raises(AssertionError, match="t is deleted 1 lines after"):
+        check_releases(function_defs(src)["backward"])
+    src = "def backward(a):\n    t = a * 2.0\n    u = t + 1.0\n    return u\n"
+    with pytest.raises(AssertionError, match="t is never deleted"):
+        check_releases(function_defs(src)["backward"])
+
+
+def test_relu_keeps_only_its_activation():
+    net = nn.from_spec(" relu ".join(["dense(8,8)"] * 4))
+    src = codegen.numpy_source(net)
+    defs = function_defs(src)
+    saved = [a.arg for a in defs["backward"].args.args]
+    assert not any(name.startswith("Z") for name in saved), saved     # Z1.. are not kept
+    assert "A1 = np.maximum(Z1, 0.0, out=Z1)" in src and "(A1 > 0)" in src, src
+
+
+# ---- float32 end to end ------------------------------------------------------------------------
+def float64_locals(call):
+    """[(function, name)] of the float64 arrays any generated function holds when it returns."""
+    found = []
+
+    def profile(frame, event, arg):
+        if event == "return" and frame.f_code.co_filename == "<matcalc codegen>" \
+                and not frame.f_code.co_name.startswith("_mc"):
+            for name, value in list(frame.f_locals.items()) + [("<returned>", arg)]:
+                for v in (value if isinstance(value, (tuple, list)) else
+                          value.values() if isinstance(value, dict) else (value,)):
+                    if getattr(v, "dtype", None) == np.float64:
+                        found.append((frame.f_code.co_name, name))
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return sorted(set(found))
+
+
+def as_float32(values):
+    return {k: np.asarray(v, np.float32) if np.ndim(v) else np.float32(v) for k, v in values.items()}
+
+
+@pytest.mark.parametrize("expr, shapes, wrt, assume", GRADIENTS + EXTRA,
+                         ids=[f"{g[0]} wrt {g[2]}" for g in GRADIENTS + EXTRA])
+def test_float32_stays_float32_in_every_line(expr, shapes, wrt, assume):
+    fn = codegen.compile(mc.parse(expr, shapes), wrt=[wrt])
+    rng = np.random.default_rng(zlib.crc32(expr.encode()))
+    values = as_float32(random_values(shapes, rng, assume)[0])
+    assert float64_locals(lambda: fn(**values)) == []
+
+
+@pytest.mark.parametrize("spec", NETS)
+def test_network_float32_stays_float32_in_every_line(spec):
+    net = nn.from_spec(spec)
+    fn = codegen.compile(net)
+    rng = np.random.default_rng(0)
+    values = {"X": rng.standard_normal((4, 6)), "Y": rng.standard_normal((4, 3))}
+    for name, p in net.parameters.items():
+        values[name] = rng.standard_normal(tuple(int(d) for d in p.shape))
+    assert float64_locals(lambda: fn(**as_float32(values))) == []
+
+
+@pytest.mark.parametrize("kind", ["jacobian", "hessian", "hvp"])
+def test_derived_modules_stay_float32(kind):
+    shapes = {"X": ("N", "d"), "w": ("d",), "y": ("N",)}
+    f = mc.parse("sum(log(1 + exp(X @ w))) - y.T @ X @ w", shapes)
+    d = {"jacobian": lambda: mc.jacobian(mc.parse("tanh(X @ w)", shapes), "w"),
+         "hessian": lambda: mc.hessian(f, "w"), "hvp": lambda: mc.hvp(f, "w")}[kind]()
+    fn = codegen.compile(d)
+    rng = np.random.default_rng(1)
+    values = {"X": rng.standard_normal((5, 3)), "w": rng.standard_normal(3), "y": rng.random(5)}
+    if kind == "hvp":
+        values.update({name: rng.standard_normal(3) for name in fn.source.split("def hvp(")[1]
+                       .split(")")[0].replace(" ", "").split(",") if name not in values})
+    assert float64_locals(lambda: fn(**as_float32(values))) == []
+
+
+def test_a_float64_line_is_caught():
+    namespace = {"__name__": "probe"}
+    exec(compile("import numpy as np\ndef backward(a):\n    t = a * np.ones(a.shape)\n    return t\n",
+                 "<matcalc codegen>", "exec"), namespace)
+    assert float64_locals(lambda: namespace["backward"](np.ones(3, np.float32))) == \
+        [("backward", "<returned>"), ("backward", "t")]
