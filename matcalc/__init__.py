@@ -14,21 +14,25 @@ notation/ (parser, builders), calculus/ (rules, the reverse and forward walks, i
 simplification, the backward program), derive/ (grad, jacobian/hessian/hvp, Derivation, checks),
 printing/ (text, LaTeX), nn/ (layers, networks, backprop), codegen/ (statements, passes, NumPy).
 """
-from .audit.backward import check_backward
-from .derive.derivation import Derivation, Step
-from .derive.gradient import grad
-from .derive.second_order import JacobianError, hessian, hvp, jacobian
-from .errors import (MatcalcError, NotDifferentiableError, ParseError, ShapeError,
-                     UnknownNameError)
-from .evaluate import dimension_sizes, evaluate
-from .notation.build import *  # noqa: F401,F403  (matrix, vector, scalar, tr, tanh, ...)
-from .notation.build import __all__ as _builders
-from .notation.parse import parse
-from .printing.latex import latex
-from .printing.text import to_text
+import importlib
 
 __version__ = "0.2.0"
 
-__all__ = ["parse", "grad", "jacobian", "hessian", "hvp", "to_text", "latex", "evaluate",
-           "dimension_sizes", "Derivation", "Step", "MatcalcError", "ParseError", "ShapeError",
-           "UnknownNameError", "NotDifferentiableError", "JacobianError", "check_backward"] + list(_builders)
+
+def __getattr__(name):
+    """The public API (matcalc/api.py) and the subpackages, imported on first use."""
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    api = importlib.import_module(".api", __name__)
+    if hasattr(api, name):
+        globals().update({n: getattr(api, n) for n in api.__all__})
+        globals()["__all__"] = api.__all__
+        return getattr(api, name)
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'matcalc' has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__getattr__("__all__")))
