@@ -88,13 +88,19 @@ PLANTED = [
 ]
 
 
+@pytest.mark.parametrize("name, against", [("backward_mlp.py", MLP), ("backward_tied.py", TIED),
+                                           ("backward_softmax.py", SOFTMAX)])
+def test_the_right_passes_the_mistakes_are_planted_into_pass(name, against):
+    report = mc.check_backward(DATA / name, against)
+    assert report.ok and report.culprit is None, str(report)
+
+
 @pytest.mark.parametrize("what, name, against, right, planted, intermediate, kind", PLANTED,
                          ids=[p[0] for p in PLANTED])
 def test_a_planted_mistake_is_named(tmp_path, what, name, against, right, planted,
                                     intermediate, kind):
     source = (DATA / name).read_text()
     assert source.count(right) == 1
-    assert mc.check_backward(DATA / name, against).ok          # the right pass passes
     wrong = tmp_path / name
     wrong.write_text(source.replace(right, planted))
     report = mc.check_backward(wrong, against)
@@ -164,12 +170,21 @@ def test_cli_expression_mode(capsys):
     ([], "--net SPEC or --expr EXPR"),
     (["--net", "dense(2,3) relu dense(3,1)", "--function", "nothing"], "no function 'nothing'"),
     (["--net", "dense(2,3) relu dense(3,1)", "--map", "x"], "bad --map"),
+    (["--net", "dense(2,3) relu dense(3,1)", "--map", "q=grad_q"], "no quantity grad_q"),
+    (["--net", "dense(2,3) relu dense(3,1)", "--layer", "relu=Nothing"], "no class Nothing"),
 ])
 def test_cli_bad_input_is_one_line_with_exit_2(capsys, argv, message):
     assert main(["check-backward", str(DATA / "backward_mlp.py")] + argv) in (1, 2)
     captured = capsys.readouterr()
     assert message in captured.err + captured.out
     assert "Traceback" not in captured.err
+
+
+def test_a_file_that_does_not_parse_is_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(X:\n    return X\n")
+    assert main(["check-backward", str(broken), "--net", "dense(2,3)"]) == 2
+    assert "broken.py: syntax error at line 1" in capsys.readouterr().err
 
 
 def test_missing_file_and_time_limit(tmp_path, capsys):

@@ -31,7 +31,8 @@ from ..calculus.reverse import adjoint_placeholder
 from ..core import dag, functions, ops
 from ..core.nodes import Differential, Named, ScalarDifferential
 from ..derive.compare import jacobian_diagonal, masks_removed
-from ..derive.rows import over_names
+from ..derive.named import symbol_like
+from ..derive.rows import over_names, unique_rules
 from ..errors import MatcalcError
 from ..evaluate import evaluate
 from ..printing.text import to_text
@@ -118,7 +119,7 @@ class BackwardReport:
             elif f.ok:
                 status = f"ok      {f.relative:.1e}"
             else:
-                status = (f"WRONG   {f.relative:.2g}" if f.relative is not None else "WRONG   shape") \
+                status = (f"WRONG   {f.relative:<7.2g}" if f.relative is not None else "WRONG   shape  ") \
                     + ("   (computed after the first wrong one)" if after else "")
             lines.append(f"  {f.quantity.name:<{width}}  {status}" + (f"   {f.where.split(':')[0]}"
                                                                      if f.where else ""))
@@ -161,11 +162,11 @@ class Derived:
             self.print_names[node] = name
             if isinstance(node, Named):
                 self.print_names[node.arg] = name
-            self.symbols[name] = _symbol(name, node)
+            self.symbols[name] = symbol_like(node, name)
         for node in named:
             g = f"grad_{self.names.get(node, getattr(node, 'name', ''))}"
             self.print_names[adjoint_placeholder(node)] = g
-            self.symbols[g] = _symbol(g, node)
+            self.symbols[g] = symbol_like(node, g)
         self.memo = {}
         self.env = dict(inputs)
         self.quantities = self._forward() + self._backward()
@@ -196,7 +197,7 @@ class Derived:
             right = self.value(expr)
             self.env[name] = right
             q = Quantity(name, "backward", right, f"{name} = {to_text(expr)}",
-                         "; ".join(self.step(v) for v in _unique(st.visits)))
+                         "; ".join(self.step(v) for v in unique_rules(st.visits)))
             if len(st.parts) > 1:
                 q.terms = [(to_text(self.symbolic(e)), self.value(self.symbolic(e)))
                            for e, _ in st.parts]
@@ -230,20 +231,6 @@ class Derived:
             out.append(("diagonal Jacobian", f"the Jacobian of {to_text(self.symbolic(v.node))} is "
                         f"kept only on its diagonal; it is full: {record.identity}", alt))
         return out
-
-
-def _symbol(name, node):
-    if ops.is_matrix(node):
-        return ops.matrix_symbol(name, *node.shape)
-    return sp.Symbol(name, real=True)
-
-
-def _unique(visits):
-    out = []
-    for v in visits:
-        if v not in out:
-            out.append(v)
-    return out
 
 
 # ---- the user's values ----------------------------------------------------------------------------
@@ -509,9 +496,16 @@ def _layer_plan(net, classes, layers):
     """(the child's request, the loss gradient's name) when the file's classes can play the
     network's layers, else None."""
     layers = dict(layers or {})
+    kinds = ["dense" if hasattr(layer, "n_in") else getattr(layer, "name", "") for layer in net.layers]
+    for key, cls in layers.items():
+        if key not in kinds:
+            raise MatcalcError(f"--layer {key}={cls}: the network has no {key} layer; its layers: "
+                               + ", ".join(dict.fromkeys(kinds)))
+        if cls not in classes:
+            raise MatcalcError(f"--layer {key}={cls}: the file defines no class {cls}; it "
+                               f"defines: {', '.join(classes) or 'no classes'}")
     chosen = []
-    for layer in net.layers:
-        key = "dense" if hasattr(layer, "n_in") else getattr(layer, "name", "")
+    for key in kinds:
         cls = layers.get(key)
         if cls is None:
             words = LAYER_WORDS.get(key, (key,))
@@ -519,9 +513,6 @@ def _layer_plan(net, classes, layers):
             if len(hits) != 1:
                 return None
             cls = hits[0]
-        elif cls not in classes:
-            raise MatcalcError(f"--layer {key}={cls}: the file defines no class {cls}; it "
-                               f"defines: {', '.join(classes) or 'no classes'}")
         chosen.append(cls)
     specs = []
     for k, (layer, cls) in enumerate(zip(net.layers, chosen)):
