@@ -189,7 +189,7 @@ def build_parser():
             c.add_argument("--route", choices=["gradient", "jacobian"], default="gradient",
                            help="read off G from df = tr(G.T@dX) (default), or the Jacobian J "
                                 "from df = tr(J@dX) and the gradient as J.T (the first seed's "
-                                "route); for --steps")
+                                "route); for --steps, --latex and --tex")
         c.add_argument("--expect", metavar="FORMULA", help="compare with your formula (issue 12)")
         c.add_argument("--check", action="store_true",
                        help="also compare with finite differences of the expression as typed")
@@ -268,13 +268,14 @@ def run(argv, out):
         return 0 if report is None or report.ok else 1
     if args.expect:                            # issue 12
         return audit_cli.expect(d, args, out)
+    route = {"route": args.route} if args.command == "grad" else {}
     if args.tex:
-        write_tex(args.tex, d.latex(args.notes), f"{TITLES[args.command]} of f with respect to "
+        write_tex(args.tex, d.latex(args.notes, **route), f"{TITLES[args.command]} of f with respect to "
                   + ", ".join(args.wrt), out)
     if args.latex:
-        out.write(d.latex(args.notes) + "\n")
+        out.write(d.latex(args.notes, **route) + "\n")
     elif args.steps:
-        out.write((d.text(route=args.route) if args.command == "grad" else d.text()) + "\n")
+        out.write(d.text(**route) + "\n")
     elif not args.tex:
         print_results(d, f, args, out)
     return _report(d.check(), out) if args.check else 0

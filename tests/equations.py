@@ -20,7 +20,7 @@ And no two consecutive rows say the same thing, and no row says X = X.
 import numpy as np
 import sympy as sp
 
-from matcalc import evaluate
+from matcalc.evaluate import evaluate
 from matcalc.core import dag
 from matcalc.core.nodes import Differential, ScalarDifferential
 from matcalc.core.rebuild import rebuild

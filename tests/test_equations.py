@@ -181,9 +181,18 @@ def test_the_first_seeds_route_reads_off_the_jacobian_and_transposes_it():
                      "--steps", "--route", "jacobian"])
     out = buf.getvalue().splitlines()
     assert code == 0
-    assert out[0].startswith("Convention (the first seed's route): df = tr(J@dX) => J")
+    assert out[0].startswith("Convention (the first seed's route): df = tr(J@dX)  =>  J")
     assert "=> df = tr(J@dW) with J = A   [read off the Jacobian" in out[-2]
     assert out[-1].startswith("=> df/dW = J.T = A.T")
     default = mc.grad(mc.parse("tr(W@A)", {"W": ("n", "m"), "A": ("m", "n")}), "W").text()
-    assert default.splitlines()[0].startswith("Convention: df = tr(G.T@dX) => df/dX = G")
+    assert default.splitlines()[0].startswith("Convention: df = tr(G.T@dX)  =>  df/dX = G")
     assert "=> df/dW = A.T" in default
+
+
+def test_the_jacobian_route_in_latex_reads_off_j_then_transposes():
+    d = mc.grad(mc.parse("tr(W@A)", {"W": ("n", "m"), "A": ("m", "n")}), "W")
+    tex = d.latex(route="jacobian")
+    assert "J &= A" in tex and r"\frac{\partial f}{\partial W} &= A^{T}" in tex
+    assert "the first seed" in tex and "the first seed" not in d.latex()
+    with pytest.raises(mc.MatcalcError):
+        d.latex(route="hessian")

@@ -36,12 +36,22 @@ CONVENTIONS = {
     "hvp": "Hessian-vector product: the differential of the gradient along the direction V",
 }
 CONVENTION = CONVENTIONS["gradient"]
-ROUTES = {
-    "gradient": "Convention: df = tr(G.T@dX) => df/dX = G, the gradient has the shape of X "
-                "(the transposed Jacobian)",
-    "jacobian": "Convention (the first seed's route): df = tr(J@dX) => J, the Jacobian, has the "
-                "shape of X.T; the gradient df/dX is J.T",
+ROUTE_PARTS = {      # (words, the read-off in the notation, words)
+    "gradient": ("Convention: ", "df = tr(G.T@dX)  =>  df/dX = G",
+                 ": the gradient has the shape of X (the transposed Jacobian)"),
+    "jacobian": ("Convention (the first seed's route): ", "df = tr(J@dX)  =>  J",
+                 ", the Jacobian, has the shape of X transposed; the gradient is J transposed"),
 }
+ROUTES = {route: "".join(parts) for route, parts in ROUTE_PARTS.items()}
+
+
+def route_rows(route):
+    """The convention of a route as rows of a LaTeX derivation: the read-off as mathematics,
+    then the words (broken to the page by the layout)."""
+    from ..printing.identity import identity_latex
+    before, identity, after = ROUTE_PARTS[route]
+    return [(None, text_latex(before) + identity_latex(identity), ""),
+            (None, Words(after.lstrip(":, ")), "")]
 
 
 @dataclass(frozen=True)
@@ -272,16 +282,18 @@ class Derivation:
                              + (f", {using}" if using else "") + "]")
         return "\n".join(lines)
 
-    def latex(self, notes="below"):
+    def latex(self, notes="below", route="gradient"):
         """One aligned LaTeX block from df = ... to the result (standard amsmath only). notes:
         where the cited identities go, "below" each line, "tags" (numbered, with a legend) or
-        "right" (a column); long sums break over several lines."""
+        "right" (a column); long sums break over several lines. route as for text()."""
+        if route not in ROUTES:
+            raise MatcalcError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
         if self.named is not None:
             from .named import named_latex
-            return named_latex(self.named, self, notes)
+            return named_latex(self.named, self, notes, route)
         if self.kind != "gradient":
             return self._latex_records(notes)
-        rows = []
+        rows = route_rows(route)
         for i, s in enumerate(st for st in self.steps
                               if st.rule not in ("read off the gradient", "simplify")):
             note = "" if s.rule == "differential" else Note(s.rule, s.identity)
@@ -289,17 +301,19 @@ class Derivation:
         read_offs = [s for s in self.steps if s.rule == "read off the gradient"]
         for x, read in zip(self.variables, read_offs):
             G_raw, G = self.raw[x.name], self.results[x.name]
-            rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", G_raw,
-                         Note(read.rule, read.identity)))
+            gradient = rf"\frac{{\partial f}}{{\partial {latex(x)}}}"
+            if route == "jacobian":
+                X = x.name
+                rows.append((r"J", ops.transpose(G_raw), Note(
+                    "read off the Jacobian", f"df = tr(J@d{X})  =>  J = df/d{X}")))
+                rows.append((gradient, G_raw, Note("the gradient is the transposed Jacobian",
+                                                   "df/dX = J.T")))
+            else:
+                rows.append((gradient, G_raw, Note(read.rule, read.identity)))
             if to_text(G) != to_text(G_raw):
-                rows.append(("", G, Note("simplify")))
-        body = render_aligned(rows, notes)
-        convention = (r"\text{Convention: } \tfrac{\partial f}{\partial X} \text{ has the shape of } "
-                      r"X \text{ and is the transposed Jacobian,} \\" + "\n"
-                      r"&\quad \mathrm{d}f = "
-                      r"\operatorname{tr}\left(\left(\tfrac{\partial f}{\partial X}\right)^{T}"
-                      r" \mathrm{d}X\right)")
-        return body.replace("\n\\end{aligned}", " \\\\\n" + "&" + convention + "\n\\end{aligned}")
+                using = self.assumptions.note(G_raw) if self.assumptions else ""
+                rows.append(("", G, Note("simplify" + (f", {using}" if using else ""))))
+        return render_aligned(rows, notes)
 
     def _text_records(self):
         lines = [f"f = {to_text(self.f)}"]

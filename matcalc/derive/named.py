@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core import dag, ops
-from ..core.nodes import ADJOINTS, Differential, ScalarDifferential
+from ..core.nodes import ADJOINTS, Differential, Elementwise, ScalarDifferential
 from ..core.shapes import describe, shape_of
 from ..calculus.program import backward_statements
 from ..calculus.reverse import adjoint_placeholder, differential_detector
@@ -88,6 +88,14 @@ def closed(walk, named):
         named.update(shared)
 
 
+def pre_activations(walk):
+    """The arguments of elementwise functions that pass their adjoint on to two or more
+    children (a = W@x + U@h + b inside sigmoid(a)): named, their adjoint grad_a is written once
+    instead of inside every weight's share (as the textbooks write delta = grad_s*s*(1 - s))."""
+    args = {v.node.args[1] for v in walk.visits if isinstance(v.node, Elementwise)}
+    return {v.node for v in walk.visits if v.node in args and len(v.pulled) >= 2}
+
+
 def name_nodes(f, walk, inputs):
     """node -> identifier for the named intermediates, in evaluation order; {} when nothing
     needs a name (f has no repeated or deep subexpression and is short: the derivation is then
@@ -100,7 +108,7 @@ def name_nodes(f, walk, inputs):
     chosen = {n: name for n, name in sched.names.items()
               if n is not f and n not in input_set and not isinstance(n, ADJOINTS)
               and not dag.is_leaf(n)}
-    named = closed(walk, chosen)
+    named = closed(walk, set(chosen) | pre_activations(walk))
     names = dict(sched.names)
     wish = Wishes(names)
     out = {}
@@ -176,6 +184,10 @@ class NamedDerivation:
         after = {}                 # group position -> the statements complete after it
         for st in self.program.statements:
             after.setdefault(max(position[owner[v.node]] for v in st.visits), []).append(st)
+        # an adjoint whose shares all come from one group is written by its name in that
+        # group's identification (tr(grad_c.T@dc)) and read off on the next line
+        self.single = {st.target.arg for st in self.program.statements
+                       if len({owner[v.node] for v in st.visits}) == 1}
         memo = {}
         for k, (o, group) in enumerate(groups.items()):
             rows += self.group_rows(o, group, L)
@@ -217,9 +229,9 @@ class NamedDerivation:
             rows.append(Row(left, expansion, note=note, role="differential"))
         else:
             rows.append(Row(self.differential(owner), expansion, note=note, role="differential"))
-            G = self.symbols[self.print_names[adjoint_placeholder(owner)]]
-            left = share(G, self.differential(owner))     # the share of df through N
-        terms = [identified_term(self.symbolic(child), self.symbolic(expr))
+            left = share(self.adjoint_symbol(owner), self.differential(owner))     # the share of df through N
+        terms = [identified_term(self.symbolic(child), self.adjoint_symbol(child)
+                                 if child in self.single else self.symbolic(expr))
                  for child, expr in self.shares(group).items()]
         if terms:
             pulls = unique_rules([r for v in group for r in v.pull_rules if r.name != "linearity"])
@@ -228,6 +240,9 @@ class NamedDerivation:
                             note=self.cite("identification (" + ", ".join(r.name for r in pulls)
                                            + ")", pulls)))
         return rows
+
+    def adjoint_symbol(self, node):
+        return self.symbols[self.print_names[adjoint_placeholder(node)]]
 
     def shares(self, group):
         """child -> the sum of the shares this group sends it, over the group owner's adjoint."""
@@ -347,12 +362,12 @@ def named_text(form, d, route="gradient"):
     return "\n".join(lines)
 
 
-def named_latex(form, d, notes="below"):
+def named_latex(form, d, notes="below", route="gradient"):
     """The derivation over names as one aligned block (standard amsmath only). A note that
     only repeats rule names already cited (its identities were written out before) is left
     out: a long derivation cites the same few rules hundreds of times."""
     from ..printing.latex import Words, latex, name_latex, render_aligned
-    from .derivation import ROUTES
+    from .derivation import route_rows
 
     def side(e):
         return name_latex(e.name) if isinstance(e, sp.Symbol) else latex(e)
@@ -364,19 +379,26 @@ def named_latex(form, d, notes="below"):
                 return ""
             seen.add(n.rule)
         return n
-    rows = [(None, Words(ROUTES["gradient"]), ""),
+    rows = route_rows(route) + [
             (None, Words("Named intermediates (the names the generated code uses):"), "")]
     for row in form.rows:
-        if row.role in ("definition", "function"):
-            rows.append((side(row.lhs), row.rhs, Note(row.note.identity) if
-                         row.role == "definition" else row.note))
+        if row.role == "definition":           # the shape on the line, as a network's is
+            shape = (rf"\qquad [{latex(row.lhs.shape[0])} \times {latex(row.lhs.shape[1])}]"
+                     if ops.is_matrix(row.lhs) else r"\qquad \text{scalar}")
+            rows.append((side(row.lhs), latex(row.rhs) + shape, ""))
+        elif row.role == "function":
+            rows.append((side(row.lhs), row.rhs, row.note))
     for row in form.rows:
         if row.role not in ("definition", "function"):
             rows.append(("" if row.continued else side(row.lhs), row.rhs, note(row.note)))
     full = dict(expanded_results(d))
     for x in d.variables:
+        if route == "jacobian":
+            rows.append(("J", ops.transpose(form.results[x.name]),
+                         Note("read off the Jacobian", f"df = tr(J@d{x.name})  =>  J")))
         rows.append((rf"\frac{{\partial f}}{{\partial {latex(x)}}}", form.results[x.name],
-                     Note("the gradient, over the names")))
+                     Note("the gradient, over the names" if route == "gradient" else
+                          "the gradient is the transposed Jacobian, J.T")))
         if x.name in full and full[x.name] != to_text(form.results[x.name]):
             rows.append(("", d.results[x.name], Note("written out, simplified")))
     return render_aligned(rows, notes)

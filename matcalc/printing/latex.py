@@ -25,14 +25,29 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "nu", "si
          "theta", "phi", "psi", "omega", "rho", "eta", "kappa", "xi", "zeta", "chi", "pi"}
 
 
+def function_symbol(word):
+    """The registry's LaTeX symbol of a function whose spelling is one command (sigmoid ->
+    \\sigma, tanh -> \\tanh), for values named after it; None otherwise."""
+    from ..core.functions import FUNCTIONS
+    record = FUNCTIONS.get(word)
+    m = re.match(r"(\\[A-Za-z]+)\\left\(", getattr(record, "latex", "") or "")
+    return m.group(1) if m else None
+
+
 def name_latex(name):
-    """W1 -> W_{1}, y_pred -> y_{\\mathrm{pred}}, lam/lambda -> \\lambda, G_Z1 -> G_{Z1}."""
+    """W1 -> W_{1}, y_pred -> y_{\\mathrm{pred}}, lam/lambda -> \\lambda, G_Z1 -> G_{Z1}; an
+    adjoint grad_h (the gradient of f with respect to h) -> \\nabla_{h}."""
+    if name.startswith("grad_") and len(name) > 5:
+        return rf"\nabla_{{{name_latex(name[5:])}}}"
     base, _, sub = name.partition("_")
     if not sub:
         m = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
         if m:
             base, sub = m.group(1), m.group(2)
-    if base in GREEK or base == "lam":
+    symbol = function_symbol(base)
+    if symbol:                                 # a value named after its function: sigma_3
+        base = symbol
+    elif base in GREEK or base == "lam":
         base = "\\lambda" if base == "lam" else "\\" + base
     elif len(base) > 1:
         base = r"\mathrm{" + base + "}"
