@@ -27,13 +27,13 @@ from ..calculus.reverse import adjoint_placeholder, differential_detector, walk
 from ..calculus.simplify import simplify
 from ..calculus.transpose import inner as inner_product
 from ..derive.check import check_derivation
-from ..derive.derivation import Derivation, Step, read_off_term
+from ..derive.derivation import Derivation, Step, read_off_term, route_rows
 from ..derive.rows import Row, composed, over_names, unique_rules
 from ..errors import UnknownNameError
 from ..evaluate import evaluate as evaluate_expr
 from ..printing import display
 from ..printing.identity import notes_in, prose_latex
-from ..printing.latex import Words, latex as latex_of, name_latex, render_aligned
+from ..printing.latex import latex as latex_of, name_latex, render_aligned
 from ..printing.text import to_text
 from .layers import Dense
 
@@ -177,7 +177,8 @@ class Backprop:
         terms = [read_off_term(self.symbolic(st.target.arg),
                                    self.symbolic(st.expr)) for st in read]
         form = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
-        rows.append(Row(dL, form, note="differential of the loss, brought to tr(G.T dX) form"))
+        rows.append(Row(dL, form, note="differential of the loss, brought to the form: "
+                                        "dL = tr(G.T@dX)"))
         self._steps.append(Step(dL, form, "loss differential", identity))
         for st in read:
             name = self.print_names[st.target]
@@ -290,7 +291,7 @@ class Backprop:
         """The derivation as one amsmath `aligned` block (KaTeX/MathJax/pdflatex safe). notes:
         where the cited rules go, "below" each line, "tags" (numbered, with a legend) or
         "right" (a column). Shapes of the forward pass stand beside their lines."""
-        rows = [(None, Words(CONVENTION), "")]
+        rows = route_rows("gradient")
         for row in self.rows:
             if row.heading:
                 rows.append((None, prose_latex(row.heading), ""))
