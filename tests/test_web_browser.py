@@ -14,10 +14,10 @@ import threading
 
 import numpy as np
 import pytest
+from seed000_numpy import forward_backward as seed000_hand_written
 
 import matcalc as mc
 from matcalc.web.server import Server
-from seed000_numpy import forward_backward as seed000_hand_written
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,7 +31,7 @@ if not (os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright")):
                     pytrace=False)
     pytest.skip(f"no {CHROMIUM} or no playwright here", allow_module_level=True)
 
-from playwright.sync_api import sync_playwright  # noqa: E402  (after the skip)
+from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +82,7 @@ def derive(page):
 
 def type_expression(page, expr, shapes, wrt):
     page.fill("#expr", expr)
-    for name in shapes:
-        page.wait_for_selector(f'#vars tr[data-name="{name}"]')
+    page.wait_for_function("expr => document.getElementById('vars').dataset.expr === expr", arg=expr)
     for name, dims in shapes.items():
         kind = ["scalar", "vector", "matrix"][len(dims)]
         page.select_option(f'[aria-label="kind of {name}"]', kind)
@@ -187,8 +186,8 @@ def test_wrong_shape_shown_at_its_column(page, artifacts):
                          "document.getElementById('expr').selectionEnd]") == [5, 6]
     page.screenshot(path=str(artifacts / "shape_error.png"), full_page=False)
     # the only console message is Chromium's note of the API's 400 answer: no CSP violation
-    assert page.problems == ["Failed to load resource: the server responded with a status of "
-                             "400 (Bad Request)"]
+    assert page.problems == [("Failed to load resource: the server responded with a status of "
+                              "400 (Bad Request)")]
 
 
 def test_markup_in_the_input_stays_text(page, server):

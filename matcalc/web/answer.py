@@ -27,7 +27,7 @@ from ..errors import MatcalcError
 from ..nn import from_spec
 from ..notation.parse import parse
 from ..printing.identity import notes_in
-from ..printing.latex import Note, latex, name_latex, note_latex, text_latex
+from ..printing.latex import Note, latex, name_latex, note_latex
 from ..printing.text import to_text
 from .request import RequestError, read_job
 
@@ -139,31 +139,33 @@ def result(name, e):
     return {"name": name, "name_latex": name_latex(name), **expression(e)}
 
 
-def internal(e, what):
-    return (f"internal error in {what} ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
-            f"please report it with the request")
-
-
-def check_part(obj):
-    """The numeric check; if it cannot run, why, while the derivation itself still stands."""
+def optional_part(what, make):
+    """make(), a part of the answer the derivation does not depend on (the check, the code);
+    if it cannot be made, {"error": why} while the derivation itself still stands. Running out
+    of the time or memory limit is not caught here: the worker reports it (worker.py)."""
     try:
-        report = obj.check()
+        return make()
     except MatcalcError as e:
         return {"error": " ".join(str(e).split())}
-    except Exception as e:  # a bug in the check, not in the input
-        return {"error": internal(e, "the numeric check")}
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as e:  # a bug in matcalc, not in the input
+        return {"error": f"internal error in {what} ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}); please report it with the request"}
+
+
+def report_json(report):
     return {"ok": bool(report.ok), "errors": {k: float(v) for k, v in report.errors.items()},
             "sizes": {k: int(v) for k, v in report.sizes.items()}, "report": str(report)}
 
 
+def check_part(obj):
+    return optional_part("the numeric check", lambda: report_json(obj.check()))
+
+
 def code_part(obj, filename):
-    """The generated NumPy module; if there is none, why, while the derivation still stands."""
-    try:
-        return {"source": codegen.numpy_source(obj, name=filename[:-3]), "filename": filename}
-    except MatcalcError as e:
-        return {"error": " ".join(str(e).split())}
-    except Exception as e:  # a bug in code generation, not in the input
-        return {"error": internal(e, "code generation")}
+    return optional_part("code generation", lambda: {
+        "source": codegen.numpy_source(obj, name=filename[:-3]), "filename": filename})
 
 
 def limited(steps):

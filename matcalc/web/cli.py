@@ -26,7 +26,7 @@ def add_parser(subparsers):
 
 
 def run(args, out):
-    from .server import Server          # the server's imports are needed by `serve` alone
+    from .server import Server  # the server's imports are needed by `serve` alone
     if not 0 <= args.port <= 65535:
         raise MatcalcError(f"--port {args.port}: give a port from 1 to 65535, or 0 for a free one")
     if args.time_limit <= 0 or args.memory_limit < 256 or args.workers < 1:

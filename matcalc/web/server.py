@@ -34,7 +34,12 @@ from ..nn import LOSSES, activation_names
 from ..notation.structural import DIMENSION_FUNCTIONS, STRUCTURAL
 from .examples import EXAMPLES
 from .request import KINDS
-from .worker import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, derive_limited, start_fork_server
+from .worker import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TIME_LIMIT,
+    derive_limited,
+    start_fork_server,
+)
 
 HOST = "127.0.0.1"
 MAX_BODY = 256 * 1024

@@ -29,7 +29,7 @@ DEFAULT_TIME_LIMIT = 20.0                 # seconds of wall time for one derivat
 DEFAULT_MEMORY_LIMIT = 2 * 1024 ** 3      # bytes of address space for one worker
 
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["__main__", "matcalc.web.answer"])
+_context.set_forkserver_preload(["__main__", "matcalc.web.warm"])   # warm.py: filled caches
 
 
 def limit_error(message):

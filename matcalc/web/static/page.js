@@ -59,6 +59,7 @@ function guess(name) {
 
 function refreshVariables() {
   const names = namesIn($("expr").value);
+  $("vars").dataset.expr = $("expr").value;     // the expression the table was made for
   const body = $("vars").tBodies[0];
   const wrt = new Set(currentWrt());
   for (const n of names) if (!declared.has(n)) declared.set(n, guess(n));
