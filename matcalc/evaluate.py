@@ -22,6 +22,8 @@ from .core.functions import record_of
 from .core.nodes import AsScalar, Commutation, MatrixPower, Named, Vec
 from .core.ops import free_variables
 from .core.vec import commutation_array
+from .core.windows import (BlockMax, Col2im, Im2col, blockmax_array, col2im_array,
+                           im2col_array)
 from .errors import MatcalcError, ShapeError, UnknownNameError
 
 MAX_ENTRIES = 50_000_000       # a larger array is refused, not allocated
@@ -196,4 +198,7 @@ STRUCTURAL = {
     KroneckerProduct: Evaluator._kron,
     Vec: lambda ev, e: ev.xp.reshape(ev.memo[e.arg], (-1, 1), order="F"),
     Commutation: lambda ev, e: commutation_array(ev.size(e.dims[0]), ev.size(e.dims[1])),
+    Im2col: lambda ev, e: im2col_array(ev.xp, ev.memo[e.arg], e.window),
+    Col2im: lambda ev, e: col2im_array(ev.xp, ev.memo[e.arg], e.window, int(e.args[-1])),
+    BlockMax: lambda ev, e: blockmax_array(ev.xp, ev.memo[e.arg], e.blocks),
 }

@@ -336,8 +336,77 @@ ENTRYWISE = {
     "clip": lambda xp, X, low, high: xp.minimum(xp.maximum(X, low), high),
 }
 
+# Convolution in matrix notation: name -> (xp, Operand, sizes...) -> Operand, the sizes being
+# integer literals. Written with a 0/1 matrix S that picks, for each output pixel (oh, ow) and
+# kernel offset (i, j), the input pixel (oh*SH + i - PH, ow*SW + j - PW) it reads (none in the
+# padding): im2col is a product with S, col2im a product with S.T. (matcalc evaluates both with
+# strided slices instead, core/windows.py.)
+def window_selection(H, W, KH, KW, SH, SW, PH, PW):
+    """S (OH*OW*KH*KW x H*W), rows in (oh, ow, i, j) order, and (OH, OW)."""
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    S = numpy.zeros((OH * OW * KH * KW, H * W))
+    row = 0
+    for oh in range(OH):
+        for ow in range(OW):
+            for i in range(KH):
+                for j in range(KW):
+                    h, w = oh * SH + i - PH, ow * SW + j - PW
+                    if 0 <= h < H and 0 <= w < W:
+                        S[row, h * W + w] = 1.0
+                    row += 1
+    return S, OH, OW
+
+
+def image_count(A, C, H, W, f):
+    """N, the number of C x H x W images whose entries A holds, as a dimension."""
+    rows, cols = A.shape
+    count, names = dimension_product(rows, cols)
+    if count % (C * H * W):
+        raise NotationError(f"{f}() needs N*{C}*{H}*{W} entries, got {shape_text(A.shape)}")
+    return (count // (C * H * W), names)
+
+
+def im2col(xp, A, C, H, W, KH, KW, SH, SW, PH, PW):
+    S, OH, OW = window_selection(H, W, KH, KW, SH, SW, PH, PW)
+    N = image_count(A, C, H, W, "im2col")
+    images = xp.reshape(A.array, (-1, H * W, C))
+    windows = xp.einsum("qp,npc->nqc", S, images)
+    return Operand(xp.reshape(windows, (-1, KH * KW * C)),
+                   (dimension_product(N, dimension(OH * OW)), dimension(KH * KW * C)))
+
+
+def col2im(xp, G, C, H, W, KH, KW, SH, SW, PH, PW, C_out):
+    S, OH, OW = window_selection(H, W, KH, KW, SH, SW, PH, PW)
+    count, names = G.shape[0]
+    if count % (OH * OW) or G.shape[1] != dimension(KH * KW * C):
+        raise NotationError(f"col2im() needs N*{OH * OW} x {KH * KW * C} windows, "
+                            f"got {shape_text(G.shape)}")
+    entries = (count // (OH * OW) * H * W * C, names)
+    if entries[0] % C_out:
+        raise NotationError(f"col2im(): {C_out} columns do not hold {dimension_text(entries)} entries")
+    windows = xp.reshape(G.array, (-1, OH * OW * KH * KW, C))
+    images = xp.einsum("qp,nqc->npc", S, windows)
+    return Operand(xp.reshape(images, (-1, C_out)),
+                   ((entries[0] // C_out, names), dimension(C_out)))
+
+
+def blockmax(xp, P, g):
+    """The largest of the g entries P[r, k*C + c], k = 0..g-1, for every r and c."""
+    count, names = P.shape[1]
+    if names or count % g:
+        raise NotationError(f"blockmax(P, {g}) needs {g}*C columns, got {shape_text(P.shape)}")
+    C = count // g
+    blocks = [P.array[:, k * C:(k + 1) * C] for k in range(g)]
+    largest = blocks[0]
+    for block in blocks[1:]:
+        largest = xp.maximum(largest, block)
+    return Operand(largest, (P.shape[0], dimension(C)))
+
+
+WINDOW_FUNCTIONS = {"im2col": (im2col, 9), "col2im": (col2im, 10), "blockmax": (blockmax, 1)}
+
 FUNCTIONS = (set(ELEMENTWISE) | set(MATRIX_FUNCTIONS) | set(DIMENSION_FUNCTIONS)
-             | set(ENTRYWISE) | {"matrix_power", "kron"})
+             | set(ENTRYWISE) | set(WINDOW_FUNCTIONS) | {"matrix_power", "kron"})
 
 
 # ---- the constant folder for exponents ----------------------------------------------------------
@@ -458,6 +527,8 @@ class Reader:
             return self.dimension_call(name, node.args)
         if name == "matrix_power":
             return self.matrix_power(node.args)
+        if name in WINDOW_FUNCTIONS:
+            return self.window_call(name, node.args)
         if name == "kron":
             if len(node.args) != 2:
                 raise NotationError("kron() takes two arguments")
@@ -517,6 +588,20 @@ class Reader:
         for name in names:
             count *= self.sizes[name]
         return count
+
+    def window_call(self, name, args):
+        """im2col(X, 9 sizes), col2im(G, 10 sizes), blockmax(P, g): integer literal sizes."""
+        build, count = WINDOW_FUNCTIONS[name]
+        if len(args) != count + 1:
+            raise NotationError(f"{name}() takes a matrix and {count} integers, got {len(args) - 1}")
+        sizes = []
+        for a in args[1:]:
+            if not (isinstance(a, ast.Constant) and isinstance(literal(a, self.text), int)):
+                raise NotationError(f"the sizes of {name}() are integer literals")
+            sizes.append(a.value)
+        A = self.value(args[0])
+        needs(A.is_matrix, "a matrix", name, A)
+        return build(self.xp, A, *sizes)
 
     def matrix_power(self, args):
         if len(args) != 2:

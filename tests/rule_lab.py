@@ -19,9 +19,11 @@ from matcalc.calculus import differentials, transpose, vec_rules
 from matcalc.calculus.reverse import differential_detector
 from matcalc.core import dag, functions, ops
 from matcalc.core.nodes import Differential, Named, ScalarDifferential
+from matcalc.core.windows import col2im, im2col
 
 SHAPES = {"X": ("n", "m"), "S": ("n", "n"), "A": ("n", "m"), "x": ("n",), "a": ("n",),
-          "b": ("m",), "s": (), "t": (), "u": (1, 1), "Z": ("n", "m"), "z": ("n",)}
+          "b": ("m",), "s": (), "t": (), "u": (1, 1), "Z": ("n", "m"), "z": ("n",),
+          "Q": ("n", 6)}
 SIZES = {"n": 4, "m": 3}
 
 
@@ -59,6 +61,8 @@ DIFFERENTIAL_SAMPLES = {
     "HadamardProduct": "X * A", "Transpose": "X.T", "HadamardPower": "X**3", "Pow": "s**3",
     "Inverse": "inv(S)", "Trace": "tr(S)", "DiagMatrix": "diag(x)", "DiagonalOf": "diag(S)",
     "AsScalar": "abs(a.T@x)", "MatrixPower": "S@S@S@S", "Named": None,
+    "Im2col": "im2col(Q, 1, 2, 3, 2, 2, 1, 2, 1, 1)", "Col2im": "col2im(Q, 1, 1, 2, 2, 3, 2, 2, 1, 1, 2)",
+    "BlockMax": "blockmax(Q, 3)",
 }
 
 
@@ -112,19 +116,22 @@ LINEAR_SAMPLES = {
     "AsScalar": lambda dX: ops.scalar(ops.matmul(P("a").T, dX, P("b"))),
     "DiagMatrix": lambda dX: ops.diag(ops.matmul(dX, P("b"))),
     "DiagonalOf": lambda dX: ops.diag(ops.matmul(dX, P("A").T)),
+    "Im2col": lambda dX: im2col(dX, 1, 2, 3, 2, 2, 1, 2, 1, 1),
+    "Col2im": lambda dX: col2im(dX, 1, 1, 2, 2, 3, 2, 2, 1, 1, 2),
 }
+LINEAR_VARIABLES = {"Im2col": "Q", "Col2im": "Q"}      # images need sizes of their own; else X
 
 
 def transpose_error(type_name, seed=3):
-    X = P("X")
+    X = P(LINEAR_VARIABLES.get(type_name, "X"))
     dX = Differential(X)
     E = LINEAR_SAMPLES[type_name](dX)
     assert type(E).__name__ == type_name, (type_name, type(E).__name__)
     rng = np.random.default_rng(seed)
     at = point(rng)
-    V = rng.standard_normal((4, 3))
-    G_shape = tuple(SIZES[str(d)] if not d.is_Integer else int(d) for d in E.shape) \
-        if ops.is_matrix(E) else ()
+    V = rng.standard_normal(at[X.name].shape)
+    sizes = {sp.Symbol(n, integer=True, positive=True): k for n, k in SIZES.items()}
+    G_shape = tuple(int(sp.sympify(d).subs(sizes)) for d in E.shape) if ops.is_matrix(E) else ()
     G_val = rng.standard_normal(G_shape) if G_shape else float(rng.standard_normal())
     G = ops.matrix_symbol("G", *E.shape) if ops.is_matrix(E) else sp.Symbol("g")
     pull = transpose.Pull(differential_detector())
@@ -136,12 +143,8 @@ def transpose_error(type_name, seed=3):
     E_V = np.asarray(mc.evaluate(E.xreplace({dX: Vsym}), env, sizes=SIZES), dtype=float)
     lhs = float(np.sum(np.asarray(G_val) * E_V))
     rhs = float(np.sum(np.broadcast_to(np.asarray(mc.evaluate(G_X, env, sizes=SIZES), dtype=float),
-                                       X_shape()) * V))
+                                       V.shape) * V))
     return abs(lhs - rhs) / max(1e-8, abs(lhs))
-
-
-def X_shape():
-    return (4, 3)
 
 
 # ---- vec rules: local Jacobians -----------------------------------------------------------------

@@ -27,6 +27,8 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..core import functions, ops
 from ..core.nodes import AsScalar, Elementwise, MatrixPower, Named
+from ..core.vec import kron
+from ..core.windows import BlockMax, Col2im, Im2col, col2im, im2col
 from ..core.rules import Rule, RuleTable
 from ..errors import NotDifferentiableError
 
@@ -164,6 +166,42 @@ def d_as_scalar(node, d):
 def d_named(node, d):
     """d(h) = dX  for h := X"""
     return d(node.arg)
+
+
+# ---- convolution and pooling (core/windows.py) -------------------------------------------------
+@differential(Im2col, name="im2col")
+def d_im2col(node, d):
+    """d(im2col(X, 1, 28, 28, 3, 3, 2, 2, 1, 1)) = im2col(dX, 1, 28, 28, 3, 3, 2, 2, 1, 1)
+
+    For every geometry (C, H, W, KH, KW, SH, SW, PH, PW): im2col only copies entries of X into
+    windows (and zeros for the padding), so it is linear in X.
+    """
+    return im2col(d(node.arg), *node.parameters)
+
+
+@differential(Col2im, name="col2im")
+def d_col2im(node, d):
+    """d(col2im(G, 8, 14, 14, 3, 3, 2, 2, 1, 1, 8)) = col2im(dG, 8, 14, 14, 3, 3, 2, 2, 1, 1, 8)
+
+    For every geometry: col2im only adds entries of G onto pixels, so it is linear in G.
+    """
+    return col2im(d(node.arg), *node.parameters)
+
+
+@differential(BlockMax, name="block maximum (max pooling)")
+def d_blockmax(node, d):
+    """d(blockmax(P, 4)) = ((1 - step(blockmax(P, 4)@kron(ones(4).T, eye(8)) - P))*dP)@kron(ones(4), eye(8))
+
+    For g blocks of C columns (here 4 of 8): only the largest entry of each block moves the
+    maximum. The mask 1 - step(M@kron(ones(g).T, eye(C)) - P), the maxima M repeated over the
+    blocks, is 1 there and 0 elsewhere (the max mask of max pooling); @kron(ones(g), eye(C))
+    adds the g masked blocks. (Random inputs have no ties; at a tie every largest entry gets 1.)
+    """
+    P, g = node.arg, node.blocks
+    C = P.shape[1] / g
+    repeat = kron(ops.ones(1, g), ops.eye(C))
+    mask = ops.sub(1, functions.f("step", ops.sub(ops.matmul(node, repeat), P)))
+    return ops.matmul(ops.hadamard(mask, d(P)), kron(ops.ones(g, 1), ops.eye(C)))
 
 
 # ---- every elementwise function of the registry ---------------------------------------------------

@@ -12,6 +12,7 @@ identity (JAX's transpose rules, written as the textbooks write them):
     g * sum(dX)          = tr((g * ones).T @ dX)
     tr(G.T @ diag(dv))   = diag(G).T @ dv
     tr(G.T @ (ds * M))   = tr(G.T @ M) * ds                   a scalar differential
+    tr(G.T @ im2col(dX)) = tr(col2im(G).T @ dX)               col2im is im2col's adjoint
 
 Scalars and 1 x 1 matrices are interchangeable here: the adjoint of a 1 x 1 node may be a scalar.
 The adjoint G may be a placeholder (nodes.Adjoint): the rules only build expressions in it.
@@ -27,6 +28,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from ..core import functions, ops
 from ..core.functions import EntrySum
 from ..core.nodes import DIFFERENTIALS, AsScalar
+from ..core.windows import Col2im, Im2col, col2im, im2col
 from ..core.rules import RuleTable
 
 RULES = RuleTable("transpose rule")
@@ -167,3 +169,23 @@ def pull_diag_matrix(pull, G, E):
 def pull_diagonal_of(pull, G, E):
     """g.T@diag(dX) = tr(diag(g).T@dX)"""
     return [(ops.diag(G) if ops.is_matrix(G) else G, E.args[0])]
+
+
+@transposes(Im2col, name="adjoint of im2col")
+def pull_im2col(pull, G, E):
+    """tr(G.T@im2col(dX, 1, 28, 28, 3, 3, 2, 2, 1, 1)) = tr(col2im(G, 1, 28, 28, 3, 3, 2, 2, 1, 1, 784).T@dX)
+
+    For every geometry: col2im adds every window entry back onto the pixel it was read from
+    (core/windows.py), which is what the transpose of the copying im2col does; its last size is
+    the number of columns of X (here N x 784 example rows).
+    """
+    return [(col2im(G, *E.parameters, E.arg.shape[1]), E.arg)]
+
+
+@transposes(Col2im, name="adjoint of col2im")
+def pull_col2im(pull, G, E):
+    """tr(G.T@col2im(dP, 1, 28, 28, 3, 3, 2, 2, 1, 1, 784)) = tr(im2col(G, 1, 28, 28, 3, 3, 2, 2, 1, 1).T@dP)
+
+    For every geometry: im2col is col2im's adjoint, as col2im is im2col's.
+    """
+    return [(im2col(G, *E.window.numbers()), E.arg)]

@@ -226,8 +226,9 @@ class ModuleWriter:
         roots = [line.expr for line in lines]
         for node in dag.postorder_many(roots):
             record = functions.record_of(node)
-            if record is not None and record.helper and record.helper not in found:
-                found.append(record.helper)
+            helper = record.helper if record is not None else getattr(node, "helper", "")
+            if helper and helper not in found:
+                found.append(helper)
         return "".join("\n" + h for h in found)
 
 

@@ -198,6 +198,14 @@ class NumpyPrinter(TextPrinter):
             text = f"np.kron({text}, {self.full(factor)[0]})"
         return text, ATOM
 
+    def _window(self, e):
+        """_im2col(X, ...), _col2im(G, ...), _blockmax(P, g): helpers of the generated module
+        (core/windows.py), spelled by the node."""
+        sizes = ", ".join(str(n) for n in e.parameters)
+        return f"{e.numpy}({self.full(e.arg)[0]}, {sizes})", ATOM
+
+    _Im2col = _Col2im = _BlockMax = _window
+
     def _Vec(self, e):
         """vec(X): the columns stacked, X.reshape(-1, 1, order="F")."""
         return f'{self.full_wrap(e.arg, ATOM)}.reshape(-1, 1, order="F")', ATOM

@@ -10,6 +10,7 @@ name -> (constructor, number of arguments); dimension functions -> (constructor,
 """
 from ..core import ops
 from ..core.vec import commutation, kron, vec
+from ..core.windows import blockmax, col2im, im2col
 
 STRUCTURAL = {
     "tr": (ops.trace, 1),
@@ -18,6 +19,9 @@ STRUCTURAL = {
     "vec": (vec, 1),
     "kron": (kron, 2),
     "matrix_power": (ops.matrix_power, 2),
+    "im2col": (im2col, 10),
+    "col2im": (col2im, 11),
+    "blockmax": (blockmax, 2),
 }
 
 DIMENSION_FUNCTIONS = {

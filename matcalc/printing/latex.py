@@ -137,6 +137,21 @@ class LatexPrinter(TextPrinter):
     def _MatrixPower(self, e):
         return rf"{self.wrap(e.base, ATOM)}^{{{int(e.exponent)}}}", POW
 
+    # -- convolution and pooling (core/windows.py) --
+    def _Im2col(self, e):
+        """im2col with its kernel, stride and padding under it: the image size is in X's shape."""
+        w = e.window
+        return (rf"\operatorname{{im2col}}_{{{w.KH}\times {w.KW},\,s={w.SH},\,p={w.PH}}}"
+                rf"\left({self.p(e.arg)[0]}\right)"), ATOM
+
+    def _Col2im(self, e):
+        w = e.window
+        return (rf"\operatorname{{col2im}}_{{{w.KH}\times {w.KW},\,s={w.SH},\,p={w.PH}}}"
+                rf"\left({self.p(e.arg)[0]}\right)"), ATOM
+
+    def _BlockMax(self, e):
+        return rf"\operatorname{{blockmax}}_{{{e.blocks}}}\left({self.p(e.arg)[0]}\right)", ATOM
+
     # -- structural functions --
     def _Transpose(self, e):
         if isinstance(e.arg, Inverse):

@@ -152,6 +152,13 @@ class TextPrinter(Printer):
     def _Vec(self, e):
         return self.call("vec", e.arg)
 
+    def _window(self, e):
+        """im2col(X, 1, 28, 28, 3, 3, 2, 2, 1, 1), col2im(...), blockmax(P, 4) (core/windows.py)."""
+        sizes = ", ".join(str(n) for n in e.parameters)
+        return f"{e.notation}({self.p(e.arg)[0]}, {sizes})", ATOM
+
+    _Im2col = _Col2im = _BlockMax = _window
+
     def _Commutation(self, e):
         n, m = e.dims
         return f"commutation({self.dim(n)}, {self.dim(m)})", ATOM

@@ -1,0 +1,351 @@
+"""Convolution and pooling in matrix notation: im2col, its adjoint col2im, and blockmax.
+
+A batch of N images of H x W pixels with C channels is a matrix whose entries, read row by row,
+are in (n, h, w, c) order: the N*H*W x C "pixel rows" layout that a convolution's output has
+(one row per pixel, one column per channel), or the N x H*W*C "example rows" layout of a
+network's input (`x.transpose(0, 2, 3, 1).reshape(N, -1)` of an N x C x H x W array). Both
+hold the same entries in the same order, so im2col reads either.
+
+* `im2col(X, C, H, W, KH, KW, SH, SW, PH, PW)`: the KH x KW windows of the images, taken with
+  stride (SH, SW) after zero padding (PH, PW), one window per row: an N*OH*OW x KH*KW*C matrix
+  with columns in (i, j, c) order, OH = (H + 2 PH - KH)//SH + 1 (OW likewise). A convolution
+  with the KH*KW*C x F kernel matrix K is then the matrix product `im2col(X) @ K`. im2col is
+  linear in X.
+* `col2im(G, C, H, W, KH, KW, SH, SW, PH, PW, C_out)`: its adjoint, tr(G.T @ im2col(X)) =
+  tr(col2im(G).T @ X): every window entry of G added back onto the pixel it was read from
+  (overlapping windows add up; padding drops out). C_out is the number of columns of the
+  result, the shape of the X it is the adjoint for (C for pixel rows, H*W*C for example rows).
+* `blockmax(P, g)`: for P whose columns are g blocks of equal width, the entrywise maximum over
+  the blocks. Max pooling with p x p windows is `blockmax(im2col(X, C, H, W, p, p, p, p, 0, 0),
+  p*p)`; the window of a whole image is a flatten, `im2col(X, C, H, W, H, W, 1, 1, 0, 0)`.
+
+Each node checks its shapes in __new__ and knows its NumPy spelling (`numpy`, with a `helper`
+function the generated module defines); the d-rules are in calculus/differentials.py and the
+transpose rules in calculus/transpose.py, each citing its identity; evaluate.py computes the
+values and matcalc/reference.py has its own, independent implementation.
+
+This module imports only SymPy and core modules below the registry.
+"""
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy import ZeroMatrix
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from ..errors import ShapeError
+from .intern import canonical
+from .nodes import _memo_shape, _Printable
+from .shapes import describe, is_matrix, shape_of
+
+
+@dataclass(frozen=True)
+class Window:
+    """The geometry of a convolution: C channels of H x W images, a KH x KW kernel, stride
+    (SH, SW), zero padding (PH, PW)."""
+    C: int
+    H: int
+    W: int
+    KH: int
+    KW: int
+    SH: int = 1
+    SW: int = 1
+    PH: int = 0
+    PW: int = 0
+
+    FIELDS = ("C", "H", "W", "KH", "KW", "SH", "SW", "PH", "PW")
+
+    def __post_init__(self):
+        for field, value in zip(self.FIELDS[:7], self.numbers()[:7]):
+            if value <= 0:
+                raise ShapeError(f"im2col: {field} must be a positive integer, got {value}")
+        if self.PH < 0 or self.PW < 0:
+            raise ShapeError(f"im2col: padding must be >= 0, got ({self.PH}, {self.PW})")
+        if self.KH > self.H + 2 * self.PH or self.KW > self.W + 2 * self.PW:
+            raise ShapeError(f"im2col: a {self.KH} x {self.KW} kernel does not fit a "
+                             f"{self.H} x {self.W} image padded by ({self.PH}, {self.PW})")
+
+    @classmethod
+    def of(cls, numbers):
+        if len(numbers) != 9:
+            raise ShapeError(f"im2col/col2im take a matrix and the sizes C, H, W, KH, KW, SH, SW, "
+                             f"PH, PW; got {len(numbers)} sizes")
+        values = []
+        for x in numbers:
+            x = sp.sympify(x)
+            if not x.is_Integer:
+                raise ShapeError(f"im2col/col2im take integer sizes, got {x}")
+            values.append(int(x))
+        return cls(*values)
+
+    def numbers(self):
+        return tuple(getattr(self, f) for f in self.FIELDS)
+
+    @property
+    def OH(self):
+        return (self.H + 2 * self.PH - self.KH) // self.SH + 1
+
+    @property
+    def OW(self):
+        return (self.W + 2 * self.PW - self.KW) // self.SW + 1
+
+    def is_identity(self):
+        """A 1 x 1 window over 1 x 1 images: im2col(X) is X (as N x C)."""
+        return (self.H, self.W, self.KH, self.KW, self.SH, self.SW, self.PH, self.PW) == \
+            (1, 1, 1, 1, 1, 1, 0, 0)
+
+    def is_whole_image(self):
+        """The window is the whole image: im2col flattens each image into one row."""
+        return (self.KH, self.KW, self.SH, self.SW, self.PH, self.PW) == (self.H, self.W, 1, 1, 0, 0)
+
+
+def _divided(total, by, what):
+    """total/by as a dimension, or a ShapeError when it is not a whole multiple."""
+    q = sp.factor_terms(sp.sympify(total) / by)
+    if sp.fraction(q)[1] != 1:
+        raise ShapeError(what)
+    return q
+
+
+def batch_of(X, window):
+    """N, the number of images in X (its entries are N*C*H*W)."""
+    if not is_matrix(X):
+        raise ShapeError("im2col() needs a matrix of images, got a scalar")
+    w = window
+    return _divided(X.shape[0] * X.shape[1], w.C * w.H * w.W,
+                    f"im2col() needs N*{w.H}*{w.W} x {w.C} pixel rows or N x {w.H}*{w.W}*{w.C} "
+                    f"example rows, got {describe(shape_of(X))}")
+
+
+class Im2col(_Printable, MatrixExpr):
+    """im2col(X, C, H, W, KH, KW, SH, SW, PH, PW): the windows of the images in X, one a row."""
+    notation = "im2col"
+    numpy = "_im2col"
+
+    def __new__(cls, X, *numbers):
+        window = Window.of(numbers)
+        batch_of(X, window)
+        return canonical(MatrixExpr.__new__(cls, X, *[sp.Integer(n) for n in window.numbers()]))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def window(self):
+        return Window.of(self.args[1:])
+
+    @property
+    def parameters(self):
+        return self.window.numbers()
+
+    @property
+    def shape(self):
+        def compute():
+            w = self.window
+            return batch_of(self.arg, w) * w.OH * w.OW, sp.Integer(w.KH * w.KW * w.C)
+        return _memo_shape(self, compute)
+
+
+class Col2im(_Printable, MatrixExpr):
+    """col2im(G, C, H, W, KH, KW, SH, SW, PH, PW, C_out): the adjoint of im2col."""
+    notation = "col2im"
+    numpy = "_col2im"
+
+    def __new__(cls, G, *numbers):
+        if len(numbers) != 10:
+            raise ShapeError(f"col2im() takes a matrix and 10 sizes (C, H, W, KH, KW, SH, SW, PH, "
+                             f"PW, C_out), got {len(numbers)}")
+        window = Window.of(numbers[:9])
+        c_out = sp.sympify(numbers[9])
+        if not is_matrix(G):
+            raise ShapeError("col2im() needs a matrix of windows, got a scalar")
+        w = window
+        if G.shape[1] != w.KH * w.KW * w.C:
+            raise ShapeError(f"col2im() needs {w.KH}*{w.KW}*{w.C} columns (one a window entry), "
+                             f"got {describe(shape_of(G))}")
+        N = _divided(G.shape[0], w.OH * w.OW, f"col2im() needs N*{w.OH}*{w.OW} rows (one a "
+                                              f"window), got {describe(shape_of(G))}")
+        _divided(N * w.H * w.W * w.C, c_out,
+                 f"col2im(): {c_out} columns do not hold N*{w.H}*{w.W}*{w.C} entries")
+        return canonical(MatrixExpr.__new__(cls, G, *[sp.Integer(n) for n in window.numbers()],
+                                            c_out))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def window(self):
+        return Window.of(self.args[1:10])
+
+    @property
+    def parameters(self):
+        return self.window.numbers() + (int(self.args[10]),)
+
+    @property
+    def shape(self):
+        def compute():
+            w, c_out = self.window, self.args[10]
+            N = self.arg.shape[0] / (w.OH * w.OW)
+            return sp.factor_terms(N * w.H * w.W * w.C / c_out), c_out
+        return _memo_shape(self, compute)
+
+
+class BlockMax(_Printable, MatrixExpr):
+    """blockmax(P, g): the entrywise maximum over the g column blocks of P."""
+    notation = "blockmax"
+    numpy = "_blockmax"
+
+    def __new__(cls, P, g):
+        g = sp.sympify(g)
+        if not g.is_Integer or g < 1:
+            raise ShapeError(f"blockmax(P, g) needs g a positive integer, got {g}")
+        if not is_matrix(P):
+            raise ShapeError("blockmax() needs a matrix, got a scalar")
+        _divided(P.shape[1], g, f"blockmax(P, {g}) needs {g}*C columns, got "
+                                f"{describe(shape_of(P))}")
+        return canonical(MatrixExpr.__new__(cls, P, g))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def blocks(self):
+        return int(self.args[1])
+
+    @property
+    def parameters(self):
+        return (self.blocks,)
+
+    @property
+    def shape(self):
+        return _memo_shape(self, lambda: (self.arg.shape[0], self.arg.shape[1] / self.args[1]))
+
+
+WINDOW_NODES = (Im2col, Col2im, BlockMax)
+
+
+# ---- constructors: canonical forms ------------------------------------------------------------
+def im2col(X, *numbers):
+    """im2col(X, C, H, W, KH, KW, SH, SW, PH, PW); zero stays zero, a 1 x 1 window is X."""
+    node = Im2col(X, *numbers)
+    if isinstance(X, ZeroMatrix):
+        return canonical(ZeroMatrix(*node.shape))
+    if node.window.is_identity() and tuple(node.shape) == tuple(X.shape):
+        return X
+    return node
+
+
+def col2im(G, *numbers):
+    """col2im(G, C, H, W, KH, KW, SH, SW, PH, PW, C_out); zero stays zero."""
+    node = Col2im(G, *numbers)
+    if isinstance(G, ZeroMatrix):
+        return canonical(ZeroMatrix(*node.shape))
+    if node.window.is_identity() and tuple(node.shape) == tuple(G.shape):
+        return G
+    return node
+
+
+def blockmax(P, g):
+    """blockmax(P, g); one block is P itself."""
+    node = BlockMax(P, g)
+    if node.blocks == 1:
+        return P
+    return node
+
+
+# ---- values, for any array module (numpy or autograd.numpy) ----------------------------------
+def _padded(xp, X4, w):
+    """X4 (N, H, W, C) with PH zero rows and PW zero columns of pixels around each image."""
+    N, H, W, C = X4.shape
+    if w.PH:
+        rows = xp.zeros((N, w.PH, W, C))
+        X4 = xp.concatenate([rows, X4, rows], axis=1)
+    if w.PW:
+        cols = xp.zeros((N, H + 2 * w.PH, w.PW, C))
+        X4 = xp.concatenate([cols, X4, cols], axis=2)
+    return X4
+
+
+def im2col_array(xp, X, w):
+    """The windows of X, one a row, by strided slices of the padded images."""
+    C = w.C
+    X4 = _padded(xp, xp.reshape(X, (-1, w.H, w.W, C)), w)
+    OH, OW = w.OH, w.OW
+    pieces = [X4[:, i:i + w.SH * (OH - 1) + 1:w.SH, j:j + w.SW * (OW - 1) + 1:w.SW, :]
+              for i in range(w.KH) for j in range(w.KW)]
+    return xp.reshape(xp.stack(pieces, axis=3), (-1, w.KH * w.KW * C))
+
+
+def _spread(xp, A, axis, stride, start, length):
+    """A along `axis` placed at start, start + stride, ... of a zero array `length` long."""
+    if stride > 1:
+        shape = list(A.shape)
+        gaps = xp.zeros(shape[:axis + 1] + [stride - 1] + shape[axis + 1:])
+        A = xp.concatenate([xp.expand_dims(A, axis + 1), gaps], axis=axis + 1)
+        shape[axis] *= stride
+        A = xp.reshape(A, shape)
+        A = A[(slice(None),) * axis + (slice(0, shape[axis] - stride + 1),)]
+    before = list(A.shape)
+    before[axis] = start
+    after = list(A.shape)
+    after[axis] = length - start - A.shape[axis]
+    return xp.concatenate([xp.zeros(before), A, xp.zeros(after)], axis=axis)
+
+
+def col2im_array(xp, G, w, c_out):
+    """Every window entry of G added onto its pixel; the padding cut off; c_out columns."""
+    C = w.C
+    G6 = xp.reshape(G, (-1, w.OH, w.OW, w.KH, w.KW, C))
+    Hp, Wp = w.H + 2 * w.PH, w.W + 2 * w.PW
+    total = 0.0
+    for i in range(w.KH):
+        for j in range(w.KW):
+            piece = _spread(xp, G6[:, :, :, i, j, :], 1, w.SH, i, Hp)
+            total = total + _spread(xp, piece, 2, w.SW, j, Wp)
+    images = total[:, w.PH:w.PH + w.H, w.PW:w.PW + w.W, :]
+    return xp.reshape(images, (-1, c_out))
+
+
+def blockmax_array(xp, P, g):
+    return xp.max(xp.reshape(P, (P.shape[0], g, P.shape[1] // g)), axis=1)
+
+
+# ---- the generated module's helpers (sliding_window_view, no loop over pixels) ----------------
+IM2COL_HELPER = '''
+def _im2col(X, C, H, W, KH, KW, SH, SW, PH, PW):
+    """The KH x KW windows (stride SH, SW; zero padding PH, PW) of the C-channel images whose
+    entries X holds in (n, h, w, c) order, one window a row, columns in (i, j, c) order."""
+    X4 = X.reshape(-1, H, W, C)
+    if (KH, KW, SH, SW, PH, PW) == (H, W, 1, 1, 0, 0):
+        return X4.reshape(X4.shape[0], -1)
+    if PH or PW:
+        X4 = np.pad(X4, ((0, 0), (PH, PH), (PW, PW), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(X4, (KH, KW), axis=(1, 2))[:, ::SH, ::SW]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, KH * KW * C)
+'''
+
+COL2IM_HELPER = '''
+def _col2im(G, C, H, W, KH, KW, SH, SW, PH, PW, C_out):
+    """The adjoint of _im2col: each window entry of G added onto the pixel it was read from."""
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    G6 = G.reshape(-1, OH, OW, KH, KW, C)
+    if (KH, KW, SH, SW, PH, PW) == (H, W, 1, 1, 0, 0):
+        return G.reshape(-1, C_out)
+    X4 = np.zeros((G6.shape[0], H + 2 * PH, W + 2 * PW, C), dtype=G.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW] += G6[:, :, :, i, j]
+    return X4[:, PH:PH + H, PW:PW + W].reshape(-1, C_out)
+'''
+
+BLOCKMAX_HELPER = '''
+def _blockmax(P, g):
+    """The entrywise maximum over the g column blocks of P."""
+    return P.reshape(P.shape[0], g, -1).max(axis=1)
+'''
+
+Im2col.helper = IM2COL_HELPER
+Col2im.helper = COL2IM_HELPER
+BlockMax.helper = BLOCKMAX_HELPER
