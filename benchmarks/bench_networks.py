@@ -1,87 +1,120 @@
-"""Deep tanh networks: generated forward+backward vs hand-written NumPy, the matmul floor, and
-PyTorch / JAX when installed. Run by hand:
+"""Generated forward+backward against hand-written NumPy, the GEMM floor and the peers, measured
+the way a user runs it. Run by hand:
 
-    python benchmarks/bench_networks.py [--repeat 20] [--only wide|deep]
+    python benchmarks/bench_networks.py [--repeat-scale 1.0] [--only seed,wide,deep_tanh,deep_relu]
 
-Two networks, each dense layers with biases and tanh between them, sum-of-squares loss:
+Four networks, sum-of-squares loss, float64 and float32:
 
-    wide   3 layers, 1024 wide, batch N = 512
-    deep  20 layers,   64 wide, batch N = 256
+    seed        the seed 000 net: 64 x 1000 -> 100 -> 10, relu, no biases
+    wide        3 dense layers 1024 wide with biases, tanh, N = 512
+    deep_tanh   20 dense layers 64 wide with biases, tanh, N = 256
+    deep_relu   20 dense layers 64 wide with biases, relu, N = 256
 
-For each, float64 then float32, the median time of one forward+backward pass (loss and every
-gradient) for:
+The parent process generates each network's module with codegen (SymPy and matcalc loaded) and
+writes it to a temporary directory; nothing is timed there. Each library set is then timed in a
+fresh child process of its own, so that one library's allocator and threads do not load another:
 
-    generated          codegen.compile(net), called as value_and_grad (input checks included)
-    generated f+b      the generated module's forward and backward, without value_and_grad's
-                       shape and dtype handling
-    hand NumPy         the same network written by hand as a person would (`1 - a * a` for tanh')
-    matmul floor       only the matrix products of the same forward and backward passes
-    torch eager        PyTorch CPU autograd, one thread (when importable)
-    jax jit            jax.jit(jax.value_and_grad(loss)) (when importable)
+    numpy   imports NumPy and the generated modules only, as a user's training script imports a
+            generated module: the headline ratios to hand NumPy
+    peers   the same NumPy cases again, with PyTorch eager + autograd (one thread),
+            jax.jit(jax.value_and_grad) and HIPS autograd (grad of an autograd.numpy loss), each
+            in its own idiomatic code, whichever of them is importable
 
-Ratios are to hand NumPy, all measured in the same run. BLAS is single-threaded: the
-environment variables are set before NumPy is imported. Gradients are checked against the
-hand-written ones before timing.
+Cases, timed in interleaved rounds (benchmarks/timing.py), medians, CPU time beside wall time:
+
+    hand NumPy      the network written by hand as a careful person would (the ratio's base):
+                    saved activations, 1 - a*a for tanh', the mask (a > 0) for relu'
+    generated       the module's value_and_grad (input checks and answers in the caller's dtype)
+    generated f+b   the module's forward then backward(**saved)
+    GEMM floor      only the matrix products of the same forward and backward passes
+
+Every case's gradients are checked against hand NumPy's before timing. BLAS is single-threaded
+(the thread variables are set before NumPy loads); each child prints the BLAS library and kernel
+in use (threadpoolctl) and OPENBLAS_CORETYPE when it is set.
 """
+import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-            "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS"):
-    os.environ[var] = "1"
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1")
-
-import argparse  # noqa: E402
-
-
-import numpy as np  # noqa: E402
-
-from timing import median_times  # noqa: E402
-
-import codegen  # noqa: E402
-from matcalc import nn  # noqa: E402
-
+HERE = os.path.dirname(os.path.abspath(__file__))
 NETWORKS = {
-    "wide": dict(layers=3, width=1024, N=512, repeat=15),
-    "deep": dict(layers=20, width=64, N=256, repeat=300),
+    "seed": dict(sizes=(1000, 100, 10), activation="relu", bias=False, N=64, repeat=300),
+    "wide": dict(sizes=(1024,) * 4, activation="tanh", bias=True, N=512, repeat=15),
+    "deep_tanh": dict(sizes=(64,) * 21, activation="tanh", bias=True, N=256, repeat=300),
+    "deep_relu": dict(sizes=(64,) * 21, activation="relu", bias=True, N=256, repeat=300),
 }
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
 
 
-def spec(layers, width):
-    return " tanh ".join([f"dense({width},{width})"] * layers)
+def spec(sizes, activation, bias):
+    flag = "" if bias else ",bias=false"
+    return f" {activation} ".join(f"dense({a},{b}{flag})" for a, b in zip(sizes, sizes[1:]))
 
 
-def init(layers, width, N, dtype, seed=0):
+# ---- the parent: generate the modules -------------------------------------------------------------
+def generate(directory, only):
+    import matcalc.api  # noqa: F401
+    import codegen
+    from matcalc import nn
+    for label, cfg in NETWORKS.items():
+        if label in only:
+            net = nn.from_spec(spec(cfg["sizes"], cfg["activation"], cfg["bias"]), loss="sse")
+            with open(os.path.join(directory, f"gen_{label}.py"), "w") as f:
+                f.write(codegen.numpy_source(net, name=f"gen_{label}"))
+
+
+def child(libraries, directory, only, scale):
+    env = dict(os.environ, **{v: "1" for v in THREAD_VARIABLES})
+    env.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    p = subprocess.run([sys.executable, __file__, "--child", libraries, directory, ",".join(only),
+                        str(scale)], env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"the {libraries} process failed:\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ---- the children: the cases ----------------------------------------------------------------------
+def init(np, sizes, bias, N, dtype, seed=0):
     rng = np.random.default_rng(seed)
-    params = {}
-    for k in range(1, layers + 1):
-        params[f"W{k}"] = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(dtype)
-        params[f"b{k}"] = (0.1 * rng.standard_normal(width)).astype(dtype)
-    X = rng.standard_normal((N, width)).astype(dtype)
-    Y = rng.standard_normal((N, width)).astype(dtype)
-    return X, Y, params
+    Ws = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
+    bs = [(0.1 * rng.standard_normal(b)).astype(dtype) for b in sizes[1:]] if bias else []
+    X = rng.standard_normal((N, sizes[0])).astype(dtype)
+    Y = rng.standard_normal((N, sizes[-1])).astype(dtype)
+    return X, Y, Ws, bs
 
 
-# ---- the same network by hand ---------------------------------------------------------------------
-def hand_numpy(X, Y, Ws, bs):
-    """Forward and backward as a person writes them: saved activations, 1 - a*a for tanh'."""
-    A = [X]
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        A.append(np.tanh(A[-1] @ W + b))
-    y_pred = A[-1] @ Ws[-1] + bs[-1]
-    diff = y_pred - Y
-    loss = np.sum(diff * diff)
-    g = 2.0 * diff
-    gWs, gbs = [None] * len(Ws), [None] * len(Ws)
-    for k in range(len(Ws) - 1, -1, -1):
-        gWs[k] = A[k].T @ g
-        gbs[k] = g.sum(axis=0)
-        if k > 0:
-            g = (g @ Ws[k].T) * (1.0 - A[k] * A[k])
-    return loss, gWs, gbs
+def hand_numpy(np, activation):
+    """Forward and backward as a person writes them (the base of every ratio)."""
+    def run(X, Y, Ws, bs):
+        A = [X]
+        for k, W in enumerate(Ws[:-1]):
+            Z = A[-1] @ W
+            if bs:
+                Z += bs[k]
+            A.append(np.tanh(Z) if activation == "tanh" else np.maximum(Z, 0.0))
+        diff = A[-1] @ Ws[-1]
+        if bs:
+            diff += bs[-1]
+        diff -= Y
+        loss = np.sum(diff * diff)
+        g = 2.0 * diff
+        gWs, gbs = [None] * len(Ws), [None] * len(bs)
+        for k in range(len(Ws) - 1, -1, -1):
+            gWs[k] = A[k].T @ g
+            if bs:
+                gbs[k] = g.sum(axis=0)
+            if k > 0:
+                g = g @ Ws[k].T
+                g *= (1.0 - A[k] * A[k]) if activation == "tanh" else (A[k] > 0)
+        return loss, gWs, gbs
+    return run
 
 
-def matmul_floor(X, Y, Ws, bs):
+def gemm_floor(X, Y, Ws, bs):
     """Only the matrix products of the same forward and backward passes: L forward, 2L - 1 back."""
     A = [X]
     for W in Ws[:-1]:
@@ -95,13 +128,10 @@ def matmul_floor(X, Y, Ws, bs):
     return out
 
 
-# ---- peers ------------------------------------------------------------------------------------------
-def torch_peer(X, Y, Ws, bs):
-    try:
-        import torch
-    except ImportError:
-        return None
+def torch_peer(X, Y, Ws, bs, activation):
+    import torch
     torch.set_num_threads(1)
+    act = torch.tanh if activation == "tanh" else torch.relu
     tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
     tW = [torch.from_numpy(W.copy()).requires_grad_() for W in Ws]
     tb = [torch.from_numpy(b.copy()).requires_grad_() for b in bs]
@@ -110,27 +140,30 @@ def torch_peer(X, Y, Ws, bs):
         for p in tW + tb:
             p.grad = None
         a = tX
-        for W, b in zip(tW[:-1], tb[:-1]):
-            a = torch.tanh(a @ W + b)
-        loss = ((a @ tW[-1] + tb[-1] - tY) ** 2).sum()
+        for k, W in enumerate(tW):
+            a = a @ W + tb[k] if tb else a @ W
+            if k < len(tW) - 1:
+                a = act(a)
+        loss = ((a - tY) ** 2).sum()
         loss.backward()
         return loss.item(), [p.grad.numpy() for p in tW], [p.grad.numpy() for p in tb]
     return run
 
 
-def jax_peer(X, Y, Ws, bs):
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        return None
+def jax_peer(X, Y, Ws, bs, activation):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
     jax.config.update("jax_enable_x64", X.dtype == np.float64)
+    act = jnp.tanh if activation == "tanh" else jax.nn.relu
 
     def loss(Ws, bs, X, Y):
         a = X
-        for W, b in zip(Ws[:-1], bs[:-1]):
-            a = jnp.tanh(a @ W + b)
-        return jnp.sum((a @ Ws[-1] + bs[-1] - Y) ** 2)
+        for k, W in enumerate(Ws):
+            a = a @ W + bs[k] if bs else a @ W
+            if k < len(Ws) - 1:
+                a = act(a)
+        return jnp.sum((a - Y) ** 2)
     vg = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
     jW, jb, jX, jY = [jnp.asarray(W) for W in Ws], [jnp.asarray(b) for b in bs], jnp.asarray(X), \
         jnp.asarray(Y)
@@ -141,74 +174,146 @@ def jax_peer(X, Y, Ws, bs):
     return run
 
 
-# ---- timing -----------------------------------------------------------------------------------------
-def check(name, result, reference, rtol):
+def autograd_peer(X, Y, Ws, bs, activation):
+    import autograd
+    import autograd.numpy as anp
+    act = anp.tanh if activation == "tanh" else (lambda z: anp.maximum(z, 0.0))
+
+    def loss(Ws, bs):
+        a = X
+        for k, W in enumerate(Ws):
+            a = anp.dot(a, W) + bs[k] if bs else anp.dot(a, W)
+            if k < len(Ws) - 1:
+                a = act(a)
+        return anp.sum((a - Y) ** 2)
+    vg = autograd.value_and_grad(loss, argnum=(0, 1)) if bs else None
+    g_only = autograd.value_and_grad(lambda Ws: loss(Ws, []))
+
+    def run():
+        if bs:
+            value, (gW, gb) = vg(list(Ws), list(bs))
+            return value, gW, gb
+        value, gW = g_only(list(Ws))
+        return value, gW, []
+    return run
+
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    parts = [f"{i.get('internal_api')} {i.get('version')} kernel {i.get('architecture')}, "
+             f"{i.get('num_threads')} thread(s)" for i in threadpool_info() if i.get("user_api") == "blas"]
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    return "; ".join(parts) + (f"; OPENBLAS_CORETYPE={core}" if core else "")
+
+
+def worst_difference(np, result, reference):
     loss, gWs, gbs = result
     ref_loss, ref_gWs, ref_gbs = reference
-    worst = abs(loss - ref_loss) / abs(ref_loss)
+    worst = abs(float(loss) - float(ref_loss)) / abs(float(ref_loss))
     for a, b in zip(list(gWs) + list(gbs), list(ref_gWs) + list(ref_gbs)):
-        worst = max(worst, np.max(np.abs(np.ravel(a) - np.ravel(b))) / np.max(np.abs(b)))
-    if worst > rtol:
-        raise SystemExit(f"{name}: gradients differ from hand NumPy (relative {worst:.1e})")
+        worst = max(worst, float(np.max(np.abs(np.ravel(a) - np.ravel(b))) / np.max(np.abs(b))))
+    return worst
 
 
-def bench(label, layers, width, N, repeat):
-    net = nn.from_spec(spec(layers, width), loss="sse")
-    fn = codegen.compile(net, name=label)
-    wnames = [f"W{k}" for k in range(1, layers + 1)]
-    bnames = [f"b{k}" for k in range(1, layers + 1)]
-    print(f"\n{label}: {layers} dense layers {width} wide, tanh, biases, N={N}; "
-          f"median of {repeat}")
-    print(f"  {'':<16}" + "".join(f"{d + ': wall, ratio, CPU':>34}" for d in ("float64", "float32")))
-    rows = {}
-    for dtype in (np.float64, np.float32):
-        X, Y, params = init(layers, width, N, dtype)
-        Ws, bs = [params[w] for w in wnames], [params[b] for b in bnames]
-        args = dict(X=X, Y=Y, **params)
-        fwd_args = [args[s] for s in fn.forward.__code__.co_varnames[:fn.forward.__code__.co_argcount]]
+def run_child(libraries, directory, only, scale):
+    import importlib
+    import resource
+    import numpy as np
+    sys.path.insert(0, HERE)
+    sys.path.insert(0, directory)
+    from timing import median_times
+    out = {"blas": None, "modules": sorted(m for m in ("torch", "jax", "autograd", "sympy", "matcalc")
+                                           if m in sys.modules), "rows": {}}
+    for label in only:
+        cfg = NETWORKS[label]
+        gen = importlib.import_module(f"gen_{label}")
+        L = len(cfg["sizes"]) - 1
+        wnames = [f"W{k}" for k in range(1, L + 1)]
+        bnames = [f"b{k}" for k in range(1, L + 1)] if cfg["bias"] else []
+        for dtype in (np.float64, np.float32):
+            X, Y, Ws, bs = init(np, cfg["sizes"], cfg["bias"], cfg["N"], dtype)
+            args = dict(X=X, Y=Y, **dict(zip(wnames, Ws)), **dict(zip(bnames, bs)))
+            hand = hand_numpy(np, cfg["activation"])
 
-        def generated():
-            loss, g = fn(**args)
-            return loss, [g[w] for w in wnames], [g[b] for b in bnames]
+            def generated():
+                loss, g = gen.value_and_grad(**args)
+                return loss, [g[w] for w in wnames], [g[b] for b in bnames]
 
-        def generated_fb():
-            loss, saved = fn.forward(*fwd_args)
-            return loss, fn.backward(**saved)
+            def generated_fb():
+                loss, saved = gen.forward(**args)
+                grads = gen.backward(**saved)
+                return loss, grads[::2] if bnames else grads, grads[1::2] if bnames else []
 
-        cases = {"generated": generated, "generated f+b": generated_fb,
-                 "hand NumPy": lambda: hand_numpy(X, Y, Ws, bs),
-                 "matmul floor": lambda: matmul_floor(X, Y, Ws, bs)}
-        for peer, make in (("torch eager", torch_peer), ("jax jit", jax_peer)):
-            run = make(X, Y, Ws, bs)
-            if run is not None:
-                cases[peer] = run
-        reference = hand_numpy(X, Y, Ws, bs)
-        rtol = 1e-10 if dtype == np.float64 else 1e-3
-        for name in ("generated", "torch eager", "jax jit"):
-            if name in cases:
-                check(name, cases[name](), reference, rtol)
-        times = median_times(cases, repeat)
-        base = times["hand NumPy"][0]
-        for name, (t, c) in times.items():
-            rows.setdefault(name, []).append(f"{t * 1e3:9.3f} ms {t / base:5.2f}x {c * 1e3:9.3f} ms")
-    for name, cells in rows.items():
-        print(f"  {name:<16}" + "".join(f"{c:>34}" for c in cells))
+            cases = {"hand NumPy": lambda: hand(X, Y, Ws, bs), "generated": generated,
+                     "generated f+b": generated_fb, "GEMM floor": lambda: gemm_floor(X, Y, Ws, bs)}
+            if libraries == "peers":
+                for name, make in (("torch eager", torch_peer), ("jax jit", jax_peer),
+                                   ("autograd", autograd_peer)):
+                    try:
+                        cases[name] = make(X, Y, Ws, bs, cfg["activation"])
+                    except ImportError:
+                        pass
+            reference = hand(X, Y, Ws, bs)
+            rtol = 1e-9 if dtype == np.float64 else 2e-3
+            for name, fn in cases.items():
+                if name != "GEMM floor":
+                    worst = worst_difference(np, fn(), reference)
+                    if worst > rtol:
+                        raise SystemExit(f"{label} {name}: gradients differ from hand NumPy ({worst:.1e})")
+            dt = np.dtype(dtype).name
+            if dtype == np.float32:
+                g = generated()
+                assert all(a.dtype == np.float32 for a in g[1] + g[2]), "float32 in, float32 out"
+            repeat = max(5, int(cfg["repeat"] * scale))
+            times = median_times(cases, repeat)
+            out["rows"].setdefault(label, {})[dt] = times
+    out["blas"] = blas_info()
+    out["modules"] = sorted(m for m in ("torch", "jax", "autograd", "sympy", "matcalc")
+                            if m in sys.modules)
+    out["maxrss_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def report(title, result, only):
+    print(f"\n## {title}: BLAS {result['blas']}; modules loaded besides NumPy: "
+          f"{', '.join(result['modules']) or 'none'}")
+    for label in only:
+        cfg = NETWORKS[label]
+        rows = result["rows"][label]
+        print(f"\n{label}: {spec(cfg['sizes'], cfg['activation'], cfg['bias'])[:60]}..., N={cfg['N']}")
+        print("| | float64 wall | ratio | CPU | float32 wall | ratio | CPU |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for name in rows["float64"]:
+            cells = []
+            for dt in ("float64", "float32"):
+                wall, cpu = rows[dt][name]
+                base = rows[dt]["hand NumPy"][0]
+                cells += [f"{wall * 1e3:.3f} ms", f"{wall / base:.2f}x", f"{cpu * 1e3:.3f} ms"]
+            print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=None, help="timings per case (median)")
-    parser.add_argument("--only", choices=sorted(NETWORKS), default=None)
+    parser.add_argument("--repeat-scale", type=float, default=1.0, help="scale the rounds per case")
+    parser.add_argument("--only", default=",".join(NETWORKS))
+    parser.add_argument("--no-peers", action="store_true", help="only the NumPy-only process")
     args = parser.parse_args()
-    print(f"NumPy {np.__version__}; single-threaded BLAS; times are medians, ratios to hand NumPy")
-    for label, cfg in NETWORKS.items():
-        if args.only and label != args.only:
-            continue
-        cfg = dict(cfg)
-        if args.repeat:
-            cfg["repeat"] = args.repeat
-        bench(label, **cfg)
+    only = args.only.split(",")
+    with tempfile.TemporaryDirectory() as directory:
+        generate(directory, only)
+        report("NumPy-only process (the headline)", child("numpy", directory, only, args.repeat_scale),
+               only)
+        if not args.no_peers:
+            report("process with the peers loaded", child("peers", directory, only, args.repeat_scale),
+                   only)
 
 
 if __name__ == "__main__":
-    main()
+    if "--child" in sys.argv:
+        i = sys.argv.index("--child")
+        run_child(sys.argv[i + 1], sys.argv[i + 2], sys.argv[i + 3].split(","), float(sys.argv[i + 4]))
+    else:
+        main()

@@ -125,6 +125,29 @@ def test_relu_keeps_only_its_activation():
     saved = [a.arg for a in defs["backward"].args.args]
     assert not any(name.startswith("Z") for name in saved), saved     # Z1.. are not kept
     assert "A1 = np.maximum(Z1, 0.0, out=Z1)" in src and "(A1 > 0)" in src, src
+    # the bias is added into the product's new buffer, the residual into the output's
+    assert "Z1 = X @ W1\n    Z1 = np.add(Z1, b1.T, out=Z1)" in src, src
+    assert "y_pred_minus_Y = np.subtract(y_pred, Y, out=y_pred)" in src, src
+
+
+def test_in_place_forms_compute_the_same_values():
+    """The in-place statements (out=) give the gradients of the plain formulas, and leave the
+    caller's arrays untouched, through a network with every form in it."""
+    net = nn.from_spec("dense(6,5) relu dense(5,5) tanh dense(5,3)")
+    fn = codegen.compile(net)
+    rng = np.random.default_rng(7)
+    values = {"X": rng.standard_normal((4, 6)), "Y": rng.standard_normal((4, 3))}
+    for name, p in net.parameters.items():
+        values[name] = rng.standard_normal(tuple(int(d) for d in p.shape))
+    before = {k: v.copy() for k, v in values.items()}
+    loss, grads = fn(**values)
+    for k, v in values.items():
+        np.testing.assert_array_equal(v, before[k])
+    d = mc.grad(net.loss_expr, list(net.parameters.values()))
+    sizes = {"N": 4}
+    for name, G in d.results.items():
+        want = mc.evaluate(G, values, sizes=sizes)
+        np.testing.assert_allclose(np.reshape(grads[name], np.shape(want)), want, rtol=1e-10)
 
 
 # ---- float32 end to end ------------------------------------------------------------------------

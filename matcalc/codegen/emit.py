@@ -19,7 +19,8 @@ from ..printing.base import ADD
 from ..printing.text import TextPrinter
 from .numpy_printer import NumpyPrinter
 from .schedule import Line
-from .passes import buffer_operand, drop_dead, in_place, is_alias, release, saved as saved_names
+from .passes import buffer_operand, drop_dead, in_place, is_alias, product_then_add, release, \
+    saved as saved_names
 
 INDENT = "    "
 VERSION = "0.2.0"
@@ -160,8 +161,11 @@ class ModuleWriter:
         if line.accumulate:
             negative = ops.is_negative_term(e) if ops.is_matrix(e) else e.could_extract_minus_sign()
             term = ops.neg(e) if negative else e
-            text, prec = p.full(term)
             reads = set(p.names_in(term)) | {line.target}
+            if line.out == line.target:        # into the target's own new buffer
+                ufunc = "np.subtract" if negative else "np.add"
+                return f"{line.target} = {ufunc}({line.target}, {p.p(term)[0]}, out={line.target})", reads
+            text, prec = p.full(term)
             if prec <= ADD:
                 text = f"({text})"
             text = f"{line.target} = {line.target} {'-' if negative else '+'} {text}"
@@ -173,11 +177,12 @@ class ModuleWriter:
         elif line.out is not None:
             operand, ufunc, constants = buffer_operand(e, names)
             reads = {line.out} | {n for a in dag.children(e) if a is not operand for n in p.names_in(a)}
-            if ufunc == "np.multiply":
+            if ufunc in ("np.multiply", "np.add", "np.subtract"):
                 other = [a for a in e.args if a is not operand][0]
                 is_mask = getattr(other, "name", None) == "step" and other not in names
+                other = ops.neg(other) if ufunc == "np.subtract" else other
                 other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
-                text = f"{line.target} = np.multiply({line.out}, {other_text}, out={line.out})"
+                text = f"{line.target} = {ufunc}({line.out}, {other_text}, out={line.out})"
             else:
                 text = f"{line.target} = {ufunc}({line.out}{constants}, out={line.out})"
         else:
@@ -277,6 +282,11 @@ def gradient_module(sched, title, name="f"):
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
     s.forward = drop_dead(s.forward, set(s.saved) | {s.value})
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
+    s.forward = product_then_add(s.forward, w.printer)
+    s.backward = product_then_add(s.backward, w.printer)
+    for line in s.forward + s.backward:
+        if line.text is None:
+            w.render(line)
     for lines, live in ((s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))):
         for line in in_place(lines, s.names, w.printer, live, s.inputs):
             if line.out is not None:

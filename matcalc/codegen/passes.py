@@ -6,6 +6,7 @@ liveness, and in-place reuse of buffers.
 * `drop_dead`: a line whose target no later line reads and no function returns is removed.
 * `saved`: the forward names backward reads (what `forward` returns beside the value).
 * `release`: the names no later line reads are deleted after their last use (`del`).
+* `product_then_add`: `Z = X @ W + b.T` adds into the product's new buffer.
 * `in_place`: a line `t = np.tanh(a)` or `t = a * b` may write into `a`'s buffer
   (`np.tanh(a, out=a)`) only when a is *fresh* (computed by this function as a new array of
   t's shape, not an input, not a view) and *dead* (no later line of this function reads it or
@@ -13,6 +14,7 @@ liveness, and in-place reuse of buffers.
   no buffer is ever overwritten while something still needs it.
 """
 import re
+from dataclasses import replace
 
 from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul
 
@@ -127,7 +129,33 @@ def buffer_operand(expr, names):
         for a in expr.args:
             if a in names:
                 return a, "np.multiply", ""
+    if isinstance(expr, MatAdd) and len(expr.args) == 2:
+        for a, b in (expr.args, expr.args[::-1]):
+            if a in names:
+                return a, "np.subtract" if ops.is_negative_term(b) else "np.add", ""
     return None
+
+
+def product_then_add(lines, printer):
+    """`Z = X @ W + b.T` as `Z = X @ W` and then `Z = np.add(Z, b.T, out=Z)`: the sum goes into
+    the product's new buffer instead of a third array (what a person writes as Z += b). Only for
+    a line whose value is a sum with a product term of the sum's full shape; the second line
+    is an accumulating line with out= its own target."""
+    out = []
+    for line in lines:
+        product = None
+        if isinstance(line.expr, MatAdd) and not line.accumulate and line.out is None:
+            product = next((t for t in line.expr.args if isinstance(t, MatMul) and
+                            len(ops.split_coeff(t)[1]) > 1 and ops.split_coeff(t)[0] == 1 and
+                            tuple(t.shape) == tuple(line.expr.shape) and printer.is_full(t)), None)
+        if product is None:
+            out.append(line)
+            continue
+        rest = ops.add(*[t for t in line.expr.args if t is not product])
+        out.append(replace(line, expr=product, text=None, reads=None))
+        out.append(replace(line, expr=rest, accumulate=True, out=line.target, text=None, reads=None,
+                           node=None))
+    return out
 
 
 def release(lines, live_out, keep=()):
