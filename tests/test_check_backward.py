@@ -35,6 +35,7 @@ def test_seed001_as_printed_names_the_relu_backward():
     assert "so grad_h = grad_h_relu*step(h)" in text
     names = [f.quantity.name for f in report.findings if f.ok]
     assert names == ["h", "h_relu", "y_pred", "grad_b2", "grad_W2", "grad_h_relu"]
+    assert repr(report).endswith("first wrong grad_h (elementwise factor)>") and "\n" not in repr(report)
 
 
 def test_seed001_corrected_is_right():

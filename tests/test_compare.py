@@ -65,6 +65,7 @@ def test_a_planted_mistake_is_named(what, case, formula, kind, words):
     assert not c.ok
     assert c.kind == kind, str(c)
     assert words in str(c)
+    assert repr(c) == f"<Comparison {formula} (differs: {kind})>" or len(repr(c)) >= 70
 
 
 def test_a_counterexample_has_sizes_values_both_results_and_the_difference():

@@ -35,6 +35,7 @@ from ..derive.named import symbol_like
 from ..derive.rows import over_names, unique_rules
 from ..errors import MatcalcError
 from ..evaluate import evaluate
+from ..printing import display
 from ..printing.text import to_text
 from . import runner
 from .differences import Evidence, aligned, kind_of, relative
@@ -102,6 +103,12 @@ class BackwardReport:
     def ok(self):
         return self.error is None and self.first_wrong is None and \
             any(f.quantity.role == "backward" and f.yours is not None for f in self.findings)
+
+    def __repr__(self):
+        culprit = self.culprit
+        verdict = "all gradients right" if self.ok else (
+            f"first wrong {culprit[0]} ({culprit[1]})" if culprit else "no gradient found")
+        return display.angle_repr(f"BackwardReport {self.file}: {verdict}")
 
     def __str__(self):
         dims = ", ".join(f"{k}={v}" for k, v in sorted(self.sizes.items()))

@@ -31,6 +31,7 @@ from ..core.rebuild import Substitution
 from ..errors import MatcalcError, ShapeError
 from ..evaluate import evaluate
 from ..notation.parse import parse, source_of
+from ..printing import display
 from ..printing.latex import latex
 from ..printing.text import to_text
 from .. import reference
@@ -55,6 +56,10 @@ class Comparison:
     @property
     def ok(self):
         return self.equal
+
+    def __repr__(self):
+        verdict = "equal" if self.equal else f"differs: {self.kind}"
+        return display.angle_repr(f"Comparison {self.formula} ({verdict})")
 
     def __str__(self):
         head = f"expected {self.formula}: "
