@@ -246,13 +246,15 @@ class NamedDerivation:
 
     def shares(self, group):
         """child -> the sum of the shares this group sends it, over the group owner's adjoint."""
-        members = {id(v) for v in group}
+        if not hasattr(self, "_sent"):           # visit -> [(child, share)], made once
+            self._sent = {}
+            for st in self.program.statements:
+                for expr, visit in st.parts:
+                    self._sent.setdefault(id(visit), []).append((st.target.arg, expr))
         out = {}
-        for st in self.program.statements:
-            for expr, visit in st.parts:
-                if id(visit) in members:
-                    child = st.target.arg
-                    out[child] = ops.add(out[child], expr) if child in out else expr
+        for v in group:
+            for child, expr in self._sent.get(id(v), ()):
+                out[child] = ops.add(out[child], expr) if child in out else expr
         return out
 
 
@@ -316,21 +318,22 @@ def note_text(note):
 
 def expanded_results(d):
     """(name, the simplified gradient written out) for the results short enough to print."""
-    out = []
+    out, sizes = [], {}
     for x in d.variables:
         G = d.results[x.name]
-        if tree_size(G, SHORT) <= SHORT:          # never print a DAG that unfolds too far
+        if tree_size(G, SHORT, sizes) <= SHORT:   # never print a DAG that unfolds too far
             text = to_text(G)
             if len(text) <= SHORT:
                 out.append((x.name, text))
     return out
 
 
-def tree_size(e, cap):
-    """The number of nodes e has written out as a tree, counted over the DAG (capped)."""
-    size = {}
-    for n in dag.postorder(e):
-        size[n] = min(cap + 1, 1 + sum(size[k] for k in dag.children(n)))
+def tree_size(e, cap, size):
+    """The number of nodes e has written out as a tree, counted over the DAG (capped); size is
+    a memo shared by the calls of one derivation."""
+    for n in dag.postorder(e, lambda m: () if m in size else dag.children(m)):
+        if n not in size:
+            size[n] = min(cap + 1, 1 + sum(size[k] for k in dag.children(n)))
     return size[e]
 
 
