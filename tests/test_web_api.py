@@ -1,6 +1,7 @@
 """The JSON API of `matcalc serve`, through a real server on a free loopback port: answers,
 errors at their column, the size, time and memory limits, the security headers, escaping."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import pytest
 
 import matcalc as mc
 from matcalc.web.examples import EXAMPLES
-from matcalc.web.server import CSP, MAX_BODY, Server
+from matcalc.web.limits import MAX_BODY
+from matcalc.web.server import CSP, Server
 
 TIME_LIMIT = 3.0
 MEMORY_LIMIT = 512 * 1024 ** 2
@@ -224,6 +226,25 @@ def test_serve_command_prints_its_address_and_serves():
         assert url, line
         with urllib.request.urlopen(url.group(1), timeout=30) as response:
             assert b"<title>matcalc" in response.read()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_serve_open_opens_the_page_in_the_browser(tmp_path):
+    """--open hands the address to the user's browser ($BROWSER, as the webbrowser module reads)."""
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser.py"
+    browser.write_text("import pathlib, sys\npathlib.Path(sys.argv[2]).write_text(sys.argv[1])\n")
+    env = {**os.environ, "BROWSER": f"{sys.executable} {browser} %s {opened}"}
+    process = subprocess.Popen([sys.executable, "-m", "matcalc", "serve", "--open"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().split()[2]
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text() == url
     finally:
         process.terminate()
         process.wait(10)

@@ -128,6 +128,12 @@ def test_trace_gradient_rendered_with_steps_check_and_code(page, artifacts, tmp_
     assert "relative error" in page.inner_text("#check") and page.inner_text("#check").endswith("ok")
     assert page.input_value("#latex").startswith(r"\begin{aligned}")
     page.screenshot(path=str(artifacts / "trace_gradient.png"), full_page=True)
+    # the copy buttons put the LaTeX and the code on the clipboard
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("#copy-latex")
+    assert page.evaluate("navigator.clipboard.readText()") == page.input_value("#latex")
+    page.click("#copy-code")
+    assert page.evaluate("navigator.clipboard.readText()") == page.text_content("#code")
     # the downloaded code runs and equals the gradient the page shows
     name, module = downloaded_module(page, tmp_path)
     assert name == "matcalc_gradient.py"

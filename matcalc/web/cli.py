@@ -4,10 +4,11 @@
 
 Prints the address, serves until Ctrl-C, then prints one line and exits with 0.
 """
+import sys
 import webbrowser
 
 from ..errors import MatcalcError
-from .worker import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
+from .limits import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, DEFAULT_WORKERS
 
 
 def add_parser(subparsers):
@@ -20,8 +21,8 @@ def add_parser(subparsers):
     c.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT // 1024 ** 2,
                    metavar="MB", help="memory one derivation may use, in MB (default "
                                       f"{DEFAULT_MEMORY_LIMIT // 1024 ** 2})")
-    c.add_argument("--workers", type=int, default=2,
-                   help="derivations that run at once (default 2)")
+    c.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"derivations that run at once (default {DEFAULT_WORKERS})")
     return c
 
 

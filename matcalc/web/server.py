@@ -34,15 +34,11 @@ from ..nn import LOSSES, activation_names
 from ..notation.structural import DIMENSION_FUNCTIONS, STRUCTURAL
 from .examples import EXAMPLES
 from .request import KINDS
-from .worker import (
-    DEFAULT_MEMORY_LIMIT,
-    DEFAULT_TIME_LIMIT,
-    derive_limited,
-    start_fork_server,
-)
+from .limits import (DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, DEFAULT_WORKERS, MAX_BODY,
+                     QUEUE_WAIT)
+from .worker import derive_limited, start_fork_server
 
 HOST = "127.0.0.1"
-MAX_BODY = 256 * 1024
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".woff2": "font/woff2",
@@ -176,7 +172,7 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, port=0, time_limit=DEFAULT_TIME_LIMIT, memory_limit=DEFAULT_MEMORY_LIMIT,
-                 workers=2, queue_wait=60.0, log=None):
+                 workers=DEFAULT_WORKERS, queue_wait=QUEUE_WAIT, log=None):
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.time_limit, self.memory_limit = time_limit, memory_limit

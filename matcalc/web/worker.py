@@ -24,9 +24,8 @@ import numpy as np
 
 from ..errors import MatcalcError
 from .answer import answer
+from .limits import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
 
-DEFAULT_TIME_LIMIT = 20.0                 # seconds of wall time for one derivation
-DEFAULT_MEMORY_LIMIT = 2 * 1024 ** 3      # bytes of address space for one worker
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["__main__", "matcalc.web.warm"])   # warm.py: filled caches
