@@ -15,23 +15,24 @@ simplification, the backward program), derive/ (grad, jacobian/hessian/hvp, Deri
 printing/ (text, LaTeX), nn/ (layers, networks, backprop), codegen/ (statements, passes, NumPy).
 """
 import importlib
+import importlib.util
 
 __version__ = "0.2.0"
 
 
 def __getattr__(name):
-    """The public API (matcalc/api.py) and the subpackages, imported on first use."""
+    """The subpackages and modules (`from matcalc import reference`), and the public API
+    (matcalc/api.py), each imported on first use."""
     if name.startswith("__") and name != "__all__":
         raise AttributeError(name)
-    api = importlib.import_module(".api", __name__)
-    if hasattr(api, name):
-        globals().update({n: getattr(api, n) for n in api.__all__})
-        globals()["__all__"] = api.__all__
-        return getattr(api, name)
-    try:
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f".{name}", __name__)
-    except ModuleNotFoundError:
-        raise AttributeError(f"module 'matcalc' has no attribute {name!r}") from None
+    api = importlib.import_module(".api", __name__)
+    if not hasattr(api, name):
+        raise AttributeError(f"module 'matcalc' has no attribute {name!r}")
+    globals().update({n: getattr(api, n) for n in api.__all__})
+    globals()["__all__"] = api.__all__
+    return getattr(api, name)
 
 
 def __dir__():

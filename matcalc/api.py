@@ -15,6 +15,7 @@ from .notation.build import __all__ as _builders
 from .notation.parse import parse
 from .printing.latex import latex
 from .printing.text import to_text
+from . import sympy_printing  # noqa: F401  (SymPy's printing hooks on matcalc's nodes)
 
 
 __all__ = ["parse", "grad", "jacobian", "hessian", "hvp", "to_text", "latex", "evaluate",

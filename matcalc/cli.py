@@ -16,6 +16,7 @@ report says whether the check held).
 import argparse
 import difflib
 import json
+import pathlib
 import re
 import sys
 import warnings
@@ -36,6 +37,7 @@ from .printing.latex import latex
 from .codegen.numpy_printer import NumpyPrinter
 from .core.shapes import is_matrix
 from .notation.parse import source_of
+from .progress import Progress
 from .web import cli as serve_cli      # `matcalc serve` (issue 13)
 from .audit import command as audit_cli  # `matcalc check-backward`, --expect (issue 12)
 
@@ -225,6 +227,9 @@ def build_parser():
     code.add_argument("--batch", default="N")
     code.add_argument("--name", default=None, help="name recorded in the generated module")
     code.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
+    helps = sub.add_parser("help", help="print a topic: " + ", ".join(HELP_TOPICS)
+                           + ", or a command's help (matcalc help grad)")
+    helps.add_argument("topic", nargs="?", default=None)
     serve_cli.add_parser(sub)                  # `matcalc serve` (issue 13)
     audit_cli.add_parser(sub)                  # `matcalc check-backward` (issue 12)
     return p
@@ -239,6 +244,8 @@ def expressions_first(argv):
 
 def run(argv, out):
     args = build_parser().parse_args(expressions_first(list(argv)))
+    if args.command == "help":
+        return print_help(args.topic, out)
     if args.command == "serve":                # `matcalc serve` (issue 13)
         return serve_cli.run(args, out)
     if args.command == "check-backward":       # issue 12
@@ -261,7 +268,8 @@ def run(argv, out):
         return _codegen(args, out)
     f = parse_input(args)
     wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
-    d = DERIVE[args.command](f, wrt, assume=parse_assume(args.assume))
+    with Progress(f"deriving the {TITLES[args.command].lower()}"):
+        d = DERIVE[args.command](f, wrt, assume=parse_assume(args.assume))
     if args.format == "json":
         report = d.check() if args.check else None
         out.write(results_json(d, f, args, report))
@@ -279,6 +287,31 @@ def run(argv, out):
     elif not args.tex:
         print_results(d, f, args, out)
     return _report(d.check(), out) if args.check else 0
+
+
+HELP_TOPICS = {"notation": "notation.md", "cheatsheet": "cheatsheet.md"}
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+
+
+def print_help(topic, out):
+    """`matcalc help notation` prints docs/notation.md; `matcalc help grad` the command's help."""
+    if topic is None:
+        out.write("topics: " + ", ".join(HELP_TOPICS) + "; or a command: matcalc help grad\n")
+        return 0
+    if topic not in HELP_TOPICS:
+        commands = build_parser()._subparsers._group_actions[0].choices
+        if topic in commands:
+            out.write(commands[topic].format_help())
+            return 0
+        close = difflib.get_close_matches(topic, list(HELP_TOPICS) + list(commands), n=2)
+        raise MatcalcError(f"no help on {topic!r}; topics: {', '.join(HELP_TOPICS)} or a command"
+                           + (f"; did you mean {' or '.join(close)}?" if close else ""))
+    path = DOCS / HELP_TOPICS[topic]
+    if not path.exists():
+        raise MatcalcError(f"docs/{HELP_TOPICS[topic]} is not installed with this copy of "
+                           f"matcalc; it is in the source repository")
+    out.write(path.read_text())
+    return 0
 
 
 def _report(report, out):

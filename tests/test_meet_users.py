@@ -147,3 +147,47 @@ def test_cli_errors_teach_in_one_line(argv, says):
 def test_tr_hint_on_stderr():
     r = run("grad", "tr(A*B)", "--wrt", "A", "--shape", "A=n,n", "--shape", "B=n,n")
     assert r.returncode == 0 and "elementwise" in r.stderr
+
+
+# ---- progress, help ---------------------------------------------------------------------------
+class _Terminal:
+    def __init__(self):
+        self.written = []
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.written.append(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_line_only_on_a_terminal_and_only_after_the_delay(monkeypatch):
+    import io
+    import time
+    from matcalc import progress
+    monkeypatch.setattr(progress, "DELAY", 0.05)
+    tty = _Terminal()
+    with progress.Progress("deriving", tty):
+        time.sleep(0.2)
+    assert tty.written[0].startswith("\rmatcalc: deriving ... ") and tty.written[-1] == "\r\033[K"
+    pipe = io.StringIO()
+    with progress.Progress("deriving", pipe):
+        time.sleep(0.2)
+    assert pipe.getvalue() == ""
+    quick = _Terminal()
+    monkeypatch.setattr(progress, "DELAY", 5.0)
+    with progress.Progress("deriving", quick):
+        pass
+    assert quick.written == []
+
+
+@needs_script
+def test_help_topics():
+    assert run("help", "notation").stdout.startswith("# The matcalc notation")
+    assert "matrixcalculus.org" in run("help", "cheatsheet").stdout
+    assert "--syntax" in run("help", "grad").stdout
+    r = run("help", "notatoin")
+    assert r.returncode == 2 and "did you mean notation?" in r.stderr

@@ -23,6 +23,7 @@ This module sits at the bottom of the pipeline: it imports only SymPy, `errors` 
 """
 import sympy as sp
 from sympy.core.symbol import Str
+from sympy.printing.pretty.stringpict import prettyForm
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from . import shape_cache  # noqa: F401  (memoised SymPy shapes; see that module)
@@ -31,14 +32,37 @@ from .intern import canonical
 from .shapes import describe, is_matrix, shape_of
 
 
-class _Printable:
-    """SymPy's str()/repr() of a node SymPy does not know: Name(args)."""
+# matcalc's printers, filled in by matcalc/sympy_printing.py (they import this module, so this
+# module cannot import them): "text" (to_text), "latex", "numpy" (expression -> source).
+PRINTERS = {}
 
-    def _sympystr(self, printer):
+
+class _Printable:
+    """SymPy's printing hooks for a node SymPy does not know, so that str(), sympy.latex,
+    sympy.pretty, Jupyter's default display and sympy.lambdify(..., "numpy") print matcalc's
+    nodes as the notation, matcalc's LaTeX and NumPy do. repr() stays Name(args)."""
+
+    def _sympyrepr(self, printer):
         inner = ", ".join(printer._print(a) for a in self.args)
         return f"{type(self).__name__}({inner})"
 
-    _sympyrepr = _sympystr
+    def _sympystr(self, printer):
+        text = PRINTERS.get("text")
+        return text(self) if text else self._sympyrepr(printer)
+
+    def _latex(self, printer, exp=None):
+        latex = PRINTERS.get("latex")
+        tex = latex(self) if latex else self._sympyrepr(printer)
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    def _pretty(self, printer):
+        return prettyForm(self._sympystr(printer))
+
+    def _numpycode(self, printer):
+        numpy = PRINTERS.get("numpy")
+        if numpy is None:
+            return printer._print_not_supported(self)
+        return numpy(self).replace("np.", printer._module_format("numpy") + ".")
 
 
 def _memo_shape(node, compute):
@@ -85,6 +109,12 @@ class Elementwise(_Printable, MatrixExpr):
 
 
 # ---- elementwise functions of scalars -----------------------------------------------------------
+class _ScalarPrintable:
+    """sigmoid(x), relu(x), ... on scalars: SymPy prints their str itself; LaTeX and NumPy come
+    from matcalc's printers, as for the matrix nodes."""
+    _latex = _Printable._latex
+    _numpycode = _Printable._numpycode
+
 SCALAR_FUNCTIONS = {}
 
 
@@ -94,8 +124,8 @@ def scalar_function(name):
     The registry (functions.py) gives each elementwise record its class from here."""
     cls = SCALAR_FUNCTIONS.get(name)
     if cls is None:
-        cls = SCALAR_FUNCTIONS[name] = type(name, (sp.Function,), {"nargs": 1,
-                                                                  "__module__": __name__})
+        cls = SCALAR_FUNCTIONS[name] = type(name, (_ScalarPrintable, sp.Function),
+                                            {"nargs": 1, "__module__": __name__})
     return cls
 
 
