@@ -4,7 +4,7 @@
     reference.evaluate_text("x.T @ A @ x", {"x": ("n",), "A": ("n", "n")}, {"x": x, "A": A})
 
 What it is. `evaluate_text(text, shapes, values, xp=numpy)` reads expression text in the notation
-of NOTATION.md with `ast.parse(text, mode="eval")`, walks the tree and computes its value with the
+of docs/notation.md with `ast.parse(text, mode="eval")`, walks the tree and computes its value with the
 array module `xp` (NumPy, or `autograd.numpy` so that HIPS autograd can differentiate the text as
 the user typed it). Shapes are checked symbolically, dimension by dimension, from the declared
 shapes, exactly as the notation states them; a shape error or anything outside the notation is a
@@ -22,7 +22,7 @@ recursive: both raise `TooDeep` (a NotationError, "too deep for the reference ev
 callers can fall back. It does not guard domains: log of a negative entry or a fractional power
 of a negative base gives NaN, as NumPy does, and callers decide what to do with it.
 
-Semantics, as NOTATION.md states them:
+Semantics, as docs/notation.md states them:
 
 * Python precedence; `@` matrix product of matrices (a scalar operand is an error);
   `*` and `/` elementwise between equal shapes, or scaling when one side is a scalar

@@ -283,7 +283,7 @@ def sigmoid_prime(X, fX):
 
 @elementwise("relu", array=lambda xp, x: xp.maximum(x, 0.0), numpy="np.maximum({x}, 0.0)",
              latex=r"\operatorname{relu}\left({x}\right)", keeps_zero=True, kink=True,
-             notes="relu'(0) is taken as 0, as NOTATION.md says for every kink")
+             notes="relu'(0) is taken as 0, as docs/notation.md says for every kink")
 def relu_prime(X, fX):
     """relu'(X) = step(X)"""
     return f("step", X)
