@@ -216,7 +216,10 @@ def build_parser():
 
     code = sub.add_parser("codegen", help="NumPy code: forward/backward, or a Jacobian, Hessian "
                                           "or HVP function", epilog=EPILOG)
-    code.add_argument("expr", nargs="?", help="expression in the notation")
+    code.add_argument("expr", nargs="?", help="expression in the notation; - reads it from "
+                      "stdin, @FILE from a file")
+    code.add_argument("--syntax", choices=["notation", "mc"], default="notation",
+                      help="mc: matrixcalculus.org's input language, translated")
     code.add_argument("--wrt", action="append", default=[])
     code.add_argument("--shape", action="append", default=[])
     code.add_argument("--assume", action="append", default=[],
@@ -326,7 +329,7 @@ def _codegen(args, out):
     else:
         if not args.expr or not args.wrt:
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
-        f = parse(args.expr.strip(), parse_shapes(args.shape))
+        f = parse_input(args)
         if args.kind == "gradient":
             if args.assume:
                 raise MatcalcError("codegen --assume: the generated backward pass holds for every "
