@@ -196,3 +196,27 @@ def test_missing_file_and_time_limit(tmp_path, capsys):
     assert main(["check-backward", str(slow), "--net", "dense(2,3)", "--timeout", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "did not finish within 1 s" in err
+
+
+def test_the_marked_derivations_render_in_katex_and_mathjax(capsys):
+    """The --latex outputs of a wrong backward pass and a wrong formula typeset (KaTeX and
+    MathJax 3 with errors on, through tests/katex/render.js, as tests/test_katex.py does)."""
+    import json
+    import shutil
+    import subprocess
+    katex = pathlib.Path(__file__).parent / "katex"
+    if shutil.which("node") is None or not (katex / "node_modules" / "katex").is_dir():
+        pytest.skip("node or the katex npm package is absent (npm install --prefix tests/katex)")
+    main(["check-backward", str(DATA / "seed001_xor.py"), "--net", "dense(2,3) relu dense(3,1)",
+          "--latex"])
+    main(["grad", "x.T @ A @ x", "--wrt", "x", "--shape", "x=n", "--shape", "A=n,n",
+          "--expect", "A@x", "--latex"])
+    outputs = capsys.readouterr().out.split("\\end{aligned}\n")[:2]
+    formulas = [o + "\\end{aligned}" for o in outputs]
+    assert all(r"\boxed{" in f for f in formulas)
+    r = subprocess.run(["node", str(katex / "render.js")], input=json.dumps(formulas),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for result in json.loads(r.stdout):
+        assert result["katex"] is None, result["katex"]
+        assert result["mathjax"] in (None, "absent"), result["mathjax"]
