@@ -21,6 +21,7 @@ from ..derive.gradient import resolve, scalar_function
 from ..errors import MatcalcError
 from ..calculus.reverse import walk
 from ..printing.text import to_text
+from .backends import BACKENDS, backend_of
 from .compiled import CompiledFunction
 from .derived import derived_module
 from .emit import gradient_module
@@ -28,7 +29,7 @@ from .schedule import inputs_of, schedule
 from ..calculus.stable import stable
 from ..core.gc_pause import without_cyclic_gc
 
-__all__ = ["numpy_source", "compile", "emit_forward_backward"]
+__all__ = ["numpy_source", "compile", "emit_forward_backward", "BACKENDS"]
 
 
 def _is_network(obj):
@@ -54,48 +55,56 @@ def network_schedule(net, wrt=None):
     f_code = stable(net.loss_expr)
     w = walk(f_code, variables, values=False)
     node_names = net.output_names()
-    inputs = [net.X] + list(net.parameters.values()) + [net.Y]
+    inputs = [net.X] + list(net.inputs.values()) + list(net.parameters.values()) + [net.Y]
     return schedule(f_code, w, inputs, node_names=node_names, value_name="loss",
                     adjoint_name=lambda node: f"grad_{node_names[node]}" if node in node_names else None)
 
 
 @without_cyclic_gc
-def numpy_source(expr, wrt=None, name="f"):
+def numpy_source(expr, wrt=None, name="f", backend="numpy"):
     """Source of a NumPy module computing `expr` and its gradients with respect to `wrt` (names
     or symbols), or of an nn.Sequential network's loss and gradients, or of a Derivation (a
-    gradient: forward/backward/value_and_grad; a jacobian / hessian / hvp: one function)."""
+    gradient: forward/backward/value_and_grad; a jacobian / hessian / hvp: one function).
+
+    backend: "numpy" (the default), "jax", "torch" or "array_api": the same module over that
+    array library (backends.py); Jacobian, Hessian and HVP modules are NumPy's only."""
+    b = backend_of(backend)
     if isinstance(expr, Derivation):
         if expr.kind != "gradient":
+            if b.name != "numpy":
+                raise MatcalcError(f"the {expr.kind} module is generated for NumPy only; "
+                                   f"backend {b.name!r} covers gradients and networks")
             return derived_module(expr, name=None if name == "f" else name)
         variables = expr.variables if wrt is None else resolve(expr.f, wrt)[0]
         sched = expression_schedule(expr.f, variables, expr)
-        return gradient_module(sched, to_text(expr.f), name)
+        return gradient_module(sched, to_text(expr.f), name, b)
     if _is_network(expr):
         sched = network_schedule(expr, wrt)
         title = f"nn.Sequential: {expr.spec()}, loss {type(expr.loss).__name__}: {to_text(expr.loss_expr)}"
-        return gradient_module(sched, title, name)
+        return gradient_module(sched, title, name, b)
     if isinstance(expr, str):
         raise MatcalcError("numpy_source() needs an expression: mc.parse(text, shapes) first")
     f = scalar_function(expr, what="codegen")
     if wrt is None:
         raise MatcalcError("numpy_source() needs wrt: the variables to differentiate by")
     variables, _ = resolve(f, wrt)
-    return gradient_module(expression_schedule(f, variables), to_text(f), name)
+    return gradient_module(expression_schedule(f, variables), to_text(f), name, b)
 
 
 emit_forward_backward = numpy_source
 
 
 @without_cyclic_gc
-def compile(expr_or_net, wrt=None, name="f"):  # noqa: A001 - the public name
-    """A callable fn(**arrays) -> (value, {name: gradient}) running generated NumPy code.
+def compile(expr_or_net, wrt=None, name="f", backend="numpy"):  # noqa: A001 - the public name
+    """A callable fn(**arrays) -> (value, {name: gradient}) running generated NumPy code (or
+    the code of another backend: backends.py; for JAX, value_and_grad is jax.jit-compiled).
 
     The callable (a CompiledFunction) carries the module source as `fn.source` and the
     module's `forward`, `backward` and `value_and_grad` as attributes; Jupyter shows it as the
     highlighted source. For a Derivation of kind jacobian / hessian / hvp it is
     fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source` and `fn.<kind>`.
     """
-    source = numpy_source(expr_or_net, wrt=wrt, name=name)
+    source = numpy_source(expr_or_net, wrt=wrt, name=name, backend=backend)
     namespace = {"__name__": "matcalc_generated"}
     exec(builtins.compile(source, "<matcalc codegen>", "exec"), namespace)
     if isinstance(expr_or_net, Derivation):
@@ -108,5 +117,8 @@ def compile(expr_or_net, wrt=None, name="f"):  # noqa: A001 - the public name
         function = namespace[expr_or_net.kind]
         return CompiledFunction(source, function, {expr_or_net.kind: function}, of)
     names = ("forward", "backward", "value_and_grad")
-    return CompiledFunction(source, namespace["value_and_grad"],
-                            {n: namespace[n] for n in names}, of)
+    entry = namespace["value_and_grad"]
+    jit = backend_of(backend).jit
+    if jit:                                  # "jax.jit": the module imports jax itself
+        entry = eval(jit, namespace)(entry)  # noqa: S307 - a name from the backend table
+    return CompiledFunction(source, entry, {n: namespace[n] for n in names}, of)

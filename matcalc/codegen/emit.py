@@ -17,6 +17,7 @@ from ..core.nodes import ADJOINTS, Differential, Named, ScalarDifferential
 from ..core.shapes import check_name
 from ..printing.base import ADD
 from ..printing.text import TextPrinter
+from .backends import bind_helper
 from .numpy_printer import NumpyPrinter
 from .schedule import Line
 from .passes import buffer_operand, drop_dead, in_place, is_alias, product_then_add, release, \
@@ -124,7 +125,7 @@ def comment_names(names):
 class ModuleWriter:
     """Prints the lines of a schedule (see the module docstring)."""
 
-    def __init__(self, sched, dtype=None):
+    def __init__(self, sched, dtype=None, backend=None):
         self.s = sched
         self.dims = {}
         for symbol in sched.inputs:
@@ -140,7 +141,8 @@ class ModuleWriter:
                     if d not in self.dims and d not in self.free_dims:
                         self.free_dims[d] = sched.allocator.claim(str(d))
         self.dims.update(self.free_dims)
-        self.printer = NumpyPrinter(sched.names, self.dims, dtype)
+        self.printer = NumpyPrinter(sched.names, self.dims, dtype, backend)
+        self.backend = self.printer.backend
         self.comments = TextPrinter(comment_names(sched.names))
 
     # -- one line --
@@ -234,7 +236,7 @@ class ModuleWriter:
             helper = record.helper if record is not None else getattr(node, "helper", "")
             if helper and helper not in found:
                 found.append(helper)
-        return "".join("\n" + h for h in found)
+        return "".join("\n" + self.backend.helper(h) for h in found)
 
 
 def complete(lines, sched, writer, available):
@@ -259,13 +261,17 @@ def complete(lines, sched, writer, available):
     return out
 
 
-def gradient_module(sched, title, name="f"):
-    """Source of forward / backward / value_and_grad for a schedule (see the module docstring)."""
+def gradient_module(sched, title, name="f", backend="numpy"):
+    """Source of forward / backward / value_and_grad for a schedule (see the module docstring),
+    in the array library of `backend` (backends.py)."""
     name = module_name(name)
     s = sched
     grads = [g for _, g in s.gradients]
     dtype = s.allocator.fresh("dtype")
-    w = ModuleWriter(s, dtype)
+    w = ModuleWriter(s, dtype, backend)
+    b = w.backend
+    if b.namespace_line:
+        s.allocator.claim(b.xp)
     dims_name = s.allocator.fresh("dims")
     for line in s.forward + s.backward:
         w.render(line)
@@ -282,15 +288,16 @@ def gradient_module(sched, title, name="f"):
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
     s.forward = drop_dead(s.forward, set(s.saved) | {s.value})
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
-    s.forward = product_then_add(s.forward, w.printer)
-    s.backward = product_then_add(s.backward, w.printer)
-    for line in s.forward + s.backward:
-        if line.text is None:
-            w.render(line)
-    for lines, live in ((s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))):
-        for line in in_place(lines, s.names, w.printer, live, s.inputs):
-            if line.out is not None:
+    if b.in_place:                      # out= buffers: NumPy's arrays only (backends.py)
+        s.forward = product_then_add(s.forward, w.printer)
+        s.backward = product_then_add(s.backward, w.printer)
+        for line in s.forward + s.backward:
+            if line.text is None:
                 w.render(line)
+        for lines, live in ((s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))):
+            for line in in_place(lines, s.names, w.printer, live, s.inputs):
+                if line.out is not None:
+                    w.render(line)
     release(s.forward, set(s.saved) | {s.value})
     release(s.backward, set(grads))
     forward_body = w.body(s.forward)
@@ -303,7 +310,7 @@ def gradient_module(sched, title, name="f"):
            f"# Convention: grad_v has the shape of v, and d({s.value}) = tr(grad_v.T @ dv).",
            "# Inside, vectors are n x 1 columns; value_and_grad accepts (n,) or (n, 1) and answers",
            "# in the caller's shape and float dtype.",
-           "import numpy as np", "", "",
+           *b.imports, "", "",
            f"def forward({args}):",
            INDENT + f'"""{", ".join(shape_doc(x) for x in s.inputs)}. Returns ({s.value}, saved)."""',
            INDENT + f"{dims_name} = {{}}"]
@@ -315,16 +322,25 @@ def gradient_module(sched, title, name="f"):
             out.append(INDENT + f"{ident} = {dims_name}[{str(d)!r}][0]")
         else:
             out.append(INDENT + f"{ident} = int({ident})")
+    arrays = [x.name for x in s.inputs if ops.is_matrix(x)] or [x.name for x in s.inputs]
+    if b.namespace_line:
+        out.insert(out.index(INDENT + f"{dims_name} = {{}}"),
+                   INDENT + b.namespace_line.format(arrays=", ".join(arrays)))
     if reads_dtype:
-        arrays = [x.name for x in s.inputs if ops.is_matrix(x)] or [x.name for x in s.inputs]
-        out.append(INDENT + f"{dtype} = np.result_type({', '.join(arrays)}, np.float32)")
+        out.append(INDENT + f"{dtype} = " + b.dtype_of.format(xp=b.xp, arrays=", ".join(arrays),
+                                                            first=arrays[0]))
     out += forward_body
     saved = list(s.saved)
+    saved_arrays = [n for n in saved if n not in sizes]
+    if b.namespace_line and not saved_arrays:   # backward has no array to ask: it gets xp
+        saved.append(b.xp)
     out.append(INDENT + f"return {s.value}, {{{', '.join(f'{n!r}: {n}' for n in saved)}}}")
     ret = ", ".join(grads) + ("," if len(grads) == 1 else "")
     out += ["", "", f"def backward({', '.join(saved)}):",
             INDENT + f'"""Gradients of {s.value} with respect to {", ".join(wrt)}, in that order; '
                      f'call as backward(**saved)."""']
+    if b.namespace_line and saved_arrays:
+        out.append(INDENT + b.namespace_line.format(arrays=", ".join(saved_arrays)))
     out += backward_body
     out.append(INDENT + f"return {ret}")
     grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {x})" for x, g in zip(wrt, grads))
@@ -334,4 +350,5 @@ def gradient_module(sched, title, name="f"):
             INDENT + f"{s.value}, saved = forward({args})",
             INDENT + f"{ret} = backward(**saved)",
             INDENT + f"return {s.value}, {{{grad_dict}}}"]
-    return "\n".join(out) + "\n" + HELPERS + w.helpers()
+    helpers = HELPERS if b.name == "numpy" else bind_helper(b)
+    return "\n".join(out) + "\n" + helpers + w.helpers()

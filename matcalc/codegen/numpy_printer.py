@@ -30,6 +30,7 @@ from ..core import ops
 from ..core.nodes import ADJOINTS, Elementwise
 from ..printing.base import ADD, ATOM, CMP, MUL, NEG, POW, PRECEDENCE, PrintError
 from ..printing.text import TextPrinter, dimension_factors
+from .backends import backend_of
 
 
 def float_text(x):
@@ -41,10 +42,12 @@ class NumpyPrinter(TextPrinter):
     """Prints one expression as NumPy; names from `names`, dimension sizes from `dims`."""
     what = "NumPy code"
 
-    def __init__(self, names=None, dims=None, dtype=None):
+    def __init__(self, names=None, dims=None, dtype=None, backend=None):
         super().__init__(names)
         self.dims = dims if dims is not None else {}
         self.dtype = dtype                  # the identifier of the inputs' float dtype, if any
+        self.backend = backend_of(backend or "numpy")     # the table of spellings (backends.py)
+        self.xp = self.backend.xp           # the array namespace's alias: np, jnp, torch, xp
         self.used_dims = []
         self.full_memo = {}
 
@@ -122,12 +125,12 @@ class NumpyPrinter(TextPrinter):
         if self.is_full(e):
             return text, prec
         if isinstance(e, OneMatrix):
-            return f"np.ones({self.shape_text(e.shape)}{self.dtype_keyword()})", ATOM
+            return f"{self.xp}.ones({self.shape_text(e.shape)}{self.dtype_keyword()})", ATOM
         if isinstance(e, ZeroMatrix):
-            return f"np.zeros({self.shape_text(e.shape)}{self.dtype_keyword()})", ATOM
+            return f"{self.xp}.zeros({self.shape_text(e.shape)}{self.dtype_keyword()})", ATOM
         if self.dtype is not None and not self.names_in(e):     # a number: 2.0 * ones(n, m)
-            return f"np.full({self.shape_text(e.shape)}, {text}{self.dtype_keyword()})", ATOM
-        return f"np.broadcast_to({text}, {self.shape_text(e.shape)})", ATOM
+            return f"{self.xp}.full({self.shape_text(e.shape)}, {text}{self.dtype_keyword()})", ATOM
+        return f"{self.xp}.broadcast_to({text}, {self.shape_text(e.shape)})", ATOM
 
     def full_wrap(self, e, min_prec, strict=False):
         text, prec = self.full(e)
@@ -144,7 +147,7 @@ class NumpyPrinter(TextPrinter):
         return text, (NEG if text.startswith("-") else ATOM)
 
     def _Identity(self, e):
-        return f"np.eye({self.dim(e.shape[0])}{self.dtype_keyword()})", ATOM
+        return f"{self.xp}.eye({self.dim(e.shape[0])}{self.dtype_keyword()})", ATOM
 
     def _OneMatrix(self, e):
         return "1.0", ATOM
@@ -169,11 +172,14 @@ class NumpyPrinter(TextPrinter):
 
     # -- functions --------------------------------------------------------------------------------
     def function(self, record, arg):
-        if record.name == "step":        # a value in Z's dtype (np.where(Z > 0, 1.0, 0.0) is float64)
-            return f"np.heaviside({self.p(arg)[0]}, 0.0)", ATOM
         x = self.full(arg)[0] if record.kind != "elementwise" else self.p(arg)[0]
         x_ = self.wrap(arg, ATOM)
-        return record.spell(record.numpy, x, x_), PRECEDENCE[record.numpy_prec]
+        if record.name == "step" and record.name not in self.backend.spellings:
+            # a value in Z's dtype (the registry's np.where(Z > 0, 1.0, 0.0) is float64)
+            return f"{self.xp}.heaviside({x}, 0.0)", ATOM
+        if record.name in self.backend.spellings:      # a backend's own spelling is a call
+            return record.spell(self.backend.spellings[record.name], x, x_), ATOM
+        return record.spell(self.backend.spelling(record), x, x_), PRECEDENCE[record.numpy_prec]
 
     def mask(self, e):
         """step(Z) as a boolean mask, for a factor of a product: (Z > 0)."""
@@ -186,16 +192,16 @@ class NumpyPrinter(TextPrinter):
         return f"{self.full_wrap(e.arg, ATOM)}.T", ATOM
 
     def _Inverse(self, e):
-        return f"np.linalg.inv({self.full(e.arg)[0]})", ATOM
+        return f"{self.xp}.linalg.inv({self.full(e.arg)[0]})", ATOM
 
     def _MatrixPower(self, e):
-        return f"np.linalg.matrix_power({self.full(e.base)[0]}, {int(e.exponent)})", ATOM
+        return f"{self.xp}.linalg.matrix_power({self.full(e.base)[0]}, {int(e.exponent)})", ATOM
 
     def _KroneckerProduct(self, e):
         """kron(A, B) -> np.kron(A, B), nested to the left for more factors."""
         text = self.full(e.args[0])[0]
         for factor in e.args[1:]:
-            text = f"np.kron({text}, {self.full(factor)[0]})"
+            text = f"{self.xp}.kron({text}, {self.full(factor)[0]})"
         return text, ATOM
 
     def _window(self, e):
@@ -213,14 +219,14 @@ class NumpyPrinter(TextPrinter):
     def _Commutation(self, e):
         """K(n, m) vec(A) = vec(A.T): row j + m*i of K is the unit row of entry i + n*j."""
         n, m = (self.dim(d) for d in e.dims)
-        return (f'np.eye({n} * {m})[np.arange({n} * {m}).reshape({n}, {m}, order="F").ravel()]',
+        return (f'{self.xp}.eye({n} * {m})[{self.xp}.arange({n} * {m}).reshape({n}, {m}, order="F").ravel()]',
                 ATOM)
 
     def _DiagonalOf(self, e):
-        return f"np.diagonal({self.full(e.args[0])[0]}).reshape(-1, 1)", ATOM
+        return f"{self.xp}.diagonal({self.full(e.args[0])[0]}).reshape(-1, 1)", ATOM
 
     def _DiagMatrix(self, e):
-        return f"np.diagflat({self.full(e.args[0])[0]})", ATOM
+        return f"{self.xp}.diagflat({self.full(e.args[0])[0]})", ATOM
 
     def _Trace(self, e):
         """tr(A @ B) = sum(A * B.T): O(n^2) instead of forming the product."""
@@ -229,13 +235,13 @@ class NumpyPrinter(TextPrinter):
         if len(mats) == 2 and plain:
             A, B = mats
             if isinstance(B, Transpose):
-                body = f"np.sum({self.full_wrap(A, MUL)} * {self.full_wrap(B.arg, MUL, True)})"
+                body = f"{self.xp}.sum({self.full_wrap(A, MUL)} * {self.full_wrap(B.arg, MUL, True)})"
             elif isinstance(A, Transpose):
-                body = f"np.sum({self.full_wrap(A.arg, MUL)} * {self.full_wrap(B, MUL, True)})"
+                body = f"{self.xp}.sum({self.full_wrap(A.arg, MUL)} * {self.full_wrap(B, MUL, True)})"
             else:
-                body = f"np.sum({self.full_wrap(A, MUL)} * {self.full_wrap(B, ATOM)}.T)"
+                body = f"{self.xp}.sum({self.full_wrap(A, MUL)} * {self.full_wrap(B, ATOM)}.T)"
             return self.scaled(coeff, body, ATOM)
-        return f"np.trace({self.full(e.arg)[0]})", ATOM
+        return f"{self.xp}.trace({self.full(e.arg)[0]})", ATOM
 
     # -- products ---------------------------------------------------------------------------------
     def scaled(self, coeff, body, body_prec):
@@ -311,7 +317,7 @@ class NumpyPrinter(TextPrinter):
             parts.append(self.row_totals(first))
         for seg in middle:
             if seg:
-                parts.append(f"np.sum({self.full(ops.matmul(*seg))[0]})")
+                parts.append(f"{self.xp}.sum({self.full(ops.matmul(*seg))[0]})")
             else:
                 raise AssertionError("adjacent ones are merged by ops.matmul")
         if last:
@@ -359,12 +365,12 @@ class NumpyPrinter(TextPrinter):
         if exp.is_number and exp < 0:
             return f"1.0 / {self.wrap(base, POW, strict=True)} ** {self.exponent_text(-exp)}", MUL
         if exp == sp.S.Half:
-            return f"np.sqrt({self.text(base)})", ATOM
+            return f"{self.xp}.sqrt({self.text(base)})", ATOM
         text, prec = self.p(base)
         if exp == 2 and (base in self.names or isinstance(base, sp.MatrixSymbol)):
             return f"{text} * {text}", MUL
         if exp == 2:
-            return f"np.square({text})", ATOM
+            return f"{self.xp}.square({text})", ATOM
         return f"{text if prec > POW else self.parens(text)} ** {self.exponent_text(exp)}", POW
 
     # -- sums (a broadcast term is elided next to a full one) --------------------------------------
@@ -399,7 +405,7 @@ class NumpyPrinter(TextPrinter):
     def _Pow(self, e):
         base, exp = e.args
         if exp == sp.S.Half:
-            return f"np.sqrt({self.text(base)})", ATOM
+            return f"{self.xp}.sqrt({self.text(base)})", ATOM
         if exp.is_number and exp < 0:
             return self._Mul(sp.Mul(1, e, evaluate=False))
         return f"{self.wrap(base, POW, strict=True)} ** {self.exponent_text(exp)}", POW

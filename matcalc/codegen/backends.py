@@ -1,0 +1,113 @@
+"""The array libraries generated code can be written for: one record per backend.
+
+A record is a small table of spellings. The generated module names its array namespace by the
+record's alias (`np`, `jnp`, `torch`, `xp`); every registry function is spelled by the record's
+own template where it has one, else by the registry's NumPy template read in that namespace
+(`np.tanh({x})` is `jnp.tanh({x})` for JAX), the way the NumPy printer reads the registry. The
+record also says what the module imports, how it binds and checks its arguments, how it names
+the dtype of its inputs, and whether buffers may be written in place (`out=`: NumPy only; JAX
+arrays are immutable, and PyTorch's autograd must not see its saved tensors overwritten).
+
+    numpy      import numpy as np                         the default, the fastest on the CPU here
+    jax        import jax.numpy as jnp                    codegen.compile applies jax.jit
+    torch      import torch                               tensors in, tensors out
+    array_api  from array_api_compat import array_namespace   xp = the namespace of the inputs
+                                                          (NumPy, CuPy, PyTorch, JAX, ...)
+
+Nothing here prints an expression: the NumPy printer (numpy_printer.py) asks the record.
+"""
+from dataclasses import dataclass, field
+
+from ..errors import MatcalcError
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    imports: tuple            # the module's import lines
+    xp: str                   # the alias of the array namespace in the generated code
+    library: str              # the module that must be importable to run the code
+    in_place: bool            # out= buffers and in-place adds (NumPy)
+    spellings: dict = field(default_factory=dict)   # registry name -> template in this backend
+    dtype_of: str = "{xp}.result_type({arrays}, {xp}.float32)"   # the inputs' float dtype
+    asarray: str = "{xp}.asarray({value})"                       # an argument as an array
+    namespace_line: str = ""  # a first line of each function (array_api: xp = ...)
+    reshape: str = ""         # the reshape function in the helpers (which see no xp)
+    helper_spellings: tuple = ()   # (NumPy call, this backend's) in the registry's helpers
+    jit: str = ""             # what codegen.compile wraps value_and_grad in ("jax.jit")
+
+    def spelling(self, record):
+        """The template of a registry record in this backend."""
+        template = self.spellings.get(record.name)
+        if template is not None:
+            return template
+        return record.numpy if self.xp == "np" else record.numpy.replace("np.", f"{self.xp}.")
+
+    def helper(self, source):
+        """A registry helper (softmax, logsumexp), written for NumPy, in this namespace."""
+        for numpy_name, own in self.helper_spellings:
+            source = source.replace(numpy_name, own)
+        return source if self.xp == "np" else source.replace("np.", f"{self.xp}.")
+
+
+BACKENDS = {b.name: b for b in [
+    Backend("numpy", ("import numpy as np",), "np", "numpy", in_place=True),
+    Backend("jax", ("import jax", "import jax.numpy as jnp"), "jnp", "jax", in_place=False,
+            jit="jax.jit", reshape="jnp.reshape"),
+    Backend("torch", ("import torch",), "torch", "torch", in_place=False,
+            spellings={"relu": "torch.clamp_min({x}, 0.0)", "sigmoid": "torch.sigmoid({x})",
+                       "softplus": "torch.nn.functional.softplus({x})",
+                       "step": "({x_} > 0).to({x_}.dtype)"},
+            dtype_of="{first}.dtype", asarray="torch.as_tensor({value})", reshape="torch.reshape",
+            helper_spellings=(("np.max(", "torch.amax("),)),
+    Backend("array_api", ("from array_api_compat import array_namespace",), "xp", "array_api_compat",
+            in_place=False,
+            spellings={"step": "xp.astype({x_} > 0, {x_}.dtype)"},
+            dtype_of="xp.result_type({arrays}, xp.float32)",
+            asarray="array_namespace({value}).asarray({value})",
+            helper_spellings=(("np.", "array_namespace(z)."),),     # the helpers' argument is z
+            namespace_line="xp = array_namespace({arrays})",
+            reshape="array_namespace(grad).reshape"),
+]}
+
+
+def backend_of(name):
+    if isinstance(name, Backend):
+        return name
+    if name not in BACKENDS:
+        raise MatcalcError(f"unknown backend {name!r}; backends: {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+BIND_HELPER = '''
+
+def _mc_bind(name, value, expected, dims):
+    """value as an array of the expected shape (dimension names or sizes); binds dims.
+    A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number."""
+    array = {asarray}
+    if len(expected) == 0:
+        return array.reshape(())
+    if expected[1] == 1 and array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise ValueError(f"{{name}} must have ndim 2, got shape {{tuple(array.shape)}}")
+    for dim, size in zip(expected, array.shape):
+        known = dim if isinstance(dim, int) else dims.setdefault(dim, (size, name))[0]
+        if known != size:
+            raise ValueError(f"{{name}} must have shape {{expected}} ({{dim}} = {{known}}), got shape "
+                             f"{{tuple(array.shape)}}")
+    return array
+
+
+def _mc_like(grad, arg):
+    """grad in the shape of the caller's argument."""
+    shape = tuple(getattr(arg, "shape", ()))
+    return grad if tuple(grad.shape) == shape else {reshape}(grad, shape)
+'''
+
+
+def bind_helper(backend):
+    """The argument helpers of a module for a backend other than NumPy (emit.HELPERS is
+    NumPy's, with its fast path and its dtype rules)."""
+    return BIND_HELPER.format(asarray=backend.asarray.format(xp=backend.xp, value="value"),
+                              reshape=backend.reshape)
