@@ -400,6 +400,8 @@ def _check_net(file, net, function, forward, backward, layers, mapping, values, 
                batch_size):
     drawn, sizes = _draw_net_inputs(net, rng, batch_size)
     values = {**drawn, **(values or {})}
+    if sizes:
+        sizes = {name: int(np.shape(values["X"])[0]) for name in sizes}
     names = dict(net.output_names())
     derived = Derived(net.backprop().walk, names, values)
     _, classes = _defined(file)
