@@ -126,3 +126,13 @@ def test_unknown_backend_and_derived_modules_are_clear_errors():
     f = mc.parse("sum(exp(X @ w))", {"X": ("N", "d"), "w": ("d",)})
     with pytest.raises(MatcalcError, match="hessian module is generated for NumPy only"):
         codegen.numpy_source(mc.hessian(f, "w"), backend="jax")
+
+
+def test_cli_backend_option(capsys):
+    from matcalc.cli import main
+    assert main(["codegen", "--net", "dense(4,3) relu dense(3,2)", "--backend", "torch"]) == 0
+    src = capsys.readouterr().out
+    assert "import torch" in src and "torch.clamp_min(" in src
+    assert main(["codegen", "sum(exp(X @ w))", "--wrt", "w", "--shape", "X=N,d", "--shape", "w=d",
+                 "--kind", "hessian", "--backend", "jax"]) == 2
+    assert "generated for NumPy only" in capsys.readouterr().err
