@@ -1,14 +1,18 @@
-"""The logistic-regression Hessian, N=1000, d=200: generated code vs HIPS autograd.hessian,
-mc.evaluate of the derived result, torch.autograd.functional.hessian and jax.jit(jax.hessian)
-on CPU (each peer skipped with a note when it is not importable). Run by hand:
+"""The logistic-regression Hessian, N=1000, d=200: generated code vs the NumPy closed form,
+HIPS autograd.hessian (of an autograd.numpy loss, its own idiom), mc.evaluate of the derived
+result, torch.autograd.functional.hessian and jax.jit(jax.hessian) on CPU (each peer skipped
+with a note when it is not importable). Run by hand:
 
     python benchmarks/bench_hessian.py [--repeat 30] [--N 1000] [--d 200]
 
 f(w) = sum(log(1 + exp(X @ w))) - y.T @ X @ w, H = X.T @ diag(s * (1 - s)) @ X, s = sigmoid(X @ w).
 Single-threaded BLAS (the environment variables are set before NumPy, PyTorch or JAX is
-imported), float64; every answer is checked against the generated one; medians and ratios to
-the generated code come from one run. A slow method is timed fewer times (at least 3 runs, at
-most about --budget seconds).
+imported), float64; every answer is checked against the generated one. The fast cases (the
+generated code, the closed form X.T @ (s*(1-s)*X), the floors) are timed in interleaved rounds
+(timing.py), CPU time beside wall time; a slow peer is timed on its own, fewer times (at least 3
+runs, at most about --budget seconds). Ratios are to the NumPy closed form. The generated code
+writes the Gram product as Xs.T @ Xs with Xs = sqrt(s*(1-s)) * X (codegen/gram.py), which
+NumPy hands to BLAS syrk.
 """
 import os
 
@@ -22,10 +26,15 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 
-import codegen  # noqa: E402
 import matcalc as mc  # noqa: E402
+import codegen  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median_times  # noqa: E402
 
 TEXT = "sum(log(1 + exp(X @ w))) - y.T @ X @ w"
 SHAPES = {"X": ("N", "d"), "w": ("d",), "y": ("N",)}
@@ -53,10 +62,10 @@ def peers(X, w, y):
 
     import autograd
     import autograd.numpy as anp
-    values = {"X": X, "y": y}
 
-    def fun(v):
-        return mc.evaluate(f, {**values, "w": v}, xp=anp)
+    def fun(v):                                    # the loss as an autograd user writes it
+        z = anp.dot(X, v)
+        return anp.sum(anp.logaddexp(0.0, z)) - anp.dot(y, z)
     hess = autograd.hessian(fun)
     out["HIPS autograd.hessian"] = lambda: hess(w).reshape(w.size, w.size)
     out["mc.evaluate(H.result)"] = lambda: np.asarray(mc.evaluate(H.result, {"X": X, "w": w, "y": y}))
@@ -111,17 +120,22 @@ def main():
 
     print(f"logistic-regression Hessian, N={args.N}, d={args.d}, float64, single-threaded BLAS, "
           f"numpy {np.__version__}")
-    t_gen, runs = median_time(generated, args.repeat, args.budget)
-    print(f"{'generated code':38s} median {t_gen * 1e3:10.3f} ms   ratio  1.00x   ({runs} runs)")
-    # floors: the one product of the generated code with nothing else (X.T @ Z, a general
-    # matrix product), and X.T @ X, which NumPy computes with the symmetric rank-k update (syrk,
-    # half the work) because both operands are the same array
+
+    def closed_form():
+        s = 1.0 / (1.0 + np.exp(-(X @ w)))
+        return X.T @ ((s * (1.0 - s))[:, None] * X)
+    assert np.abs(closed_form() - reference).max() < 1e-10 * np.abs(reference).max()
     Z = 0.25 * X
-    for label, product in (("floor: the bare product X.T @ Z", lambda: X.T @ Z),
-                           ("floor: X.T @ X (syrk)", lambda: X.T @ X)):
-        t_floor, runs = median_time(product, args.repeat, args.budget)
-        print(f"{label:38s} median {t_floor * 1e3:10.3f} ms   ratio {t_floor / t_gen:5.2f}x   "
-              f"({runs} runs)")
+    # floors: the one general product X.T @ Z, and X.T @ X, which NumPy computes with the
+    # symmetric rank-k update (syrk, half the work) because both operands are the same array
+    cases = {"NumPy closed form X.T @ (s*(1-s)*X)": closed_form, "generated code": generated,
+             "floor: the bare product X.T @ Z": lambda: X.T @ Z, "floor: X.T @ X (syrk)": lambda: X.T @ X}
+    times = median_times(cases, args.repeat)
+    base = times["NumPy closed form X.T @ (s*(1-s)*X)"][0]
+    for label, (wall, cpu) in times.items():
+        print(f"{label:38s} median {wall * 1e3:10.3f} ms   CPU {cpu * 1e3:10.3f} ms   "
+              f"ratio {wall / base:5.2f}x   ({args.repeat} rounds)")
+    t_gen = times["generated code"][0]
     for label, method in peers(X, w, y).items():
         if isinstance(method, str):
             print(f"{label:38s} {method}")
@@ -130,8 +144,9 @@ def main():
         err = np.abs(got - reference).max() / np.abs(reference).max()
         assert err < 1e-8, f"{label}: relative error {err:.2e} against the generated code"
         t, runs = median_time(method, args.repeat, args.budget)
-        print(f"{label:38s} median {t * 1e3:10.3f} ms   ratio {t / t_gen:5.2f}x   ({runs} runs)")
-    print("ratio = median time / generated code's median time (higher: the generated code is faster)")
+        print(f"{label:38s} median {t * 1e3:10.3f} ms   ratio {t / base:5.2f}x   "
+              f"({t / t_gen:.1f}x the generated code, {runs} runs)")
+    print("ratio = median wall time / the NumPy closed form's")
 
 
 if __name__ == "__main__":
