@@ -135,6 +135,8 @@ def test_bad_fields_are_named(server, body, field, message):
 def test_body_must_be_json(server):
     status, _, raw = call(server, "/api/derive", data=b"{not json")
     assert status == 400 and "not valid JSON" in json.loads(raw)["error"]["message"]
+    status, _, raw = call(server, "/api/derive", data=b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and json.loads(raw)["error"]["message"] == "the body is JSON nested too deeply"
     status, _, raw = call(server, "/api/derive", data=b"expr=x",
                           headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 415 and "application/json" in json.loads(raw)["error"]["message"]

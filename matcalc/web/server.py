@@ -24,6 +24,7 @@ the document as text (textContent) and as KaTeX's rendering of matcalc's LaTeX.
 """
 import json
 import pathlib
+import socket
 import sys
 import threading
 from http import HTTPStatus
@@ -151,6 +152,9 @@ class Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             return self.send_json(HTTPStatus.BAD_REQUEST,
                                   error_body(f"the body is not valid JSON: {e}", "body"))
+        except RecursionError:
+            return self.send_json(HTTPStatus.BAD_REQUEST,
+                                  error_body("the body is JSON nested too deeply", "body"))
         if not self.server.slots.acquire(timeout=self.server.queue_wait):
             return self.send_json(HTTPStatus.SERVICE_UNAVAILABLE, error_body(
                 f"the server is busy: every worker was taken for {self.server.queue_wait:g} s; "
@@ -189,7 +193,7 @@ class Server(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         """A client that went away (reset, broken pipe, timed out) is not the server's error;
         anything else is reported as the standard library does."""
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, socket.timeout)):
             if self.log is not None:
                 self.log.write(f"{client_address[0]}: connection closed by the client\n")
             return
