@@ -190,10 +190,17 @@ def test_wrong_shape_shown_at_its_column(page, artifacts):
     assert box.locator(".caret").inner_text() == "     ^"
     assert page.evaluate("[document.getElementById('expr').selectionStart, "
                          "document.getElementById('expr').selectionEnd]") == [5, 6]
+    assert box.locator(".message").inner_text() == "shape mismatch in @: n x m @ n x m at column 6"
     page.screenshot(path=str(artifacts / "shape_error.png"), full_page=False)
-    # the only console message is Chromium's note of the API's 400 answer: no CSP violation
+    # a parse error, the same way
+    page.fill("#expr", "tr(X @@ A)")
+    derive(page)
+    assert box.locator(".caret").inner_text() == "      ^"
+    assert box.locator(".message").inner_text() == \
+        "expected a number, a symbol, a function call or '(', found '@' at column 7"
+    # the only console messages are Chromium's notes of the API's 400 answers: no CSP violation
     assert page.problems == [("Failed to load resource: the server responded with a status of "
-                              "400 (Bad Request)")]
+                              "400 (Bad Request)")] * 2
 
 
 def test_markup_in_the_input_stays_text(page, server):

@@ -200,7 +200,8 @@ function showError(error) {
   if (error.column) {
     const text = input.value;
     box.append(el("span", text, "echo"), "\n", el("span", " ".repeat(error.column - 1) + "^", "caret"),
-               el("span", `column ${error.column}: ${error.message}`, "message"));
+               el("span", /\bcolumn \d/.test(error.message) ? error.message
+               : `${error.message} at column ${error.column}`, "message"));
     input.focus();
     input.setSelectionRange(error.column - 1, Math.min(error.column, text.length));
   } else {
