@@ -36,6 +36,7 @@ from .printing.text import to_text
 from .printing.latex import latex
 from .codegen.numpy_printer import NumpyPrinter
 from .core.shapes import is_matrix
+from .notation.infer import infer_shapes
 from .notation.parse import source_of
 from .progress import Progress
 from .web import cli as serve_cli      # `matcalc serve` (issue 13)
@@ -113,7 +114,16 @@ def read_expression(expr):
 def parse_input(args):
     """Parse the command's expression in its syntax; notes (the mc translation, the tr(A*B)
     hint) go to stderr as one line each."""
-    f = parse(read_expression(args.expr), parse_shapes(args.shape), syntax=args.syntax)
+    text, shapes = read_expression(args.expr), parse_shapes(args.shape)
+    if args.syntax == "notation":
+        assumed = infer_shapes(text, shapes)
+        if assumed:
+            said = ", ".join(f"{n}: {' x '.join(s) if len(s) == 2 else s[0] + ' x 1' if s else 'scalar'}"
+                             for n, s in assumed.items())
+            sys.stderr.write(f"matcalc: assuming {said} (no --shape given for "
+                             f"{', '.join(assumed)}; --shape X=n,m, x=n or c= says otherwise)\n")
+        shapes = {**shapes, **assumed}
+    f = parse(text, shapes, syntax=args.syntax)
     source = source_of(f)
     for hint in source.hints if source else ():
         sys.stderr.write(f"matcalc: {hint}\n")

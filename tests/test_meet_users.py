@@ -134,7 +134,7 @@ def test_syntax_mc_shows_the_translation():
     (["gard", "tr(X)"], "did you mean grad?"),
     (["grad", "tr(X)", "--wrt", "X", "--shape", "X=nxn"], "write X=n,n"),
     (["grad", "tr(X)", "--wrt", "X", "--shape", "X=n,n", "--shape", "X=m,m"], "given twice"),
-    (["grad", "tr(X)", "--wrt", "X"], "--shape X=n,m"),
+    (["grad", "tr(A@B@C@D)", "--wrt", "A"], "--shape A=n,m"),
     (["grad", "x.T*A", "--wrt", "x", "--shape", "x=n", "--shape", "A=n,n"], "did you mean @"),
 ])
 def test_cli_errors_teach_in_one_line(argv, says):
@@ -191,3 +191,23 @@ def test_help_topics():
     assert "--syntax" in run("help", "grad").stdout
     r = run("help", "notatoin")
     assert r.returncode == 2 and "did you mean notation?" in r.stderr
+
+
+@needs_script
+@pytest.mark.parametrize("argv, result, assumed", [
+    (["grad", "x.T@A@x", "--wrt", "x", "--shape", "x=n"], "(A + A.T)@x", "assuming A: n x n"),
+    (["grad", "sum(log(1 + exp(X @ w))) - y.T @ X @ w", "--wrt", "w", "--shape", "X=N,d"],
+     "X.T@(sigmoid(X@w) - y)", "assuming w: d x 1, y: N x 1"),
+    (["grad", "logdet(X)", "--wrt", "X"], "inv(X).T", "assuming X: n x n"),
+])
+def test_missing_shapes_are_inferred_and_announced(argv, result, assumed):
+    r = run(*argv)
+    assert r.returncode == 0 and r.stdout.strip() == result
+    assert assumed in r.stderr
+
+
+def test_inference_prefers_what_the_expression_fixes():
+    from matcalc.notation.infer import infer_shapes
+    assert infer_shapes("tr(X@A@X.T)", {"X": ("n", "m")}) == {"A": ("m", "m")}
+    assert infer_shapes("x.T@A@x", {"x": ("n",)}) == {"A": ("n", "n")}
+    assert infer_shapes("tr(X)", {"X": ("n", "n")}) == {}
