@@ -28,7 +28,7 @@ from .calculus.assumptions import KINDS as ASSUMPTION_KINDS, parse_assume
 from .derive.gradient import grad
 from .derive.second_order import hessian, hvp, jacobian
 from .errors import MatcalcError, ParseError
-from .nn import LOSSES, activation_names, from_spec
+from .nn import LOSSES, activation_names, from_spec, input_shape
 from .notation.parse import parse
 from .printing.document import standalone
 from .printing.latex import NOTE_LAYOUTS
@@ -218,6 +218,7 @@ def build_parser():
     net.add_argument("spec", help="layers, e.g. 'dense(2,3) relu dense(3,1)'")
     net.add_argument("--loss", default="sse", help="one of " + ", ".join(LOSSES))
     net.add_argument("--batch", default="N", help="batch dimension name or size")
+    net_inputs(net)
     view = net.add_mutually_exclusive_group()
     view.add_argument("--steps", action="store_true")
     view.add_argument("--latex", action="store_true")
@@ -238,6 +239,7 @@ def build_parser():
     code.add_argument("--net", help="a network spec instead of an expression")
     code.add_argument("--loss", default="sse")
     code.add_argument("--batch", default="N")
+    net_inputs(code)
     code.add_argument("--name", default=None, help="name recorded in the generated module")
     code.add_argument("--backend", default="numpy", choices=list(codegen.BACKENDS),
                       help="the array library of the module (gradients and networks)")
@@ -248,6 +250,13 @@ def build_parser():
     serve_cli.add_parser(sub)                  # `matcalc serve` (issue 13)
     audit_cli.add_parser(sub)                  # `matcalc check-backward` (issue 12)
     return p
+
+
+def net_inputs(command):
+    """--input and --weight-decay of a network (issue 11)."""
+    command.add_argument("--input", default=None, help="shape of one example: D, C,L or C,H,W")
+    command.add_argument("--weight-decay", type=float, default=0.0,
+                         help="add lambda/2*sum(W**2) over the weights to the loss")
 
 
 def expressions_first(argv):
@@ -266,7 +275,8 @@ def run(argv, out):
     if args.command == "check-backward":       # issue 12
         return audit_cli.run(args, out)
     if args.command == "net":
-        net = from_spec(args.spec, loss=args.loss, batch=args.batch)
+        net = from_spec(args.spec, loss=args.loss, batch=args.batch, input=input_shape(args.input),
+                        weight_decay=args.weight_decay)
         bp = net.backprop()
         if args.tex:
             write_tex(args.tex, bp.latex(args.notes), f"Backpropagation: {args.spec}, loss {args.loss}",
@@ -336,7 +346,8 @@ def _report(report, out):
 
 def _codegen(args, out):
     if args.net:
-        net = from_spec(args.net, loss=args.loss, batch=args.batch)
+        net = from_spec(args.net, loss=args.loss, batch=args.batch, input=input_shape(args.input),
+                        weight_decay=args.weight_decay)
         source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend)
     else:
         if not args.expr or not args.wrt:

@@ -242,7 +242,7 @@ def test_from_spec_reads_every_layer():
                      "Identity", "LeakyReLU", "Dense"]
     assert net.layers[3].alpha == 0.2 and net.layers[8].alpha == 0.01
     assert not net.layers[2].bias and net.layers[9].bias
-    assert set(nn.LOSSES) == {"sse", "mse", "softmax_ce", "bce"}
+    assert set(nn.LOSSES) == {"sse", "mse", "softmax_ce", "bce", "ce", "mae", "huber"}
 
 
 @pytest.mark.parametrize("spec, column, words", [

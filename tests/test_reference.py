@@ -296,6 +296,14 @@ SOFTMAX_CASES = [
      [[math.log(4.0)], [LN2], [1000.0 + LN2]]),
     ("softmax(z.T)", {"z": ("k",)}, {"z": np.array([0.0, LN3])}, [[0.25, 0.75]]),   # one row
     ("logsumexp(z.T)", {"z": ("k",)}, {"z": np.array([0.0, LN3])}, math.log(4.0)),
+    # convolution in matrix notation: the signal 1 2 3 padded to 0 1 2 3 0, windows of 2, stride 2
+    ("im2col(X, 1, 1, 3, 1, 2, 1, 2, 0, 1)", {"X": (1, 3)}, {"X": np.array([[1.0, 2.0, 3.0]])},
+     [[0.0, 1.0], [2.0, 3.0]]),
+    ("im2col(X, 1, 2, 2, 2, 2, 1, 1, 0, 0)", {"X": (4, 1)}, {"X": np.array([[1.0], [2.0], [3.0], [4.0]])},
+     [[1.0, 2.0, 3.0, 4.0]]),                                      # the whole image: a flatten
+    ("col2im(G, 1, 1, 3, 1, 2, 1, 2, 0, 1, 3)", {"G": (2, 2)},     # 1 falls in the padding
+     {"G": np.array([[1.0, 2.0], [3.0, 4.0]])}, [[2.0, 3.0, 4.0]]),
+    ("blockmax(P, 2)", {"P": (1, 4)}, {"P": np.array([[1.0, 5.0, 3.0, 2.0]])}, [[3.0, 5.0]]),
 ]
 
 

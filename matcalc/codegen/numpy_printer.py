@@ -25,6 +25,7 @@ of their sizes. The printer emits no statements and decides no names.
 import sympy as sp
 from sympy import HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import ops
 from ..core.nodes import ADJOINTS, Elementwise
@@ -266,6 +267,13 @@ class NumpyPrinter(TextPrinter):
         """The matrix product of `mats` (no coefficient), without materialising ones or diag."""
         if len(mats) == 1:
             return self.p(mats[0])
+        blocks = block_ones(mats[-1])
+        if blocks is not None:        # the max-pooling mask: blocks repeated or summed, no kron
+            kind, g, C = blocks
+            left, lprec = self.product(mats[:-1])
+            if kind == "repeat":      # A @ kron(ones(g).T, eye(C)): A repeated g times across
+                return f"np.tile({left}, (1, {g}))", ATOM
+            return f"np.reshape({left}, (-1, {g}, {C})).sum(axis=1)", ATOM   # the g blocks summed
         if any(isinstance(m, OneMatrix) for m in mats):
             return self.ones_product(mats)
         i = next((k for k, m in enumerate(mats) if isinstance(m, DiagMatrix) and m not in self.names),
@@ -421,3 +429,21 @@ def ones_product_full(mats, shape):
 
 
 __all__ = ["NumpyPrinter", "float_text", "CMP"]
+
+
+def block_ones(m):
+    """("repeat", g, C) for kron(ones(g).T, eye(C)), ("sum", g, C) for kron(ones(g), eye(C))
+    (or their transposes), else None: the products that repeat or add blocks of C columns."""
+    transposed = isinstance(m, Transpose)
+    K = m.arg if transposed else m
+    if not isinstance(K, KroneckerProduct) or len(K.args) != 2:
+        return None
+    ones, eye = K.args
+    if not isinstance(ones, OneMatrix) or not isinstance(eye, Identity) or not eye.rows.is_Integer:
+        return None
+    rows, cols = (ones.cols, ones.rows) if transposed else (ones.rows, ones.cols)
+    if rows == 1 and cols.is_Integer:
+        return "repeat", int(cols), int(eye.rows)
+    if cols == 1 and rows.is_Integer:
+        return "sum", int(rows), int(eye.rows)
+    return None

@@ -12,14 +12,17 @@ layers.py (one class a layer), losses.py, network.py (Sequential, names), backpr
 backward pass read from the reverse walk), spec.py (the layer-spec text format).
 """
 from .backprop import Backprop, Row
-from .layers import (Activation, Dense, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh,
-                     activation, activation_names)
-from .losses import (LOSSES, BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy,
-                     SumSquaredError)
-from .network import Sequential
-from .spec import SPEC_GRAMMAR, from_spec
+from .layers import (Activation, AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Flatten,
+                     Identity, Layer, LayerNorm, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax,
+                     Softplus, Tanh, activation, activation_names)
+from .losses import (LOSSES, BinaryCrossEntropy, CategoricalCrossEntropy, Huber,
+                     MeanAbsoluteError, MeanSquaredError, SoftmaxCrossEntropy, SumSquaredError)
+from .network import Sequential, images_as_rows
+from .spec import SPEC_GRAMMAR, from_spec, input_shape
 
 __all__ = ["Sequential", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus",
            "Identity", "SumSquaredError", "MeanSquaredError", "SoftmaxCrossEntropy",
            "BinaryCrossEntropy", "LOSSES", "Backprop", "Row", "from_spec", "SPEC_GRAMMAR",
-           "activation", "activation_names"]
+           "activation", "activation_names", "Conv2D", "Conv1D", "MaxPool2D", "AvgPool2D",
+           "Flatten", "Dropout", "LayerNorm", "BatchNorm", "Softmax", "Layer",
+           "CategoricalCrossEntropy", "MeanAbsoluteError", "Huber", "images_as_rows", "input_shape"]

@@ -35,7 +35,6 @@ from ..printing import display
 from ..printing.identity import notes_in, prose_latex
 from ..printing.latex import latex as latex_of, name_latex, render_aligned
 from ..printing.text import to_text
-from .layers import Dense
 
 CONVENTION = ("Convention: the gradient is the transposed Jacobian; grad_V has the shape of V "
               "and dL = tr(grad_V.T @ dV).")
@@ -190,7 +189,7 @@ class Backprop:
         ones(N)@db.T), dL = tr(G.T @ dZ), the identification and the read-off lines."""
         rows = self._rows
         layer, _ = self.layer_of[owner]
-        kind = "Dense layer" if isinstance(layer, Dense) else "Activation"
+        kind = layer.title
         name = self.node_names[owner]
         rows.append(Row(None, None, heading=f"{kind} {name} = "
                                              f"{to_text(self.symbolic(owner.arg, root_kept=True))}:"))

@@ -3,7 +3,8 @@
 Read with a small tokenizer of its own (never evaluated); errors point at their column.
 """
 from ..errors import MatcalcError, ParseError, ShapeError, UnknownNameError
-from .layers import Dense, LeakyReLU, activation, activation_names
+from .layers import (AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Flatten, LayerNorm,
+                     LeakyReLU, MaxPool2D, Softmax, activation, activation_names)
 from .losses import LOSSES
 from .network import Sequential
 
@@ -13,6 +14,9 @@ layer  := NAME [ "(" args ")" ]
 args   := arg ("," arg)*
 arg    := NUMBER | NAME | NAME "=" (NUMBER | NAME)
 layers: dense(IN, OUT[, bias=true|false])   IN, OUT: positive integers or dimension names
+        conv2d(C_IN, C_OUT, KERNEL[, stride=S][, padding=P][, bias=true|false])   (--input C,H,W)
+        conv1d(C_IN, C_OUT, KERNEL[, stride=S][, padding=P][, bias=true|false])   (--input C,L)
+        maxpool(P)  avgpool(P)  flatten  dropout(P)  layernorm(D)  batchnorm(D)  softmax
         relu  sigmoid  tanh  softplus  identity  leaky_relu[(ALPHA)]   (ALPHA defaults to 0.01)
         and every elementwise function of the notation (gelu, softsign, ...)
 """
@@ -52,9 +56,22 @@ def _tokens(text):
     return out
 
 
-def from_spec(spec, loss="sse", batch="N"):
+def input_shape(text):
+    """The shape of one example from --input text: "784" -> 784, "3,32" -> (3, 32) (C, L),
+    "1,28,28" -> (1, 28, 28) (C, H, W); None stays None."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in str(text).split(",")]
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise MatcalcError(f"--input takes D, C,L or C,H,W (positive integers), got {text!r}")
+    sizes = tuple(int(p) for p in parts)
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def from_spec(spec, loss="sse", batch="N", input=None, weight_decay=0):
     """A Sequential network from the layer-spec text, e.g.
-    "dense(1000,100,bias=false) relu dense(100,10,bias=false)"; grammar in SPEC_GRAMMAR."""
+    "dense(1000,100,bias=false) relu dense(100,10,bias=false)"; grammar in SPEC_GRAMMAR.
+    input: the shape of one example (D, (C, L) or (C, H, W)), as Sequential takes it."""
     if not isinstance(spec, str):
         raise MatcalcError("the layer spec must be text")
     if loss not in LOSSES:
@@ -100,37 +117,19 @@ def from_spec(spec, loss="sse", batch="N"):
                 break
         layers.append(_layer(name, args, spec, column))
     try:
-        return Sequential(layers, loss=LOSSES[loss](), batch=batch)
+        return Sequential(layers, loss=LOSSES[loss](), batch=batch, input=input,
+                          weight_decay=weight_decay)
     except ShapeError as e:
         raise ShapeError(f"{e} (in spec {spec!r})") from None
 
 
 def _layer(name, args, spec, column):
     key = name.lower()
-    if key == "dense":
-        positional = [(v, c) for k, v, c in args if k is None]
-        keywords = {k.lower(): (v, c) for k, v, c in args if k is not None}
-        if len(positional) != 2:
-            raise ParseError(f"dense needs two sizes, dense(IN, OUT), got {len(positional)}",
-                             spec, column)
-        for k, (v, c) in keywords.items():
-            if k != "bias":
-                raise ParseError(f"unknown option {k!r} of dense (only bias=true|false)", spec, c)
-        bias = True
-        if "bias" in keywords:
-            v, c = keywords["bias"]
-            if str(v).lower() not in ("true", "false", "1", "0"):
-                raise ParseError(f"bias must be true or false, got {v!r}", spec, c)
-            bias = str(v).lower() in ("true", "1")
-        sizes = []
-        for v, c in positional:
-            if isinstance(v, float) or (isinstance(v, int) and v <= 0):
-                raise ParseError(f"a size must be a positive integer or a name, got {v!r}", spec, c)
-            sizes.append(v)
-        return Dense(sizes[0], sizes[1], bias=bias)
+    if key in MAKERS:
+        return MAKERS[key](key, args, spec, column)
     if key not in activation_names():
-        raise ParseError(f"unknown layer {name!r}; layers: dense, " + ", ".join(activation_names()),
-                         spec, column)
+        raise ParseError(f"unknown layer {name!r}; layers: " + ", ".join(sorted(MAKERS))
+                         + ", " + ", ".join(activation_names()), spec, column)
     if key == "leaky_relu":
         if len(args) > 1 or any(k is not None and k != "alpha" for k, _, _ in args):
             raise ParseError("leaky_relu takes one number, leaky_relu(ALPHA)", spec, column)
@@ -143,3 +142,91 @@ def _layer(name, args, spec, column):
     if args:
         raise ParseError(f"{key} takes no arguments", spec, args[0][2])
     return activation(key)
+
+
+def _arguments(key, args, spec, column, sizes, options=(), names_allowed=False):
+    """(positional sizes, {option: value}) of a layer, checked: `sizes` positional positive
+    integers (or dimension names where allowed), options among `options`."""
+    positional = [(v, c) for k, v, c in args if k is None]
+    keywords = {k.lower(): (v, c) for k, v, c in args if k is not None}
+    if len(positional) != len(sizes):
+        count = {1: "one size", 2: "two sizes", 3: "three sizes"}[len(sizes)]
+        raise ParseError(f"{key} needs {count}, "
+                         f"{key}({', '.join(sizes)}), got {len(positional)}", spec, column)
+    for k, (v, c) in keywords.items():
+        if k not in options:
+            allowed = ", ".join(f"{o}=" for o in options) or "none"
+            raise ParseError(f"unknown option {k!r} of {key} (options: {allowed})", spec, c)
+    values = []
+    for v, c in positional:
+        if isinstance(v, str) and names_allowed:
+            values.append(v)
+        elif isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ParseError(f"a size must be a positive integer{' or a name' if names_allowed else ''}"
+                             f", got {v!r}", spec, c)
+        else:
+            values.append(v)
+    return values, keywords
+
+
+def _flag(keywords, name, spec, default=True):
+    if name not in keywords:
+        return default
+    v, c = keywords[name]
+    if str(v).lower() not in ("true", "false", "1", "0"):
+        raise ParseError(f"{name} must be true or false, got {v!r}", spec, c)
+    return str(v).lower() in ("true", "1")
+
+
+def _count(keywords, name, spec, default, least):
+    if name not in keywords:
+        return default
+    v, c = keywords[name]
+    if isinstance(v, bool) or not isinstance(v, int) or v < least:
+        raise ParseError(f"{name} must be an integer >= {least}, got {v!r}", spec, c)
+    return v
+
+
+def _dense(key, args, spec, column):
+    (n_in, n_out), kw = _arguments(key, args, spec, column, ("IN", "OUT"), ("bias",), True)
+    return Dense(n_in, n_out, bias=_flag(kw, "bias", spec))
+
+
+def _conv(key, args, spec, column):
+    (c_in, c_out, kernel), kw = _arguments(key, args, spec, column, ("C_IN", "C_OUT", "KERNEL"),
+                                           ("stride", "padding", "bias"))
+    layer = Conv2D if key == "conv2d" else Conv1D
+    return layer(c_in, c_out, kernel, stride=_count(kw, "stride", spec, 1, 1),
+                 padding=_count(kw, "padding", spec, 0, 0), bias=_flag(kw, "bias", spec))
+
+
+def _pool(key, args, spec, column):
+    if not args:
+        return (MaxPool2D if key == "maxpool" else AvgPool2D)(2)
+    (size,), _ = _arguments(key, args, spec, column, ("P",))
+    return (MaxPool2D if key == "maxpool" else AvgPool2D)(size)
+
+
+def _dropout(key, args, spec, column):
+    if len(args) != 1 or args[0][0] not in (None, "p") or not isinstance(args[0][1], (int, float)) \
+            or not 0 <= args[0][1] < 1:
+        raise ParseError("dropout takes one probability in [0, 1), dropout(P)", spec, column)
+    return Dropout(args[0][1])
+
+
+def _norm(key, args, spec, column):
+    (D,), _ = _arguments(key, args, spec, column, ("D",))
+    return (LayerNorm if key == "layernorm" else BatchNorm)(D)
+
+
+def _plain(layer):
+    def make(key, args, spec, column):
+        if args:
+            raise ParseError(f"{key} takes no arguments", spec, args[0][2])
+        return layer()
+    return make
+
+
+MAKERS = {"dense": _dense, "conv2d": _conv, "conv1d": _conv, "maxpool": _pool, "avgpool": _pool,
+          "flatten": _plain(Flatten), "softmax": _plain(Softmax), "dropout": _dropout,
+          "layernorm": _norm, "batchnorm": _norm}

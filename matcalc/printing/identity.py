@@ -264,6 +264,12 @@ class Reader:
             return Math(rf"{self.bin} \otimes {self.bin}".join(paren(x, POW) for x in args), KRON)   # (A ⊗ B) C
         if f == "matrix_power":
             return Math(f"{paren(a, ATOM)}^{{{args[1].tex}}}", POW)
+        if f in ("im2col", "col2im") and len(args) >= 10:     # the window as latex.py writes it
+            k = [x.tex for x in args[1:10]]
+            return Math(rf"\operatorname{{{f}}}_{{{k[3]}\times {k[4]},\,s={k[5]},\,p={k[7]}}}"
+                        rf"\left({a.tex}\right)", ATOM)
+        if f == "blockmax" and len(args) == 2:
+            return Math(rf"\operatorname{{blockmax}}_{{{args[1].tex}}}\left({a.tex}\right)", ATOM)
         if f == "eye":
             return Math(f"I_{{{a.tex}}}", ATOM)
         if f == "ones":

@@ -1,0 +1,122 @@
+"""One forward + backward pass of a small CNN (issue 11): the module matcalc generates against
+the same model written by hand in NumPy and against PyTorch eager on the CPU.
+
+    conv2d(1,8,3,padding=1) relu maxpool(2) conv2d(8,16,3,padding=1) relu maxpool(2)
+    flatten dense(784,10), softmax cross-entropy; 28 x 28 images, batch 64, float32
+
+Run: python benchmarks/bench_cnn.py  (prints median wall times over repeats and the ratios)
+"""
+import time
+
+import numpy as np
+
+import codegen
+from matcalc import nn
+
+SPEC = ("conv2d(1,8,3,padding=1) relu maxpool(2) conv2d(8,16,3,padding=1) relu maxpool(2) "
+        "flatten dense(784,10)")
+N, REPEATS = 64, 30
+swv = np.lib.stride_tricks.sliding_window_view
+
+
+# ---- the same network by hand, in NumPy (pixel rows N*H*W x C, as the seed's im2col) --------
+def im2col(X4, k, pad):
+    X4 = np.pad(X4, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    w = swv(X4, (k, k), axis=(1, 2))                   # N OH OW C k k
+    return w.transpose(0, 1, 2, 4, 5, 3).reshape(-1, k * k * X4.shape[3])
+
+
+def col2im(G, shape, k, pad):
+    N, H, W, C = shape
+    G6 = G.reshape(N, H, W, k, k, C)
+    out = np.zeros((N, H + 2 * pad, W + 2 * pad, C), G.dtype)
+    for i in range(k):
+        for j in range(k):
+            out[:, i:i + H, j:j + W] += G6[:, :, :, i, j]
+    return out[:, pad:pad + H, pad:pad + W]
+
+
+def hand(x, y, K1, b1, K2, b2, W3, b3):
+    n = x.shape[0]
+    X1 = x.reshape(n, 28, 28, 1)
+    C1 = im2col(X1, 3, 1)
+    Z1 = C1 @ K1 + b1
+    A1 = np.maximum(Z1, 0).reshape(n, 14, 2, 14, 2, 8)
+    P1 = A1.max(axis=(2, 4))
+    C2 = im2col(P1, 3, 1)
+    Z2 = C2 @ K2 + b2
+    A2 = np.maximum(Z2, 0).reshape(n, 7, 2, 7, 2, 16)
+    P2 = A2.max(axis=(2, 4))
+    F = P2.reshape(n, -1)
+    z = F @ W3 + b3
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    loss = -np.sum(y * np.log(p)) / n
+    gz = (p - y) / n
+    gW3, gb3 = F.T @ gz, gz.sum(axis=0)
+    gP2 = (gz @ W3.T).reshape(n, 7, 7, 16)
+    mask2 = A2 == P2[:, :, None, :, None, :]
+    gZ2 = (mask2 * gP2[:, :, None, :, None, :]).reshape(-1, 16) * (Z2 > 0)
+    gK2, gb2 = C2.T @ gZ2, gZ2.sum(axis=0)
+    gP1 = col2im(gZ2 @ K2.T, (n, 14, 14, 8), 3, 1)
+    mask1 = A1 == P1[:, :, None, :, None, :]
+    gZ1 = (mask1 * gP1[:, :, None, :, None, :]).reshape(-1, 8) * (Z1 > 0)
+    gK1, gb1 = C1.T @ gZ1, gZ1.sum(axis=0)
+    return loss, (gK1, gb1, gK2, gb2, gW3, gb3)
+
+
+def median_time(fn, repeats=REPEATS):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def main():
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    x = rng.standard_normal((N, 784)).astype(f32)
+    y = np.eye(10, dtype=f32)[rng.integers(0, 10, N)]
+    params = {"K1": rng.standard_normal((9, 8)).astype(f32) * 0.3, "b1": np.zeros(8, f32),
+              "K2": rng.standard_normal((72, 16)).astype(f32) * 0.1, "b2": np.zeros(16, f32),
+              "W3": rng.standard_normal((784, 10)).astype(f32) * 0.05, "b3": np.zeros(10, f32)}
+    net = nn.from_spec(SPEC, loss="softmax_ce", input=(1, 28, 28))
+    namespace = {}
+    exec(compile(codegen.numpy_source(net, name="cnn"), "cnn.py", "exec"), namespace)
+    generated = namespace["value_and_grad"]
+    loss_g, grads_g = generated(X=x, Y=y, **params)
+    loss_h, grads_h = hand(x, y, *params.values())
+    for g, h in zip(grads_g.values(), grads_h):
+        np.testing.assert_allclose(np.ravel(g), np.ravel(h), rtol=2e-3, atol=1e-5)
+    rows = [("generated (matcalc)", median_time(lambda: generated(X=x, Y=y, **params))),
+            ("hand-written NumPy", median_time(lambda: hand(x, y, *params.values())))]
+    try:
+        import torch
+        torch.set_num_threads(1)
+        tx, ty = torch.tensor(x.reshape(N, 28, 28, 1)).permute(0, 3, 1, 2), torch.tensor(y).argmax(1)
+        tp = [torch.tensor(params["K1"].reshape(3, 3, 1, 8).transpose(3, 2, 0, 1).copy(), requires_grad=True),
+              torch.tensor(params["b1"], requires_grad=True),
+              torch.tensor(params["K2"].reshape(3, 3, 8, 16).transpose(3, 2, 0, 1).copy(), requires_grad=True),
+              torch.tensor(params["b2"], requires_grad=True),
+              torch.tensor(params["W3"], requires_grad=True), torch.tensor(params["b3"], requires_grad=True)]
+        F = torch.nn.functional
+
+        def eager():
+            h = F.max_pool2d(torch.relu(F.conv2d(tx, tp[0], tp[1], padding=1)), 2)
+            h = F.max_pool2d(torch.relu(F.conv2d(h, tp[2], tp[3], padding=1)), 2)
+            z = h.permute(0, 2, 3, 1).reshape(N, -1) @ tp[4] + tp[5]
+            return torch.autograd.grad(F.cross_entropy(z, ty), tp)
+        rows.append(("PyTorch eager (1 thread)", median_time(eager)))
+    except ImportError:
+        pass
+    base = rows[0][1]
+    print(f"CNN fwd+bwd, batch {N}, 28 x 28, float32, median of {REPEATS}:")
+    for name, t in rows:
+        print(f"  {name:26} {1000 * t:8.2f} ms   generated / this = {base / t:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
