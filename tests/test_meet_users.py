@@ -211,3 +211,21 @@ def test_inference_prefers_what_the_expression_fixes():
     assert infer_shapes("tr(X@A@X.T)", {"X": ("n", "m")}) == {"A": ("m", "m")}
     assert infer_shapes("x.T@A@x", {"x": ("n",)}) == {"A": ("n", "n")}
     assert infer_shapes("tr(X)", {"X": ("n", "n")}) == {}
+
+
+def test_the_unrelated_matcalc_distribution_is_named_when_installed(monkeypatch):
+    from importlib import metadata
+    from matcalc import __main__ as entry
+
+    class Other:
+        version = "1.0.0"
+
+    monkeypatch.setattr(metadata, "distribution",
+                        lambda name: Other() if name == "matcalc" else None)
+    note = entry.shadowing_note()
+    assert "unrelated distribution 'matcalc' 1.0.0" in note and "pip uninstall matcalc" in note
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(metadata, "distribution", missing)
+    assert entry.shadowing_note() == ""
