@@ -18,6 +18,7 @@ from .layers import (Activation, AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dr
 from .losses import (LOSSES, BinaryCrossEntropy, CategoricalCrossEntropy, Huber,
                      MeanAbsoluteError, MeanSquaredError, SoftmaxCrossEntropy, SumSquaredError)
 from .network import Sequential, images_as_rows
+from .recurrent import GRU, LSTM, RNN, Recurrent
 from .spec import SPEC_GRAMMAR, from_spec, input_shape
 
 __all__ = ["Sequential", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus",
@@ -25,4 +26,5 @@ __all__ = ["Sequential", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", 
            "BinaryCrossEntropy", "LOSSES", "Backprop", "Row", "from_spec", "SPEC_GRAMMAR",
            "activation", "activation_names", "Conv2D", "Conv1D", "MaxPool2D", "AvgPool2D",
            "Flatten", "Dropout", "LayerNorm", "BatchNorm", "Softmax", "Layer",
-           "CategoricalCrossEntropy", "MeanAbsoluteError", "Huber", "images_as_rows", "input_shape"]
+           "CategoricalCrossEntropy", "MeanAbsoluteError", "Huber", "images_as_rows", "input_shape",
+           "RNN", "GRU", "LSTM", "Recurrent"]

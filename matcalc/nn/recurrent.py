@@ -1,0 +1,252 @@
+"""Recurrent cells over T steps, derived once for a generic step t (backprop through time).
+
+    rnn = nn.Recurrent(nn.LSTM(3, 5), n_out=2, loss=nn.SumSquaredError())
+    print(rnn.text())          # the same text for every T: one step's derivation and the recursion
+    rnn.evaluate(values)       # gradients by the recursion, T read off X (T x N x n_in)
+    src = rnn.numpy_source()   # forward loop, then `for t in reversed(range(T))`
+
+A cell maps (x_t, state_{t-1}) to state_t with weights shared by every step; the prediction
+is read from the last hidden state, y_pred = h_T @ Wy + by, and the loss compares it with Y.
+Backprop through time is the textbook recursion: the adjoint of the state at step t is what
+flows back from step t+1 (at t = T, what the loss gives), and each shared weight's gradient is
+the sum over t of its share at step t:
+
+    grad_h_{t-1}, grad_W (share at t) = the backward pass of one step, given grad_h_t
+    grad_W = sum over t of the shares
+
+That backward pass of one step is derived once, by the one reverse walk, from the scalar
+s_t = sum(grad_h_t * h_t) (+ sum(grad_c_t * c_t) for the LSTM's cell state) whose gradient
+with respect to h_{t-1} and the weights is exactly the share at t (dL = tr(grad_h_t.T @ dh_t)):
+its size does not depend on T, and T is a runtime size.
+
+Gate conventions (state them, as the issue asks): with a(x, h) = x @ W + h @ U + b.T,
+* RNN:  h_t = tanh(a(x_t, h_{t-1}))
+* GRU:  z = sigmoid(a_z), r = sigmoid(a_r), n = tanh(x_t @ Wn + (r * h_{t-1}) @ Un + bn.T),
+        h_t = (1 - z) * n + z * h_{t-1}   (reset gate applied before Un, as in Cho et al. 2014)
+* LSTM: i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o), g = tanh(a_g),
+        c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+"""
+import numpy as np
+import sympy as sp
+
+from ..codegen import numpy_source as gradient_source
+from ..codegen.numpy_printer import NumpyPrinter
+from ..core import functions, ops
+from ..core.shapes import dimension
+from ..derive.gradient import grad as derive_grad
+from ..errors import MatcalcError, ShapeError
+from ..evaluate import evaluate
+from ..printing.text import to_text
+from .losses import SumSquaredError
+
+
+def _affine(x, h, W, U, b):
+    """x @ W + h @ U + b.T (b broadcast over the rows)."""
+    return ops.add(ops.matmul(x, W), ops.matmul(h, U), ops.matmul(ops.ones(x.shape[0], 1), ops.transpose(b)))
+
+
+class RNN:
+    """h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + bh.T)."""
+    states = ("h",)
+    gates = ("h",)
+
+    def __init__(self, n_in, n_hidden):
+        for v, what in ((n_in, "n_in"), (n_hidden, "n_hidden")):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise MatcalcError(f"{type(self).__name__}: {what} must be a positive integer, got {v!r}")
+        self.n_in, self.n_hidden = n_in, n_hidden
+
+    def parameter_shapes(self):
+        shapes = {}
+        for gate in self.gates:
+            shapes[f"W{gate}"] = (self.n_in, self.n_hidden)
+            shapes[f"U{gate}" if gate != "h" else "Wh_h"] = (self.n_hidden, self.n_hidden)
+            shapes[f"b{gate}"] = (self.n_hidden,)
+        return shapes
+
+    def step(self, x, state, p):
+        (h,) = state
+        return (functions.apply("tanh", _affine(x, h, p["Wh"], p["Wh_h"], p["bh"])),)
+
+
+class GRU(RNN):
+    """z = sigmoid(x@Wz + h@Uz + bz.T), r = sigmoid(x@Wr + h@Ur + br.T),
+    n = tanh(x@Wn + (r*h)@Un + bn.T), h_t = (1 - z)*n + z*h."""
+    gates = ("z", "r", "n")
+
+    def step(self, x, state, p):
+        (h,) = state
+        z = functions.apply("sigmoid", _affine(x, h, p["Wz"], p["Uz"], p["bz"]))
+        r = functions.apply("sigmoid", _affine(x, h, p["Wr"], p["Ur"], p["br"]))
+        n = functions.apply("tanh", _affine(x, ops.hadamard(r, h), p["Wn"], p["Un"], p["bn"]))
+        return (ops.add(ops.hadamard(ops.sub(1, z), n), ops.hadamard(z, h)),)
+
+
+class LSTM(RNN):
+    """i, f, o = sigmoid(x@W* + h@U* + b*.T), g = tanh(x@Wg + h@Ug + bg.T),
+    c_t = f*c + i*g, h_t = o*tanh(c_t)."""
+    states = ("h", "c")
+    gates = ("i", "f", "g", "o")
+
+    def step(self, x, state, p):
+        h, c = state
+        i, f, o = (functions.apply("sigmoid", _affine(x, h, p[f"W{k}"], p[f"U{k}"], p[f"b{k}"]))
+                   for k in ("i", "f", "o"))
+        g = functions.apply("tanh", _affine(x, h, p["Wg"], p["Ug"], p["bg"]))
+        c_t = ops.add(ops.hadamard(f, c), ops.hadamard(i, g))
+        return (ops.hadamard(o, functions.apply("tanh", c_t)), c_t)
+
+
+class Recurrent:
+    """A cell over T steps (T at run time) and a dense read-out of the last hidden state."""
+
+    def __init__(self, cell, n_out, loss=None, batch="N"):
+        self.cell, self.n_out = cell, n_out
+        self.loss = loss if loss is not None else SumSquaredError()
+        N, H, D = dimension(batch, "batch"), dimension(cell.n_hidden), dimension(cell.n_in)
+        self.x = ops.matrix_symbol("x_t", N, D)
+        self.previous = {s: ops.matrix_symbol(f"{s}_prev", N, H) for s in cell.states}
+        self.adjoints = {s: ops.matrix_symbol(f"grad_{s}_t", N, H) for s in cell.states}
+        self.weights = {name: ops.matrix_symbol(name, dimension(shape[0]),
+                                                dimension(shape[1]) if len(shape) == 2 else sp.Integer(1))
+                        for name, shape in cell.parameter_shapes().items()}
+        self.state_t = dict(zip(cell.states, cell.step(self.x, tuple(self.previous.values()), self.weights)))
+        # s_t = sum(grad_h_t * h_t) (+ sum(grad_c_t * c_t)): its gradient is the share at step t
+        self.share = ops.add(*[functions.apply("sum", ops.hadamard(self.adjoints[s], self.state_t[s]))
+                               for s in cell.states])
+        self.step_derivation = derive_grad(self.share, list(self.previous.values()) + list(self.weights.values()))
+        h_T = ops.matrix_symbol("h_T", N, H)
+        self.Wy = ops.matrix_symbol("Wy", H, dimension(n_out))
+        self.by = ops.matrix_symbol("by", dimension(n_out), 1)
+        self.Y = ops.matrix_symbol("Y", N, dimension(n_out))
+        self.h_T = h_T
+        y_pred = ops.add(ops.matmul(h_T, self.Wy), ops.matmul(ops.ones(N, 1), ops.transpose(self.by)))
+        self.loss_expr = self.loss.build(y_pred, self.Y)
+        self.head_derivation = derive_grad(self.loss_expr, [h_T, self.Wy, self.by])
+
+    @property
+    def parameters(self):
+        return [*self.weights, "Wy", "by"]
+
+    # -- the derivation, the same for every T --
+    def text(self):
+        cell = type(self.cell).__name__
+        lines = [f"{cell} over T steps (T at run time); weights shared by every step.",
+                 "Forward, for t = 1..T:"]
+        for s, e in self.state_t.items():
+            lines.append(f"    {s}_t = {to_text(e)}")
+        lines += ["Loss on the last step (h_T, the hidden state after step T):",
+                  f"    L = {to_text(self.loss_expr)}", "",
+                  "Read-out and loss (once):", self.head_derivation.text(), "",
+                  "Backprop through time, the recursion (a generic step t, from t = T down to 1):",
+                  "    grad_h_T comes from the loss; grad_c_T = 0 (LSTM);",
+                  "    the share of dL through step t is tr(grad_h_t.T @ dh_t) (+ tr(grad_c_t.T @ dc_t)),",
+                  f"    the differential of s_t = {to_text(self.share)}:",
+                  self.step_derivation.text(), "",
+                  "    then grad_h_{t-1} = the gradient w.r.t. h_prev above"
+                  + (" (and grad_c_{t-1} w.r.t. c_prev)" if "c" in self.cell.states else "")
+                  + ", and for every shared weight W:",
+                  "    grad_W = sum over t = 1..T of the gradient w.r.t. W above, at step t"]
+        return "\n".join(lines)
+
+    # -- numbers, by the recursion --
+    def forward_states(self, values):
+        """[state_0, ..., state_T], each a dict s -> array, from X (T x N x n_in) and h0 (c0)."""
+        X = np.asarray(values["X"])
+        state = {s: np.asarray(values.get(f"{s}0", np.zeros((X.shape[1], self.cell.n_hidden))))
+                 for s in self.cell.states}
+        states = [state]
+        for t in range(X.shape[0]):
+            env = {"x_t": X[t], **{f"{s}_prev": state[s] for s in state}, **self._weights(values)}
+            state = {s: np.asarray(evaluate(e, env)) for s, e in self.state_t.items()}
+            states.append(state)
+        return states
+
+    def _weights(self, values):
+        return {name: values[name] for name in self.weights}
+
+    def evaluate(self, values):
+        """parameter name -> gradient: the read-out's, then the recursion over reversed(range(T))."""
+        states = self.forward_states(values)
+        X = np.asarray(values["X"])
+        head = {"h_T": states[-1]["h"], "Wy": values["Wy"], "by": values["by"], "Y": values["Y"]}
+        found = self.head_derivation.results
+        grads = {name: np.reshape(evaluate(found[name], head), np.shape(values[name]))
+                 for name in ("Wy", "by")}
+        adjoint = {"h": np.asarray(evaluate(found["h_T"], head))}
+        adjoint.update({s: np.zeros_like(adjoint["h"]) for s in self.cell.states if s != "h"})
+        total = {name: 0.0 for name in self.weights}
+        found = self.step_derivation.results
+        results = [found[f"{s}_prev"] for s in self.cell.states] + [found[name] for name in self.weights]
+        for t in reversed(range(X.shape[0])):
+            env = {"x_t": X[t], **{f"{s}_prev": states[t][s] for s in self.cell.states},
+                   **{f"grad_{s}_t": adjoint[s] for s in self.cell.states}, **self._weights(values)}
+            out = [np.asarray(evaluate(g, env)) for g in results]
+            adjoint = {s: out[k] for k, s in enumerate(self.cell.states)}
+            for k, name in enumerate(self.weights, len(self.cell.states)):
+                total[name] = total[name] + out[k]
+        grads.update({name: np.reshape(total[name], np.shape(values[name])) for name in self.weights})
+        return {name: grads[name] for name in self.parameters}
+
+    # -- generated code: the step's backward pass from codegen, and the loop over t ---------------
+    def numpy_source(self, name="bptt"):
+        """A NumPy module: `value_and_grad` of one step (generated by codegen from s_t, the share
+        of dL through step t), `cell` (one step forward) and `value_and_grad_sequence(X, Y,
+        weights...)`, which runs the forward loop over t and then the recursion
+        `for t in reversed(range(T))`; T is read off X (T x N x n_in) at run time."""
+        states, weights = self.cell.states, list(self.weights)
+        wrt = [self.previous[s] for s in states] + list(self.weights.values())
+        step = gradient_source(self.share, wrt=wrt, name=f"{name}_step")
+        names = {}
+        cell_lines = []
+        for s in reversed(states):                  # c first: h reads it by name
+            cell_lines.append(f"    {s} = {NumpyPrinter(names=dict(names)).doprint(self.state_t[s])}")
+            names[self.state_t[s]] = s
+        head = self.head_derivation.results
+        state_args = ", ".join(f"{s}_prev" for s in states)
+        weight_args = ", ".join(weights)
+        columns = [n for n, shape in self.cell.parameter_shapes().items() if len(shape) == 1]
+        lines = [
+            "",
+            "",
+            f"def cell(x_t, {state_args}, {weight_args}):",
+            f'    """One step of the {type(self.cell).__name__}: the state at t from x_t and the state at t - 1."""',
+            *cell_lines,
+            f"    return {', '.join(states)}{',' if len(states) == 1 else ''}",
+            "",
+            "",
+            f"def value_and_grad_sequence(X, Y, {weight_args}, Wy, by):",
+            '    """The loss of y_pred = h_T @ Wy + by.T against Y, and its gradients, for the sequence',
+            "    X (T x N x n_in, T at run time): the forward loop over t, then backprop through time,",
+            '    the backward pass of one step (value_and_grad above) for t in reversed(range(T))."""',
+            "    X = np.asarray(X, dtype=float)",
+            f"    {', '.join(columns + ['by'])} = ({', '.join(f'np.reshape({c}, (-1, 1))' for c in columns + ['by'])},)",
+            "    T, N = X.shape[0], X.shape[1]",
+            f"    state = tuple(np.zeros((N, {self.cell.n_hidden})) for _ in range({len(states)}))",
+            "    states = [state]",
+            "    for t in range(T):",
+            f"        state = cell(X[t], *state, {weight_args})",
+            "        states.append(state)",
+            "    h_T = state[0]",
+            f"    loss = {_numpy(self.loss_expr)}",
+            f"    grads = {{'Wy': {_numpy(head['Wy'])}, 'by': {_numpy(head['by'])}}}",
+            f"    grad_h_t = {_numpy(head['h_T'])}",
+            *([f"    grad_c_t = np.zeros_like(grad_h_t)"] if "c" in states else []),
+            *[f"    grad_{w} = 0.0" for w in weights],
+            "    for t in reversed(range(T)):",
+            f"        {state_args}{',' if len(states) == 1 else ''} = states[t]",
+            f"        _, share = value_and_grad(x_t=X[t], {', '.join(f'{s}_prev={s}_prev' for s in states)}, "
+            f"{', '.join(f'grad_{s}_t=grad_{s}_t' for s in states)}, {', '.join(f'{w}={w}' for w in weights)})",
+            *[f"        grad_{s}_t = share['{s}_prev']" for s in states],
+            *[f"        grad_{w} = grad_{w} + share['{w}']" for w in weights],
+            f"    grads.update({{{', '.join(f'{w!r}: grad_{w}' for w in weights)}}})",
+            "    return loss, grads",
+        ]
+        header = (f'"""{name}: {type(self.cell).__name__} over T steps, backprop through time; generated '
+                  f'by matcalc (the step by codegen, the loop over t by nn.recurrent)."""\n')
+        return header + step + "\n".join(lines) + "\n"
+
+
+def _numpy(e):
+    """The NumPy spelling of one expression (a fresh printer: names are the symbols')."""
+    return NumpyPrinter().doprint(e)

@@ -1,0 +1,104 @@
+"""Recurrent cells over T steps (issue 11): the backward pass of one generic step, derived once,
+run as the backprop-through-time recursion, equals HIPS autograd on the unrolled network
+written here in plain autograd.numpy (T = 7); the derivation's text does not depend on T."""
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+from matcalc import nn
+from matcalc.nn.recurrent import GRU, LSTM, RNN, Recurrent
+
+T, N, D, H, OUT = 7, 4, 3, 5, 2
+
+
+def sigmoid(a):
+    return 1.0 / (1.0 + anp.exp(-a))
+
+
+def rnn_step(x, state, p):
+    (h,) = state
+    return (anp.tanh(x @ p["Wh"] + h @ p["Wh_h"] + p["bh"]),)
+
+
+def gru_step(x, state, p):
+    (h,) = state
+    z = sigmoid(x @ p["Wz"] + h @ p["Uz"] + p["bz"])
+    r = sigmoid(x @ p["Wr"] + h @ p["Ur"] + p["br"])
+    n = anp.tanh(x @ p["Wn"] + (r * h) @ p["Un"] + p["bn"])
+    return ((1 - z) * n + z * h,)
+
+
+def lstm_step(x, state, p):
+    h, c = state
+    i, f, o = (sigmoid(x @ p["W" + k] + h @ p["U" + k] + p["b" + k]) for k in "ifo")
+    g = anp.tanh(x @ p["Wg"] + h @ p["Ug"] + p["bg"])
+    c = f * c + i * g
+    return (o * anp.tanh(c), c)
+
+
+def unrolled_loss(step, n_states):
+    def loss(p, X, Y):
+        state = tuple(anp.zeros((N, H)) for _ in range(n_states))
+        for t in range(X.shape[0]):
+            state = step(X[t], state, p)
+        return anp.sum((state[0] @ p["Wy"] + p["by"] - Y) ** 2)
+    return loss
+
+
+@pytest.mark.parametrize("cell, step", [(RNN, rnn_step), (GRU, gru_step), (LSTM, lstm_step)],
+                         ids=["rnn", "gru", "lstm"])
+def test_backprop_through_time_equals_autograd(cell, step):
+    model = Recurrent(cell(D, H), n_out=OUT)
+    rng = np.random.default_rng(0)
+    params = {name: 0.5 * rng.standard_normal(shape) for name, shape in
+              {**model.cell.parameter_shapes(), "Wy": (H, OUT), "by": (OUT,)}.items()}
+    X, Y = rng.standard_normal((T, N, D)), rng.standard_normal((N, OUT))
+    want = autograd.grad(unrolled_loss(step, len(model.cell.states)))(params, X, Y)
+    got = model.evaluate({"X": X, "Y": Y, **params})
+    assert list(got) == list(params)
+    for name in params:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-8, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", [RNN, GRU, LSTM], ids=["rnn", "gru", "lstm"])
+def test_the_derivation_is_one_generic_step(cell):
+    text = Recurrent(cell(D, H), n_out=OUT).text()
+    assert "a generic step t" in text and "grad_W = sum over t = 1..T" in text
+    assert "x_t" in text and "h_prev" in text and len(text) < 40_000
+
+
+def test_one_derivation_serves_every_t():
+    """T is a run-time size: the same model (derived once) for T = 1, 3 and 30."""
+    model = Recurrent(RNN(D, H), n_out=OUT)
+    rng = np.random.default_rng(1)
+    params = {name: 0.5 * rng.standard_normal(shape) for name, shape in
+              {**model.cell.parameter_shapes(), "Wy": (H, OUT), "by": (OUT,)}.items()}
+    Y = rng.standard_normal((N, OUT))
+    for steps in (1, 3, 30):
+        X = rng.standard_normal((steps, N, D))
+        want = autograd.grad(unrolled_loss(rnn_step, 1))(params, X, Y)
+        got = model.evaluate({"X": X, "Y": Y, **params})
+        for name in params:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell, step", [(GRU, gru_step), (LSTM, lstm_step)], ids=["gru", "lstm"])
+def test_generated_loop_over_t_equals_autograd(cell, step):
+    model = nn.Recurrent(cell(D, H), n_out=OUT)
+    source = model.numpy_source()
+    assert "for t in reversed(range(T)):" in source and "x_1" not in source
+    namespace = {}
+    exec(compile(source, "bptt.py", "exec"), namespace)
+    rng = np.random.default_rng(3)
+    params = {name: 0.5 * rng.standard_normal(shape) for name, shape in
+              {**model.cell.parameter_shapes(), "Wy": (H, OUT), "by": (OUT,)}.items()}
+    Y = rng.standard_normal((N, OUT))
+    for steps in (2, T):
+        X = rng.standard_normal((steps, N, D))
+        want = autograd.grad(unrolled_loss(step, len(model.cell.states)))(params, X, Y)
+        loss, got = namespace["value_and_grad_sequence"](X, Y, **params)
+        np.testing.assert_allclose(loss, unrolled_loss(step, len(model.cell.states))(params, X, Y))
+        for name in params:
+            np.testing.assert_allclose(np.ravel(got[name]), np.ravel(want[name]), rtol=1e-8,
+                                       atol=1e-12, err_msg=name)
