@@ -18,9 +18,12 @@ fresh child process of its own, so that one library's allocator and threads do n
             generated module: the headline ratios to hand NumPy
     peers   the same NumPy cases again, with PyTorch eager + autograd (one thread),
             jax.jit(jax.value_and_grad) and HIPS autograd (grad of an autograd.numpy loss), each
-            in its own idiomatic code, whichever of them is importable
+            in its own idiomatic code, whichever of them is importable, and the generated
+            modules of the torch and jax backends (the latter under jax.jit)
 
-Cases, timed in interleaved rounds (benchmarks/timing.py), medians, CPU time beside wall time:
+Cases, timed in interleaved rounds (benchmarks/timing.py), medians, CPU time beside wall time
+(on a loaded machine the CPU ratios are the reliable ones), and the peak memory NumPy allocates
+in one call (tracemalloc):
 
     hand NumPy      the network written by hand as a careful person would (the ratio's base):
                     saved activations, 1 - a*a for tanh', the mask (a > 0) for relu'
@@ -63,8 +66,9 @@ def generate(directory, only):
     for label, cfg in NETWORKS.items():
         if label in only:
             net = nn.from_spec(spec(cfg["sizes"], cfg["activation"], cfg["bias"]), loss="sse")
-            with open(os.path.join(directory, f"gen_{label}.py"), "w") as f:
-                f.write(codegen.numpy_source(net, name=f"gen_{label}"))
+            for backend, suffix in (("numpy", ""), ("jax", "_jax"), ("torch", "_torch")):
+                with open(os.path.join(directory, f"gen_{label}{suffix}.py"), "w") as f:
+                    f.write(codegen.numpy_source(net, name=f"gen_{label}{suffix}", backend=backend))
 
 
 def child(libraries, directory, only, scale):
@@ -174,6 +178,37 @@ def jax_peer(X, Y, Ws, bs, activation):
     return run
 
 
+def generated_jax(label, args, wnames, bnames):
+    """The generated module for the JAX backend, its value_and_grad under jax.jit (as
+    codegen.compile(net, backend="jax") runs it)."""
+    import importlib
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    jax.config.update("jax_enable_x64", args["X"].dtype == np.float64)
+    vg = jax.jit(importlib.import_module(f"gen_{label}_jax").value_and_grad)
+    jargs = {k: jnp.asarray(v) for k, v in args.items()}
+
+    def run():
+        value, g = jax.block_until_ready(vg(**jargs))
+        return float(value), [np.asarray(g[w]) for w in wnames], [np.asarray(g[b]) for b in bnames]
+    return run
+
+
+def generated_torch(label, args, wnames, bnames):
+    """The generated module for the PyTorch backend, on tensors."""
+    import importlib
+    import torch
+    torch.set_num_threads(1)
+    module = importlib.import_module(f"gen_{label}_torch")
+    targs = {k: torch.from_numpy(v) for k, v in args.items()}
+
+    def run():
+        value, g = module.value_and_grad(**targs)
+        return float(value), [g[w].numpy() for w in wnames], [g[b].numpy() for b in bnames]
+    return run
+
+
 def autograd_peer(X, Y, Ws, bs, activation):
     import autograd
     import autograd.numpy as anp
@@ -196,6 +231,17 @@ def autograd_peer(X, Y, Ws, bs, activation):
         value, gW = g_only(list(Ws))
         return value, gW, []
     return run
+
+
+def peak_memory(fn):
+    """The peak of the memory NumPy allocates during one call, in MB (tracemalloc sees every
+    NumPy array buffer; the inputs exist before the call and are not counted)."""
+    import tracemalloc
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
 
 
 def blas_info():
@@ -256,6 +302,11 @@ def run_child(libraries, directory, only, scale):
                         cases[name] = make(X, Y, Ws, bs, cfg["activation"])
                     except ImportError:
                         pass
+                for name, make in (("generated torch", generated_torch), ("generated jax", generated_jax)):
+                    try:
+                        cases[name] = make(label, args, wnames, bnames)
+                    except ImportError:
+                        pass
             reference = hand(X, Y, Ws, bs)
             rtol = 1e-9 if dtype == np.float64 else 2e-3
             for name, fn in cases.items():
@@ -270,6 +321,8 @@ def run_child(libraries, directory, only, scale):
             repeat = max(5, int(cfg["repeat"] * scale))
             times = median_times(cases, repeat)
             out["rows"].setdefault(label, {})[dt] = times
+            out.setdefault("peak_MB", {}).setdefault(label, {})[dt] = {
+                name: peak_memory(cases[name]) for name in ("hand NumPy", "generated", "generated f+b")}
     out["blas"] = blas_info()
     out["modules"] = sorted(m for m in ("torch", "jax", "autograd", "sympy", "matcalc")
                             if m in sys.modules)
@@ -284,15 +337,20 @@ def report(title, result, only):
         cfg = NETWORKS[label]
         rows = result["rows"][label]
         print(f"\n{label}: {spec(cfg['sizes'], cfg['activation'], cfg['bias'])[:60]}..., N={cfg['N']}")
-        print("| | float64 wall | ratio | CPU | float32 wall | ratio | CPU |")
+        print("| | float64 wall | ratio | CPU (ratio) | float32 wall | ratio | CPU (ratio) |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for name in rows["float64"]:
             cells = []
             for dt in ("float64", "float32"):
                 wall, cpu = rows[dt][name]
-                base = rows[dt]["hand NumPy"][0]
-                cells += [f"{wall * 1e3:.3f} ms", f"{wall / base:.2f}x", f"{cpu * 1e3:.3f} ms"]
+                base, base_cpu = rows[dt]["hand NumPy"]
+                cells += [f"{wall * 1e3:.3f} ms", f"{wall / base:.2f}x",
+                          f"{cpu * 1e3:.3f} ms ({cpu / base_cpu:.2f}x)"]
             print(f"| {name} | " + " | ".join(cells) + " |")
+        peaks = result["peak_MB"][label]
+        print("peak NumPy memory of one call (tracemalloc), float64 / float32: " + "; ".join(
+            f"{name} {peaks['float64'][name]:.2f} / {peaks['float32'][name]:.2f} MB"
+            for name in peaks["float64"]))
 
 
 def main():

@@ -75,11 +75,6 @@ def check_releases(fn):
         if name in args or name in returned:
             assert name not in deleted, f"{fn.name} deletes {name}, which it returns"
             continue
-        if any(isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and
-               any(k.arg == "out" and isinstance(k.value, ast.Name) and k.value.id == name
-                   for k in s.value.keywords) and s.targets[0].id in returned | set(last_read)
-               for s in body):
-            continue                    # its buffer lives on under another name (out=)
         assert name in deleted, f"{fn.name}: {name} is never deleted"
         end = max(last_read.get(name, i), i)
         between = [s for s in body[end + 1:deleted[name]] if not isinstance(s, ast.Delete)]

@@ -170,8 +170,10 @@ def release(lines, live_out, keep=()):
         defined.setdefault(line.target, i)
     ends = {}
     for name, i in last.items():
-        if name in defined and name not in live_out and name not in keep and lines[i].out != name:
-            ends.setdefault(i, []).append(name)     # (a buffer written in place lives on)
+        if name in defined and name not in live_out and name not in keep:
+            # a buffer written in place lives on under its new name; the old name goes, or it
+            # would hold the buffer until the function returns
+            ends.setdefault(i, []).append(name)
     for i, line in enumerate(lines):
         line.release = sorted(ends.get(i, ()), key=defined.get)
     return lines
