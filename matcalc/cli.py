@@ -48,6 +48,12 @@ TITLES = {"grad": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian",
           "hvp": "Hessian-vector product"}
 KINDS = {"gradient": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
 SHORT_OPTIONS = {"-h", "-o"}
+EXAMPLES = {
+    "grad": "grad \"tr(X @ A @ X.T)\" --wrt X --shape X=n,m --shape A=m,m --steps",
+    "jacobian": "jacobian \"softmax(W @ x)\" --wrt x --shape W=k,n --shape x=n",
+    "hessian": "hessian \"sum(log(1 + exp(X @ w)))\" --wrt w --shape X=N,d --shape w=d",
+    "hvp": "hvp \"tr(X.T @ A @ X)\" --wrt X --shape X=n,m --shape A=n,n",
+}
 ASSUME_HELP = ("NAME=KIND: the values NAME takes, used to simplify (kinds: "
                + ", ".join(sorted(ASSUMPTION_KINDS)) + ")")
 
@@ -186,7 +192,8 @@ def build_parser():
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def expression_command(name, help_text):
-        c = sub.add_parser(name, help=help_text, epilog=EPILOG)
+        c = sub.add_parser(name, help=help_text, epilog=EPILOG + "; example: matcalc "
+                           + EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
         c.add_argument("expr", help="expression in the notation, e.g. 'tr(X @ A @ X.T)'; - reads "
                        "it from stdin, @FILE from a file")
         c.add_argument("--wrt", action="append", required=True, help="variable (repeatable)")
