@@ -18,7 +18,7 @@ def sigmoid(a):
 
 def rnn_step(x, state, p):
     (h,) = state
-    return (anp.tanh(x @ p["Wh"] + h @ p["Wh_h"] + p["bh"]),)
+    return (anp.tanh(x @ p["Wx"] + h @ p["Wh"] + p["bh"]),)
 
 
 def gru_step(x, state, p):

@@ -48,7 +48,6 @@ def _affine(x, h, W, U, b):
 class RNN:
     """h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + bh.T)."""
     states = ("h",)
-    gates = ("h",)
 
     def __init__(self, n_in, n_hidden):
         for v, what in ((n_in, "n_in"), (n_hidden, "n_hidden")):
@@ -57,22 +56,30 @@ class RNN:
         self.n_in, self.n_hidden = n_in, n_hidden
 
     def parameter_shapes(self):
-        shapes = {}
-        for gate in self.gates:
-            shapes[f"W{gate}"] = (self.n_in, self.n_hidden)
-            shapes[f"U{gate}" if gate != "h" else "Wh_h"] = (self.n_hidden, self.n_hidden)
-            shapes[f"b{gate}"] = (self.n_hidden,)
-        return shapes
+        """Wx (n_in x n_hidden), Wh (n_hidden x n_hidden), bh (n_hidden)."""
+        return {"Wx": (self.n_in, self.n_hidden), "Wh": (self.n_hidden, self.n_hidden),
+                "bh": (self.n_hidden,)}
 
     def step(self, x, state, p):
         (h,) = state
-        return (functions.apply("tanh", _affine(x, h, p["Wh"], p["Wh_h"], p["bh"])),)
+        return (functions.apply("tanh", _affine(x, h, p["Wx"], p["Wh"], p["bh"])),)
+
+
+def gate_shapes(cell):
+    """W<g> (n_in x n_hidden), U<g> (n_hidden x n_hidden), b<g> (n_hidden) for every gate g."""
+    shapes = {}
+    for gate in cell.gates:
+        shapes[f"W{gate}"] = (cell.n_in, cell.n_hidden)
+        shapes[f"U{gate}"] = (cell.n_hidden, cell.n_hidden)
+        shapes[f"b{gate}"] = (cell.n_hidden,)
+    return shapes
 
 
 class GRU(RNN):
     """z = sigmoid(x@Wz + h@Uz + bz.T), r = sigmoid(x@Wr + h@Ur + br.T),
     n = tanh(x@Wn + (r*h)@Un + bn.T), h_t = (1 - z)*n + z*h."""
     gates = ("z", "r", "n")
+    parameter_shapes = gate_shapes
 
     def step(self, x, state, p):
         (h,) = state
@@ -87,6 +94,7 @@ class LSTM(RNN):
     c_t = f*c + i*g, h_t = o*tanh(c_t)."""
     states = ("h", "c")
     gates = ("i", "f", "g", "o")
+    parameter_shapes = gate_shapes
 
     def step(self, x, state, p):
         h, c = state
@@ -139,8 +147,9 @@ class Recurrent:
                   f"    L = {to_text(self.loss_expr)}", "",
                   "Read-out and loss (once):", self.head_derivation.text(), "",
                   "Backprop through time, the recursion (a generic step t, from t = T down to 1):",
-                  "    grad_h_T comes from the loss; grad_c_T = 0 (LSTM);",
-                  "    the share of dL through step t is tr(grad_h_t.T @ dh_t) (+ tr(grad_c_t.T @ dc_t)),",
+                  "    grad_h_T comes from the loss" + ("; grad_c_T = 0" if "c" in self.cell.states else "") + ";",
+                  "    the share of dL through step t is tr(grad_h_t.T @ dh_t)"
+                  + (" + tr(grad_c_t.T @ dc_t)" if "c" in self.cell.states else "") + ",",
                   f"    the differential of s_t = {to_text(self.share)}:",
                   self.step_derivation.text(), "",
                   "    then grad_h_{t-1} = the gradient w.r.t. h_prev above"
