@@ -3,6 +3,7 @@ errors at their column, the size, time and memory limits, the security headers, 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -231,6 +232,26 @@ def test_serve_command_prints_its_address_and_serves():
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_ctrl_c_stops_the_server_cleanly_even_during_a_derivation():
+    """Ctrl-C reaches the server and its workers (one process group): one line, exit 0, no
+    traceback from a worker that was deriving."""
+    process = subprocess.Popen([sys.executable, "-m", "matcalc", "serve"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    url = process.stdout.readline().split()[2]
+    body = json.dumps({"expr": "sum(" + "exp(" * 1000 + "x" + ")" * 1000 + ")",
+                       "shapes": {"x": ["n"]}, "wrt": "x"}).encode()
+    request = urllib.request.Request(url + "api/derive", data=body,
+                                     headers={"Content-Type": "application/json"})
+    client = threading.Thread(target=lambda: pytest.raises(OSError, urllib.request.urlopen,
+                                                           request, timeout=30), daemon=True)
+    client.start()
+    time.sleep(2)                     # the derivation is under way in a worker
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert (out, err, process.returncode) == ("matcalc: stopped\n", "", 0)
 
 
 def test_serve_open_opens_the_page_in_the_browser(tmp_path):

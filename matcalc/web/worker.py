@@ -18,6 +18,7 @@ answer.answer, which reads it.
 """
 import multiprocessing
 import resource
+import signal
 import warnings
 
 import numpy as np
@@ -36,7 +37,10 @@ def limit_error(message):
 
 
 def _work(connection, body, memory_limit):
-    """In the worker: bound the memory, derive, send the answer (always a JSON-ready dict)."""
+    """In the worker: bound the memory, derive, send the answer (always a JSON-ready dict).
+    Ctrl-C in the terminal reaches the whole process group: the server stops (and with it its
+    workers), so a worker ignores it rather than print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
