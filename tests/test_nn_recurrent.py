@@ -102,3 +102,14 @@ def test_generated_loop_over_t_equals_autograd(cell, step):
         for name in params:
             np.testing.assert_allclose(np.ravel(got[name]), np.ravel(want[name]), rtol=1e-8,
                                        atol=1e-12, err_msg=name)
+
+
+def test_the_rnn_example_trains_with_generated_code():
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "examples" / "nn_rnn.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    losses = [float(line.rsplit("=", 1)[1]) for line in out.splitlines() if line.startswith("steps")]
+    assert len(losses) == 6 and all(b < a for a, b in zip(losses, losses[1:]))
