@@ -93,11 +93,6 @@ class Window:
         return (self.H, self.W, self.KH, self.KW, self.SH, self.SW, self.PH, self.PW) == \
             (1, 1, 1, 1, 1, 1, 0, 0)
 
-    def is_whole_image(self):
-        """The window is the whole image: im2col flattens each image into one row."""
-        return (self.KH, self.KW, self.SH, self.SW, self.PH, self.PW) == (self.H, self.W, 1, 1, 0, 0)
-
-
 def _divided(total, by, what):
     """total/by as a dimension, or a ShapeError when it is not a whole multiple."""
     q = sp.factor_terms(sp.sympify(total) / by)
@@ -221,9 +216,6 @@ class BlockMax(_Printable, MatrixExpr):
     @property
     def shape(self):
         return _memo_shape(self, lambda: (self.arg.shape[0], self.arg.shape[1] / self.args[1]))
-
-
-WINDOW_NODES = (Im2col, Col2im, BlockMax)
 
 
 # ---- constructors: canonical forms ------------------------------------------------------------
