@@ -76,6 +76,11 @@ def median_time(fn, repeats=REPEATS):
 
 
 def main():
+    try:                                   # one BLAS thread, as PyTorch gets below: a fair CPU race
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        pass
     rng = np.random.default_rng(0)
     f32 = np.float32
     x = rng.standard_normal((N, 784)).astype(f32)

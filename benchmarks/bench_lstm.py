@@ -66,6 +66,11 @@ def median_time(fn):
 
 
 def main():
+    try:                                   # one BLAS thread, as PyTorch gets below: a fair CPU race
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        pass
     rng = np.random.default_rng(0)
     model = nn.Recurrent(nn.LSTM(D, H), n_out=OUT)
     shapes = {**model.cell.parameter_shapes(), "Wy": (H, OUT), "by": (OUT,)}
