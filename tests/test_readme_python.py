@@ -65,8 +65,7 @@ def run_block(source, namespace):
 
 
 BLOCKS = python_blocks()
-KNOWN = {3: "README block 4 uses `text` and `shapes`, defined nowhere in the README (issue 14); "
-            "the corrected block is in the issue-14 report"}
+KNOWN = {}             # block index -> why it is known not to run (strict xfail)
 
 
 @pytest.fixture(scope="module")
