@@ -7,9 +7,10 @@
     POST /api/derive       a request (web/request.py) -> its answer (web/answer.py)
 
 Answers: 200 with the derivation; 400 with {"error": {"message", "column", "field", "type"}}
-for input matcalc cannot read or derive; 413 for a body over `MAX_BODY` bytes; 415 for a body
-that is not JSON; 422 for a derivation stopped by its time or memory limit; 503 when every
-worker is busy for longer than `queue_wait` seconds.
+for input matcalc cannot read or derive; 404 for no such page; 411 without a Content-Length;
+413 for a body over `MAX_BODY` bytes (limits.py); 415 for a body that is not JSON; 421 for a
+request addressed to another host name; 422 for a derivation stopped by its time or memory
+limit; 500 for an internal error; 503 when every worker is busy for longer than `queue_wait`.
 
 Built on the standard library's ThreadingHTTPServer: the server only routes and copies bytes
 (a thread per connection), while each derivation runs in a worker process with a time limit and
