@@ -6,12 +6,11 @@ the same model written by hand in NumPy and against PyTorch eager on the CPU.
 
 Run: python benchmarks/bench_cnn.py  (prints median wall times over repeats and the ratios)
 """
-import time
-
 import numpy as np
 
 import codegen
 from matcalc import nn
+from timing import median_times
 
 SPEC = ("conv2d(1,8,3,padding=1) relu maxpool(2) conv2d(8,16,3,padding=1) relu maxpool(2) "
         "flatten dense(784,10)")
@@ -65,15 +64,6 @@ def hand(x, y, K1, b1, K2, b2, W3, b3):
     return loss, (gK1, gb1, gK2, gb2, gW3, gb3)
 
 
-def median_time(fn, repeats=REPEATS):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
 
 def main():
     try:                                   # one BLAS thread, as PyTorch gets below: a fair CPU race
@@ -96,8 +86,8 @@ def main():
     loss_h, grads_h = hand(x, y, *params.values())
     for g, h in zip(grads_g.values(), grads_h):
         np.testing.assert_allclose(np.ravel(g), np.ravel(h), rtol=2e-3, atol=1e-5)
-    rows = [("generated (matcalc)", median_time(lambda: generated(X=x, Y=y, **params))),
-            ("hand-written NumPy", median_time(lambda: hand(x, y, *params.values())))]
+    cases = {"generated (matcalc)": lambda: generated(X=x, Y=y, **params),
+             "hand-written NumPy": lambda: hand(x, y, *params.values())}
     try:
         import torch
         torch.set_num_threads(1)
@@ -114,13 +104,14 @@ def main():
             h = F.max_pool2d(torch.relu(F.conv2d(h, tp[2], tp[3], padding=1)), 2)
             z = h.permute(0, 2, 3, 1).reshape(N, -1) @ tp[4] + tp[5]
             return torch.autograd.grad(F.cross_entropy(z, ty), tp)
-        rows.append(("PyTorch eager (1 thread)", median_time(eager)))
+        cases["PyTorch eager (1 thread)"] = eager
     except ImportError:
         pass
-    base = rows[0][1]
-    print(f"CNN fwd+bwd, batch {N}, 28 x 28, float32, median of {REPEATS}:")
-    for name, t in rows:
-        print(f"  {name:26} {1000 * t:8.2f} ms   generated / this = {base / t:5.2f}")
+    times = median_times(cases, REPEATS)
+    base = times["generated (matcalc)"][1]
+    print(f"CNN fwd+bwd, batch {N}, 28 x 28, float32, CPU time, median of interleaved {REPEATS}:")
+    for name, (wall, cpu) in times.items():
+        print(f"  {name:26} {1000 * cpu:8.2f} ms CPU ({1000 * wall:8.2f} ms wall)   generated / this = {base / cpu:5.2f}")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,10 @@ against the same model written by hand in NumPy and against PyTorch eager on the
 
 Run: python benchmarks/bench_lstm.py  (prints median wall times and the ratios)
 """
-import time
-
 import numpy as np
 
 from matcalc import nn
+from timing import median_times
 
 T, N, D, H, OUT, REPEATS = 32, 32, 32, 128, 10, 10
 
@@ -55,15 +54,6 @@ def hand(X, Y, p):
     return loss, grads
 
 
-def median_time(fn):
-    fn()
-    times = []
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
 
 def main():
     try:                                   # one BLAS thread, as PyTorch gets below: a fair CPU race
@@ -84,8 +74,8 @@ def main():
     assert np.isclose(loss_g, loss_h)
     for name in p:
         np.testing.assert_allclose(np.ravel(grads_g[name]), np.ravel(grads_h[name]), rtol=1e-6, atol=1e-9)
-    rows = [("generated (matcalc)", median_time(lambda: generated(X, Y, **p))),
-            ("hand-written NumPy", median_time(lambda: hand(X, Y, p)))]
+    cases = {"generated (matcalc)": lambda: generated(X, Y, **p),
+             "hand-written NumPy": lambda: hand(X, Y, p)}
     try:
         import torch
         torch.set_num_threads(1)
@@ -104,13 +94,14 @@ def main():
                 h = o * torch.tanh(c)
             loss = ((h @ tp["Wy"] + tp["by"] - tY) ** 2).sum()
             return torch.autograd.grad(loss, list(tp.values()))
-        rows.append(("PyTorch eager (1 thread)", median_time(eager)))
+        cases["PyTorch eager (1 thread)"] = eager
     except ImportError:
         pass
-    base = rows[0][1]
-    print(f"LSTM fwd+bwd, T {T}, batch {N}, hidden {H}, float64, median of {REPEATS}:")
-    for name, t in rows:
-        print(f"  {name:26} {1000 * t:8.2f} ms   generated / this = {base / t:5.2f}")
+    times = median_times(cases, REPEATS)
+    base = times["generated (matcalc)"][1]
+    print(f"LSTM fwd+bwd, T {T}, batch {N}, hidden {H}, float64, CPU time, median of interleaved {REPEATS}:")
+    for name, (wall, cpu) in times.items():
+        print(f"  {name:26} {1000 * cpu:8.2f} ms CPU ({1000 * wall:8.2f} ms wall)   generated / this = {base / cpu:5.2f}")
 
 
 if __name__ == "__main__":
