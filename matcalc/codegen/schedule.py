@@ -32,6 +32,7 @@ from ..calculus.simplify import simplify
 from ..notation.parse import source_of
 from .masks import masks_from_activations
 from .names import Names
+from .numpy_printer import block_ones
 
 EXPENSIVE = (Inverse, Determinant, MatrixPower, KroneckerProduct)
 MAX_HEIGHT = 6          # a value nested deeper than this gets a name of its own
@@ -117,6 +118,8 @@ def worth_naming(e, count):
     """Whether a subexpression gets its own statement (computed once, reused by name)."""
     if dag.is_leaf(e) or isinstance(e, (Transpose, AsScalar, DiagMatrix)):
         return False                           # diag(v) is printed through v, never formed
+    if block_ones(e) is not None:              # kron(ones, eye): its products are printed as a
+        return False                           # repeat or a block sum, never formed
     if not ops.is_matrix(e) and not any(isinstance(n, (MatrixSymbol, sp.Symbol)) and not
                                         (isinstance(n, sp.Symbol) and n.is_integer)
                                         for n in dag.postorder(e)):
