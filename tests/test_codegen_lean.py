@@ -211,3 +211,15 @@ def test_a_float64_line_is_caught():
                  "<matcalc codegen>", "exec"), namespace)
     assert float64_locals(lambda: namespace["backward"](np.ones(3, np.float32))) == \
         [("backward", "<returned>"), ("backward", "t")]
+
+
+def test_a_name_copied_is_not_split_into_a_sum():
+    """grad_b = t1 (t1 = Y.T @ u + v, computed in forward) stays a copy of the name: the
+    product-then-add split applies to lines that print a sum, not to a name that holds one."""
+    f = mc.parse("b.T @ (Y.T @ u + v)", {"Y": ("n", "m"), "b": ("m",), "u": ("n",), "v": ("m",)})
+    fn = codegen.compile(f, wrt=["b"])
+    rng = np.random.default_rng(2)
+    Y, b, u, v = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.random(4), rng.standard_normal(3)
+    value, grads = fn(Y=Y, b=b, u=u, v=v)
+    np.testing.assert_allclose(grads["b"], Y.T @ u + v, rtol=1e-12)
+    np.testing.assert_allclose(value, b @ (Y.T @ u + v), rtol=1e-12)

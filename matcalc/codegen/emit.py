@@ -289,8 +289,8 @@ def gradient_module(sched, title, name="f", backend="numpy"):
     s.forward = drop_dead(s.forward, set(s.saved) | {s.value})
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
     if b.in_place:                      # out= buffers: NumPy's arrays only (backends.py)
-        s.forward = product_then_add(s.forward, w.printer)
-        s.backward = product_then_add(s.backward, w.printer)
+        s.forward = product_then_add(s.forward, s.names, w.printer)
+        s.backward = product_then_add(s.backward, s.names, w.printer)
         for line in s.forward + s.backward:
             if line.text is None:
                 w.render(line)

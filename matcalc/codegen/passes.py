@@ -136,7 +136,7 @@ def buffer_operand(expr, names):
     return None
 
 
-def product_then_add(lines, printer):
+def product_then_add(lines, names, printer):
     """`Z = X @ W + b.T` as `Z = X @ W` and then `Z = np.add(Z, b.T, out=Z)`: the sum goes into
     the product's new buffer instead of a third array (what a person writes as Z += b). Only for
     a line whose value is a sum with a product term of the sum's full shape; the second line
@@ -144,7 +144,8 @@ def product_then_add(lines, printer):
     out = []
     for line in lines:
         product = None
-        if isinstance(line.expr, MatAdd) and not line.accumulate and line.out is None:
+        if isinstance(line.expr, MatAdd) and not line.accumulate and line.out is None \
+                and not is_alias(line, names):         # `grad_b = t1` copies a name: no sum
             product = next((t for t in line.expr.args if isinstance(t, MatMul) and
                             len(ops.split_coeff(t)[1]) > 1 and ops.split_coeff(t)[0] == 1 and
                             tuple(t.shape) == tuple(line.expr.shape) and printer.is_full(t)), None)
