@@ -18,7 +18,9 @@ HVPS = [("hvp-logdet", "logdet(X)", {"X": ("n", "n")}, "X"),
         ("hvp-quadratic", "tr(X.T @ A @ X)", {"X": ("n", "m"), "A": ("n", "n")}, "X")]
 NETWORKS = [("net-seed000", "dense(1000,100,bias=false) relu dense(100,10,bias=false)", "sse"),
             ("net-xor", "dense(2,4) tanh dense(4,1) sigmoid", "sse"),
-            ("net-softmax", "dense(4,8) relu dense(8,3)", "softmax_ce")]
+            ("net-softmax", "dense(4,8) relu dense(8,3)", "softmax_ce"),
+            ("net-cnn", "conv2d(1,2,3,stride=2,padding=1) relu maxpool(2) flatten dense(8,3)",
+             "softmax_ce", (1, 8, 8))]
 
 
 def seed000():
@@ -41,8 +43,8 @@ def derivations():
                 continue
     for name, text, shapes, wrt in HVPS:
         out.append((name, mc.hvp(mc.parse(text, shapes), wrt)))
-    for name, spec, loss in NETWORKS:
-        out.append((name, nn.from_spec(spec, loss=loss).backprop()))
+    for name, spec, loss, *example in NETWORKS:
+        out.append((name, nn.from_spec(spec, loss=loss, input=(example or [None])[0]).backprop()))
     return out
 
 
