@@ -223,3 +223,20 @@ def test_a_name_copied_is_not_split_into_a_sum():
     value, grads = fn(Y=Y, b=b, u=u, v=v)
     np.testing.assert_allclose(grads["b"], Y.T @ u + v, rtol=1e-12)
     np.testing.assert_allclose(value, b @ (Y.T @ u + v), rtol=1e-12)
+
+
+def test_a_named_product_is_not_overwritten_by_a_sum():
+    """t1 = XXT - c*A.T and t2 = XXT + ... both read the named product XXT: neither may add into
+    its buffer (found by tests/test_trust.py's hypothesis cases)."""
+    text = "sum(min(X @ X.T, (y.T @ x * A.T)) * ((A - B) * B))"
+    shapes = {"A": ("n", "n"), "B": ("n", "n"), "X": ("n", "m"), "x": ("n",), "y": ("n",)}
+    f = mc.parse(text, shapes)
+    fn = codegen.compile(f, wrt=["A", "X"])
+    rng = np.random.default_rng(0)
+    values = {"A": rng.standard_normal((3, 3)), "B": rng.standard_normal((3, 3)),
+              "X": rng.standard_normal((3, 2)), "x": rng.standard_normal(3), "y": rng.standard_normal(3)}
+    value, grads = fn(**values)
+    np.testing.assert_allclose(value, mc.evaluate(f, values), rtol=1e-12)
+    d = mc.grad(f, ["A", "X"])
+    for name in ("A", "X"):
+        np.testing.assert_allclose(grads[name], mc.evaluate(d.results[name], values), rtol=1e-10)

@@ -146,7 +146,9 @@ def product_then_add(lines, names, printer):
         product = None
         if isinstance(line.expr, MatAdd) and not line.accumulate and line.out is None \
                 and not is_alias(line, names):         # `grad_b = t1` copies a name: no sum
-            product = next((t for t in line.expr.args if isinstance(t, MatMul) and
+            # a product printed as itself, a new array (a named product prints as its name,
+            # a buffer something else reads)
+            product = next((t for t in line.expr.args if isinstance(t, MatMul) and t not in names and
                             len(ops.split_coeff(t)[1]) > 1 and ops.split_coeff(t)[0] == 1 and
                             tuple(t.shape) == tuple(line.expr.shape) and printer.is_full(t)), None)
         if product is None:
