@@ -104,3 +104,11 @@ def test_deep_chain_and_network_derive_correctly():
     shapes["Y"] = (3, 2)
     d = mc.grad(mc.parse(f"sum(({text} - Y) ** 2)", shapes), ["W1", "b50", "W100"])
     assert d.check(seed=2).ok
+
+
+def test_latex_of_a_deep_result_does_not_recurse():
+    """The LaTeX printer splits a Hadamard product into numerator and denominator by a test,
+    never by list membership (==), which recursed through SymPy's __eq__ on a 1000-deep nest."""
+    nest = "sum(" + "exp(" * 1000 + "x" + ")" * 1000 + ")"
+    G = mc.grad(mc.parse(nest, {"x": ("n",)}), "x").result
+    assert mc.latex(G).count(r"\exp") >= 1000

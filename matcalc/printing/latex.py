@@ -202,8 +202,10 @@ class LatexPrinter(TextPrinter):
         return text
 
     def _HadamardProduct(self, e):
-        num = [f for f in e.args if not (isinstance(f, HadamardPower) and f.args[1] < 0)]
-        den = [ops.hpow(f.args[0], -f.args[1]) for f in e.args if f not in num]
+        def divides(f):
+            return isinstance(f, HadamardPower) and f.args[1] < 0
+        num = [f for f in e.args if not divides(f)]      # split by the test, never by ==, which
+        den = [ops.hpow(f.args[0], -f.args[1]) for f in e.args if divides(f)]   # recurses
         text = r" \odot ".join(self.wrap(f, MUL, strict=True) for f in num) or r"\mathbf{1}"
         for d in den:
             text += r" \oslash " + self.wrap(d, MUL, strict=True)
