@@ -112,7 +112,7 @@ def main(quick=False, only=None):
     if only:
         plan = {case: plan[case] for case in only}
     for case, depths in plan.items():
-        previous = None
+        previous = previous_k = None
         for k in depths:
             wall, cpu, size, head = measure(case, k)
             growth = f"x{wall / previous:4.2f} for x{k / previous_k:g} depth" if previous else ""

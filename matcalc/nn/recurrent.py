@@ -34,7 +34,7 @@ from ..codegen.numpy_printer import NumpyPrinter
 from ..core import functions, ops
 from ..core.shapes import dimension
 from ..derive.gradient import grad as derive_grad
-from ..errors import MatcalcError, ShapeError
+from ..errors import MatcalcError
 from ..evaluate import evaluate
 from ..printing.text import to_text
 from .losses import SumSquaredError
@@ -244,7 +244,7 @@ class Recurrent:
             f"    loss = {self._numpy(self.loss_expr)}",
             f"    grads = {{'Wy': {self._numpy(head['Wy'])}, 'by': {self._numpy(head['by'])}}}",
             f"    grad_h_t = {self._numpy(head['h_T'])}",
-            *([f"    grad_c_t = np.zeros_like(grad_h_t)"] if "c" in states else []),
+            *(["    grad_c_t = np.zeros_like(grad_h_t)"] if "c" in states else []),
             *[f"    grad_{w} = 0.0" for w in weights],
             "    for t in reversed(range(T)):",
             f"        {state_args}{',' if len(states) == 1 else ''} = states[t]",

@@ -4,7 +4,6 @@
 
 Prints the address, serves until Ctrl-C, then prints one line and exits with 0.
 """
-import sys
 import webbrowser
 
 from ..errors import MatcalcError
