@@ -1,5 +1,6 @@
-"""Start-up time of the command line: `matcalc --version`, `matcalc --help`, `python -m matcalc
---version`, `import matcalc` and `import matcalc; matcalc.grad` (the API loaded), each a fresh
+"""Start-up time of the command line: `matcalc --version`, `matcalc --help`, every `matcalc <command>
+--help`, `matcalc help notation`, `python -m matcalc --version`, `import matcalc` and `import
+matcalc; matcalc.grad` (the API loaded), and for scale a whole `matcalc grad`, each a fresh
 process as a user runs it, timed in interleaved rounds (timing.median_times); wall and the
 child's CPU time (user + system, from os.wait4). Issue 14 asks for --help and --version under
 0.3 s. Python's own start-up (`python -c pass`) is the floor.
@@ -16,6 +17,8 @@ import time
 from timing import median_times
 
 CPU = {}
+COMMANDS = ["grad", "jacobian", "hessian", "hvp", "net", "codegen", "serve", "check-backward",
+            "help"]
 
 
 def process(name, argv):
@@ -40,8 +43,12 @@ def main():
         "matcalc --version": [script, "--version"],
         "python -m matcalc --version": [py, "-m", "matcalc", "--version"],
         "matcalc --help": [script, "--help"],
+        **{f"matcalc {c} --help": [script, c, "--help"] for c in COMMANDS},
+        "matcalc help notation": [script, "help", "notation"],
         "import matcalc": [py, "-c", "import matcalc"],
         "import matcalc; matcalc.grad": [py, "-c", "import matcalc; matcalc.grad"],
+        "matcalc grad \"tr(X)\" --wrt X (a whole command)": [script, "grad", "tr(X)", "--wrt",
+                                                               "X", "--shape", "X=n,n"],
     }
     times = median_times({n: process(n, a) for n, a in cases.items()}, repeat, warmup=1)
     print(f"| command | wall s (median of {repeat}) | CPU s (child, median) |")

@@ -1,4 +1,4 @@
-"""The `matcalc` command line: argument parsing and printing only.
+"""The `matcalc` command line: the arguments, their help, and one-line errors.
 
     matcalc grad EXPR --wrt X --shape X=n,m [--shape A=m,m] [--steps | --latex] [--check]
     matcalc jacobian | hessian | hvp EXPR --wrt x --shape ... [--steps | --latex] [--check]
@@ -10,43 +10,51 @@
 Bad input (a MatcalcError, or bad arguments) prints one line to stderr and exits with code 2,
 never a traceback; Ctrl-C prints one line and exits with 130; a failed --check exits with 1.
 An expression may start with a minus (`matcalc grad "-sum(log(x))" ...`). The expression text
-goes to the parser, which never evaluates it; numeric warnings of a check are not printed (the
-report says whether the check held).
+goes to the parser, which never evaluates it.
+
+Start-up (issue 14): this module imports nothing heavy, so that `matcalc --help`, `matcalc grad
+--help` and `matcalc help ...` answer without SymPy, NumPy or a rule module; `run` imports
+commands.py (what each command does) once the arguments are parsed. The names the help and the
+choices offer (layers, losses, backends, note layouts, assumption kinds) are therefore written
+here, not read from their registries; tests/test_cli_startup.py checks that each list equals its
+registry, so a new layer or function that is missing here fails a test naming the list.
 """
 import argparse
 import difflib
-import json
 import pathlib
 import re
 import sys
+import textwrap
 import warnings
 
-import numpy as np
-
-from . import codegen
-from .calculus.assumptions import KINDS as ASSUMPTION_KINDS, parse_assume
-from .derive.gradient import grad
-from .derive.second_order import hessian, hvp, jacobian
+from .audit import command as audit_cli  # `matcalc check-backward` (issue 12): nothing heavy
 from .errors import MatcalcError, ParseError
-from .nn import LOSSES, activation_names, from_spec, input_shape
-from .notation.parse import parse
-from .printing.document import standalone
-from .printing.latex import NOTE_LAYOUTS
-from .printing.text import to_text
-from .printing.latex import latex
-from .codegen.numpy_printer import NumpyPrinter
-from .core.shapes import is_matrix
-from .notation.infer import infer_shapes
-from .notation.parse import source_of
-from .progress import Progress
-from .web import cli as serve_cli      # `matcalc serve` (issue 13)
-from .audit import command as audit_cli  # `matcalc check-backward`, --expect (issue 12)
+from .web import cli as serve_cli        # `matcalc serve` (issue 13): nothing heavy
+
+# The registries' names, as of this version (tests/test_cli_startup.py compares them):
+NOTE_LAYOUTS = ("below", "tags", "right")                  # printing.latex.NOTE_LAYOUTS
+ASSUMPTION_KINDS = ("onehot", "simplex")                   # calculus.assumptions.KINDS
+BACKENDS = ("numpy", "jax", "torch", "array_api")          # codegen.BACKENDS
+LOSSES = ("sse", "mse", "softmax_ce", "bce", "ce", "mae", "huber")   # nn.LOSSES
+LAYERS = {                                                 # nn.spec.MAKERS, with arguments
+    "dense": "dense(IN,OUT[,bias=false])",
+    "conv2d": "conv2d(C_IN,C_OUT,KERNEL[,stride=S][,padding=P][,bias=false])  (--input C,H,W)",
+    "conv1d": "conv1d(C_IN,C_OUT,KERNEL[,stride=S][,padding=P][,bias=false])  (--input C,L)",
+    "maxpool": "maxpool(P)", "avgpool": "avgpool(P)", "flatten": "flatten",
+    "dropout": "dropout(P)", "layernorm": "layernorm(D)", "batchnorm": "batchnorm(D)",
+    "softmax": "softmax"}
+ACTIVATIONS = ("abs", "arccos", "arcsin", "arctan", "cos", "exp", "gelu", "identity",
+               "leaky_relu", "log", "log1p", "relu", "sigmoid", "sign", "sin", "softplus",
+               "softsign", "sqrt", "step", "tan", "tanh")  # nn.activation_names()
 
 EPILOG = "shapes: --shape X=n,m (matrix), --shape x=n (vector n x 1), --shape c= (scalar)"
-DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
-TITLES = {"grad": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian",
-          "hvp": "Hessian-vector product"}
-KINDS = {"gradient": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
+KINDS = ("gradient", "hessian", "hvp", "jacobian")       # commands.KINDS
+NET_EPILOG = ("layers:\n" + "".join(f"  {s}\n" for s in LAYERS.values() if "," in s)
+              + "  " + "  ".join(s for s in LAYERS.values() if "," not in s)
+              + "\nactivations (leaky_relu[(ALPHA)] takes a slope):\n"
+              + textwrap.fill(" ".join(ACTIVATIONS), 90, initial_indent="  ", subsequent_indent="  ")
+              + "\nlosses: " + ", ".join(LOSSES)
+              + "\nexample: matcalc net \"dense(2,3) relu dense(3,1)\" --loss sse --steps")
 SHORT_OPTIONS = {"-h", "-o"}
 EXAMPLES = {
     "grad": "grad \"tr(X @ A @ X.T)\" --wrt X --shape X=n,m --shape A=m,m --steps",
@@ -55,7 +63,7 @@ EXAMPLES = {
     "hvp": "hvp \"tr(X.T @ A @ X)\" --wrt X --shape X=n,m --shape A=n,n",
 }
 ASSUME_HELP = ("NAME=KIND: the values NAME takes, used to simplify (kinds: "
-               + ", ".join(sorted(ASSUMPTION_KINDS)) + ")")
+               + ", ".join(ASSUMPTION_KINDS) + ")")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,73 +125,12 @@ def read_expression(expr):
     return expr.strip()
 
 
-def parse_input(args):
-    """Parse the command's expression in its syntax; notes (the mc translation, the tr(A*B)
-    hint) go to stderr as one line each."""
-    text, shapes = read_expression(args.expr), parse_shapes(args.shape)
-    if args.syntax == "notation":
-        assumed = infer_shapes(text, shapes)
-        if assumed:
-            said = ", ".join(f"{n}: {' x '.join(s) if len(s) == 2 else s[0] + ' x 1' if s else 'scalar'}"
-                             for n, s in assumed.items())
-            sys.stderr.write(f"matcalc: assuming {said} (no --shape given for "
-                             f"{', '.join(assumed)}; --shape X=n,m, x=n or c= says otherwise)\n")
-        shapes = {**shapes, **assumed}
-    f = parse(text, shapes, syntax=args.syntax)
-    source = source_of(f)
-    for hint in source.hints if source else ():
-        sys.stderr.write(f"matcalc: {hint}\n")
-    return f
-
-
-def print_results(d, f, args, out):
-    """The results in --format, each prefixed by its variable when there are several."""
-    several = len(d.results) > 1 and not args.result_only
-    for name, r in d.results.items():
-        if args.format == "latex":
-            formula = latex(r)
-            lhs = "" if args.result_only else rf"\frac{{\partial f}}{{\partial {name}}} = "
-            out.write(lhs + formula + "\n")
-        elif args.format == "numpy":
-            out.write((f"{name}: " if several else "") + NumpyPrinter().doprint(r) + "\n")
-        else:
-            out.write((f"{name}: " if several else "") + to_text(r) + "\n")
-
-
-def results_json(d, f, args, report=None):
-    """The derivation as JSON: results (notation, LaTeX, shape), steps with rule and identity,
-    the declared shapes and the check report."""
-    def shape(e):
-        return [str(n) for n in e.shape] if is_matrix(e) else []
-    return json.dumps({
-        "kind": d.kind, "expression": to_text(f), "wrt": list(d.results),
-        "shapes": {name: list(dims) for name, dims in parse_shapes(args.shape).items()},
-        "results": {name: {"text": to_text(r), "latex": latex(r), "shape": shape(r)}
-                    for name, r in d.results.items()},
-        "steps": [{"before": to_text(s.before), "after": to_text(s.after), "rule": s.rule,
-                   "identity": s.identity} for s in d.steps],
-        "check": None if report is None else {"ok": bool(report.ok), "sizes": report.sizes,
-                                              "errors": {k: float(v) for k, v in
-                                                         report.errors.items()}},
-    }, indent=2) + "\n"
-
-
 def typeset_options(command):
     command.add_argument("--tex", metavar="FILE",
                          help="write the derivation as a LaTeX document (pdflatex FILE)")
     command.add_argument("--notes", choices=NOTE_LAYOUTS, default="below",
                          help="where --latex/--tex put the cited identities: below each line "
                               "(default), tags (numbered, with a legend) or right (a column)")
-
-
-def write_tex(path, body, title, out):
-    """The derivation as a standalone LaTeX document at path; 'wrote path' on out."""
-    try:
-        with open(path, "w") as fh:
-            fh.write(standalone(body, title))
-    except OSError as e:
-        raise MatcalcError(f"cannot write {path}: {e.strerror or e}") from None
-    out.write(f"wrote {path}\n")
 
 
 def build_parser():
@@ -220,8 +167,8 @@ def build_parser():
     expression_command("hvp", "Hessian-vector product (directional derivative of the gradient)")
 
     net = sub.add_parser("net", help="backprop derivation of a layered network",
-                         epilog="layers: dense(IN,OUT[,bias=false]) " + " ".join(activation_names())
-                         + "; losses: " + ", ".join(LOSSES))
+                         epilog=NET_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     net.add_argument("spec", help="layers, e.g. 'dense(2,3) relu dense(3,1)'")
     net.add_argument("--loss", default="sse", help="one of " + ", ".join(LOSSES))
     net.add_argument("--batch", default="N", help="batch dimension name or size")
@@ -242,13 +189,13 @@ def build_parser():
     code.add_argument("--shape", action="append", default=[])
     code.add_argument("--assume", action="append", default=[],
                       help=ASSUME_HELP + " (kinds jacobian, hessian, hvp)")
-    code.add_argument("--kind", default="gradient", choices=sorted(KINDS))
+    code.add_argument("--kind", default="gradient", choices=KINDS)
     code.add_argument("--net", help="a network spec instead of an expression")
     code.add_argument("--loss", default="sse")
     code.add_argument("--batch", default="N")
     net_inputs(code)
     code.add_argument("--name", default=None, help="name recorded in the generated module")
-    code.add_argument("--backend", default="numpy", choices=list(codegen.BACKENDS),
+    code.add_argument("--backend", default="numpy", choices=BACKENDS,
                       help="the array library of the module (gradients and networks)")
     code.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
     helps = sub.add_parser("help", help="print a topic: " + ", ".join(HELP_TOPICS)
@@ -274,51 +221,13 @@ def expressions_first(argv):
 
 
 def run(argv, out):
+    """Parse argv and run its command, printing on out; the exit code. Help needs nothing
+    heavy; every other command imports commands.py (SymPy, NumPy, the rules) here."""
     args = build_parser().parse_args(expressions_first(list(argv)))
     if args.command == "help":
         return print_help(args.topic, out)
-    if args.command == "serve":                # `matcalc serve` (issue 13)
-        return serve_cli.run(args, out)
-    if args.command == "check-backward":       # issue 12
-        return audit_cli.run(args, out)
-    if args.command == "net":
-        net = from_spec(args.spec, loss=args.loss, batch=args.batch, input=input_shape(args.input),
-                        weight_decay=args.weight_decay)
-        bp = net.backprop()
-        if args.tex:
-            write_tex(args.tex, bp.latex(args.notes), f"Backpropagation: {args.spec}, loss {args.loss}",
-                      out)
-        if args.latex:
-            out.write(bp.latex(args.notes) + "\n")
-        elif args.steps:
-            out.write(bp.text() + "\n")
-        elif not args.tex:
-            for name, g in bp.gradients.items():
-                out.write(f"{name}: {to_text(g)}\n")
-        return _report(bp.check(), out) if args.check else 0
-    if args.command == "codegen":
-        return _codegen(args, out)
-    f = parse_input(args)
-    wrt = args.wrt[0] if len(args.wrt) == 1 else args.wrt
-    with Progress(f"deriving the {TITLES[args.command].lower()}"):
-        d = DERIVE[args.command](f, wrt, assume=parse_assume(args.assume))
-    if args.format == "json":
-        report = d.check() if args.check else None
-        out.write(results_json(d, f, args, report))
-        return 0 if report is None or report.ok else 1
-    if args.expect:                            # issue 12
-        return audit_cli.expect(d, args, out)
-    route = {"route": args.route} if args.command == "grad" else {}
-    if args.tex:
-        write_tex(args.tex, d.latex(args.notes, **route), f"{TITLES[args.command]} of f with respect to "
-                  + ", ".join(args.wrt), out)
-    if args.latex:
-        out.write(d.latex(args.notes, **route) + "\n")
-    elif args.steps:
-        out.write(d.text(**route) + "\n")
-    elif not args.tex:
-        print_results(d, f, args, out)
-    return _report(d.check(), out) if args.check else 0
+    from . import commands      # the heavy import, after the arguments (issue 14: start-up)
+    return commands.execute(args, out)
 
 
 HELP_TOPICS = {"notation": "notation.md", "cheatsheet": "cheatsheet.md"}
@@ -346,43 +255,9 @@ def print_help(topic, out):
     return 0
 
 
-def _report(report, out):
-    out.write(str(report) + "\n")
-    return 0 if report.ok else 1
-
-
-def _codegen(args, out):
-    if args.net:
-        net = from_spec(args.net, loss=args.loss, batch=args.batch, input=input_shape(args.input),
-                        weight_decay=args.weight_decay)
-        source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend)
-    else:
-        if not args.expr or not args.wrt:
-            raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
-        f = parse_input(args)
-        if args.kind == "gradient":
-            if args.assume:
-                raise MatcalcError("codegen --assume: the generated backward pass holds for every "
-                                   "value, so it uses no assumption; --assume applies to --kind "
-                                   "jacobian, hessian and hvp")
-            source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f",
-                                          backend=args.backend)
-        else:
-            d = KINDS[args.kind](f, args.wrt[0] if len(args.wrt) == 1 else args.wrt,
-                                 assume=parse_assume(args.assume))
-            source = codegen.numpy_source(d, name=args.name or args.kind, backend=args.backend)
-    if args.output:
-        with open(args.output, "w") as fh:
-            fh.write(source)
-        out.write(f"wrote {args.output}\n")
-    else:
-        out.write(source)
-    return 0
-
-
 def main(argv=None):
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return run(sys.argv[1:] if argv is None else argv, sys.stdout)
     except KeyboardInterrupt:

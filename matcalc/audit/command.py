@@ -7,12 +7,12 @@
 
 Exit codes: 0 when every gradient (or the formula) is right, 1 when something differs or the
 user's code raised, 2 for bad input (a MatcalcError, one line on stderr).
-"""
-import sympy as sp
 
+The command line imports this module to build its parser (`matcalc --help` starts without
+SymPy, issue 14), so its top imports nothing heavy: `run` and `marked_latex` import the
+derivation and the printers they use.
+"""
 from ..errors import MatcalcError
-from ..printing.latex import Words, latex as latex_of, name_latex, render_aligned
-from ..printing.identity import notes_in, prose_latex
 
 
 def add_parser(sub):
@@ -89,6 +89,9 @@ def expect(d, args, out):
 
 def marked_latex(against, report):
     """The derivation as LaTeX, the read-off of the first wrong quantity boxed and explained."""
+    import sympy as sp
+    from ..printing.identity import notes_in, prose_latex
+    from ..printing.latex import Words, latex as latex_of, name_latex, render_aligned
     first = report.first_wrong
     words = (f"first wrong line: {first.quantity.name}: you computed "
              f"{first.where.split(': ', 1)[-1]}; {first.detail}") if first else \
