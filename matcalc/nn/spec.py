@@ -2,6 +2,8 @@
 
 Read with a small tokenizer of its own (never evaluated); errors point at their column.
 """
+import difflib
+
 from ..errors import MatcalcError, ParseError, ShapeError, UnknownNameError
 from .layers import (AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Flatten, LayerNorm,
                      LeakyReLU, MaxPool2D, Softmax, activation, activation_names)
@@ -128,8 +130,9 @@ def _layer(name, args, spec, column):
     if key in MAKERS:
         return MAKERS[key](key, args, spec, column)
     if key not in activation_names():
-        raise ParseError(f"unknown layer {name!r}; layers: " + ", ".join(sorted(MAKERS))
-                         + ", " + ", ".join(activation_names()), spec, column)
+        raise ParseError(f"unknown layer {name!r}; {did_you_mean(key)}layers: "
+                         + ", ".join(sorted(MAKERS)) + ", " + ", ".join(activation_names()),
+                         spec, column)
     if key == "leaky_relu":
         if len(args) > 1 or any(k is not None and k != "alpha" for k, _, _ in args):
             raise ParseError("leaky_relu takes one number, leaky_relu(ALPHA)", spec, column)
@@ -142,6 +145,29 @@ def _layer(name, args, spec, column):
     if args:
         raise ParseError(f"{key} takes no arguments", spec, args[0][2])
     return activation(key)
+
+
+# What other libraries call our layers (PyTorch's Linear, Keras's Conv2D, ...): named in
+# "did you mean" when the spelling alone finds nothing close.
+OTHER_NAMES = {"linear": "dense", "fc": "dense", "affine": "dense", "fullyconnected": "dense",
+               "conv": "conv2d or conv1d", "convolution": "conv2d or conv1d",
+               "maxpool2d": "maxpool", "maxpooling2d": "maxpool", "avgpool2d": "avgpool",
+               "averagepooling2d": "avgpool", "batchnorm1d": "batchnorm",
+               "batchnorm2d": "batchnorm", "batchnormalization": "batchnorm",
+               "layernormalization": "layernorm", "logistic": "sigmoid", "none": "identity",
+               "linear_activation": "identity"}
+
+
+def did_you_mean(key):
+    """'did you mean leaky_relu? ' for leakyrelu: the layer another library's name means, the
+    known name equal up to underscores and case, or the closest names by spelling; or ''."""
+    known = sorted(MAKERS) + activation_names()
+    squashed = key.replace("_", "")
+    if squashed in OTHER_NAMES or key in OTHER_NAMES:
+        return f"did you mean {OTHER_NAMES.get(key, OTHER_NAMES.get(squashed))}? "
+    same = [k for k in known if k.replace("_", "") == squashed]
+    close = same or difflib.get_close_matches(key, known, n=2, cutoff=0.6)
+    return f"did you mean {' or '.join(close)}? " if close else ""
 
 
 def _arguments(key, args, spec, column, sizes, options=(), names_allowed=False):
