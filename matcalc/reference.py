@@ -271,6 +271,11 @@ def largest_entry(xp, A):
     return Operand(xp.max(A.array), None)
 
 
+def largest_entry_indicator(xp, A):
+    """1 where A has its largest entry, else 0."""
+    return Operand(xp.where(A.array == xp.max(A.array), 1.0, 0.0), A.shape)
+
+
 def smallest_entry(xp, A):
     return Operand(xp.min(A.array), None)
 
@@ -289,7 +294,7 @@ def euclidean_norm(xp, A):
 MATRIX_FUNCTIONS = {
     "tr": trace, "det": determinant, "logdet": log_abs_determinant, "inv": inverse,
     "sum": entry_sum, "norm": frobenius_norm, "mean": entry_mean, "max": largest_entry,
-    "min": smallest_entry, "norm1": sum_of_absolute_values, "norm2": euclidean_norm,
+    "ismax": largest_entry_indicator, "min": smallest_entry, "norm1": sum_of_absolute_values, "norm2": euclidean_norm,
     "softmax": softmax, "logsumexp": logsumexp, "diag": diag, "vec": vec,
 }
 

@@ -224,6 +224,7 @@ MATRIX_FUNCTION_CASES = [
     ("mean(X)", 3.5),
     ("max(A)", 4.0),                                   # the functions users reach for
     ("min(A)", 1.0),
+    ("ismax(A - A.T)", [[0.0, 0.0], [1.0, 0.0]]),       # where max(A - A.T) is
     ("maximum(A, 2.5)", [[2.5, 2.5], [3.0, 4.0]]),
     ("max(A, A.T)", [[1.0, 3.0], [3.0, 4.0]]),
     ("minimum(A, A.T)", [[1.0, 2.0], [2.0, 4.0]]),

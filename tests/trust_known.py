@@ -122,6 +122,17 @@ FIXED = [
                ["y"], 1002475853),
         detail=r"NameError",
     ),
+    Known(
+        id="max-mask-written-as-a-difference",
+        reason="d(max(A)) marked the largest entry with 1 - step(max(A) - A); with A = x - 1 the "
+               "constructors wrote max(A) - A as (1 + max(x - 1)) - x, which rounds away from 0 at "
+               "the largest entry, so every entry was unmarked and the gradient 0/0 (fuzz seed 43); "
+               "the mask is now one node, ismax(A)",
+        repro=("grad", Case("min(ones(n) - x)", {"x": ("n",)}, {"x": "normal"}), ["x"],
+               2961343672),
+        text=r"max|min",
+        detail=r"not finite",
+    ),
 ]
 
 # Valid text that the engine refuses with a MatcalcError whose message is wrong: not silent,

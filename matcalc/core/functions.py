@@ -554,17 +554,37 @@ def _max_simplify(A):
     return None
 
 
+ISMAX_HELPER = '''
+def _ismax(A):
+    """1 where an entry of A equals its largest entry, else 0 (in A's dtype)."""
+    return (A == np.max(A)).astype(A.dtype)
+'''
+
+
+@matrix_of_matrix("ismax", cls="IsMax", array=lambda xp, A: (A == xp.max(A)) * 1.0,
+                  numpy="_ismax({x})", latex=r"\operatorname{ismax}\left({x}\right)",
+                  helper=ISMAX_HELPER, rule_name="indicator of the largest entry")
+def d_ismax(node, d):
+    """d(ismax(A)) = 0
+
+    ismax(A) is 1 where A has its largest entry and 0 elsewhere: piecewise constant. It is one
+    node, computed by comparing A with its own max, so the comparison is exact at the largest
+    entry (max(A) - A written out as a sum rounds, and 1 - step(...) lost every entry).
+    """
+    return ops.zero_like(node)
+
+
 @scalar_of_matrix("max", cls="EntryMax", array=lambda xp, A: xp.max(A), numpy="np.max({x})",
                   latex=r"\max\left({x}\right)", simplify=_max_simplify, rule_name="largest entry")
 def d_max(node, d):
-    """d(max(A)) = sum((1 - step(max(A) - A))*dA)/sum(1 - step(max(A) - A))
+    """d(max(A)) = sum(ismax(A)*dA)/sum(ismax(A))
 
-    Only the largest entry moves max(A): 1 - step(max(A) - A) is 1 there and 0 elsewhere. Where
-    k entries tie for the largest (a kink), each gets 1/k: the mean of the one-sided
-    derivatives, a subgradient, and what autograd takes.
+    Only the largest entry moves max(A): ismax(A) is 1 there and 0 elsewhere. Where k entries
+    tie for the largest (a kink), each gets 1/k: the mean of the one-sided derivatives, a
+    subgradient, and what autograd takes.
     """
     A = node.arg
-    top = ops.sub(1, f("step", ops.sub(node, A)))
+    top = apply("ismax", A)
     return ops.divide(apply("sum", ops.hadamard(top, d(A))), apply("sum", top))
 
 
