@@ -5,7 +5,7 @@
     matcalc net "dense(1000,100,bias=false) relu dense(100,10,bias=false)" --loss sse [--steps | --latex] [--check]
     (grad, jacobian, hessian, hvp, net) [--tex FILE] [--notes below|tags|right]
     matcalc codegen EXPR --wrt w --shape ... [--kind gradient|jacobian|hessian|hvp] [-o FILE]
-    matcalc codegen --net SPEC --loss sse [-o FILE]
+    matcalc codegen --net SPEC --loss sse [--optimizer sgd|momentum|rmsprop|adam [--lr ...]] [-o FILE]
 
 Bad input (a MatcalcError, or bad arguments) prints one line to stderr and exits with code 2,
 never a traceback; Ctrl-C prints one line and exits with 130; a failed --check exits with 1.
@@ -35,6 +35,8 @@ from .web import cli as serve_cli        # `matcalc serve` (issue 13): nothing h
 NOTE_LAYOUTS = ("below", "tags", "right")                  # printing.latex.NOTE_LAYOUTS
 ASSUMPTION_KINDS = ("onehot", "simplex")                   # calculus.assumptions.KINDS
 BACKENDS = ("numpy", "jax", "torch", "array_api")          # codegen.BACKENDS
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")        # codegen.optimizers.OPTIMIZERS
+DECAYS = ("none", "linear", "exponential")                 # codegen.optimizers.DECAYS
 LOSSES = ("sse", "mse", "softmax_ce", "bce", "ce", "mae", "huber")   # nn.LOSSES
 LAYERS = {                                                 # nn.spec.MAKERS, with arguments
     "dense": "dense(IN,OUT[,bias=false])",
@@ -198,12 +200,31 @@ def build_parser():
     code.add_argument("--backend", default="numpy", choices=BACKENDS,
                       help="the array library of the module (gradients and networks)")
     code.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
+    training_options(code)
     helps = sub.add_parser("help", help="print a topic: " + ", ".join(HELP_TOPICS)
                            + ", or a command's help (matcalc help grad)")
     helps.add_argument("topic", nargs="?", default=None)
     serve_cli.add_parser(sub)                  # `matcalc serve` (issue 13)
     audit_cli.add_parser(sub)                  # `matcalc check-backward` (issue 12)
     return p
+
+
+def training_options(command):
+    """--optimizer and its options: the generated init_state and update (issue 11)."""
+    g = command.add_argument_group("training", "with --optimizer, the module also has "
+                                   "learning_rate(step), init_state(params) and "
+                                   "update(params, grads, state, step)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, help="learning rate (default: the optimiser's own)")
+    g.add_argument("--lr-decay", choices=DECAYS, help="learning-rate decay to --final-lr over "
+                                                      "--decay-steps updates")
+    g.add_argument("--final-lr", type=float)
+    g.add_argument("--decay-steps", type=int)
+    g.add_argument("--decoupled-weight-decay", type=float, metavar="LAMBDA",
+                   help="p = p - lr*LAMBDA*p on the weights at each update (AdamW's decay)")
+    for name, of in (("momentum", "momentum"), ("rho", "rmsprop"), ("beta1", "adam"),
+                     ("beta2", "adam"), ("eps", "rmsprop, adam")):
+        g.add_argument(f"--{name}", type=float, help=f"{of}; default: the optimiser's own")
 
 
 def net_inputs(command):

@@ -160,13 +160,33 @@ def report_check(report, out):
     return 0 if report.ok else 1
 
 
+TRAINING_OPTIONS = {"optimizer": "optimizer", "lr": "lr", "lr_decay": "decay",
+                    "final_lr": "final_lr", "decay_steps": "decay_steps",
+                    "decoupled_weight_decay": "weight_decay", "momentum": "momentum", "rho": "rho",
+                    "beta1": "beta1", "beta2": "beta2", "eps": "eps"}
+
+
+def training_options(args):
+    """The --optimizer options given, as codegen.numpy_source's keywords (optimizers.py checks
+    them: an option without --optimizer, or out of range, is a one-line error)."""
+    given = {keyword: getattr(args, option) for option, keyword in TRAINING_OPTIONS.items()
+             if getattr(args, option) is not None}
+    if given and "optimizer" not in given:
+        options = ", ".join("--" + o.replace("_", "-") for o in TRAINING_OPTIONS
+                            if getattr(args, o) is not None)
+        raise MatcalcError(f"{options}: options of --optimizer; give --optimizer "
+                           "sgd|momentum|rmsprop|adam too")
+    return given
+
+
 def generate(args, out):
     """`matcalc codegen`: the NumPy (or JAX, torch, array API) module of a gradient, a network,
     a Jacobian, a Hessian or an HVP."""
     if args.net:
         net = from_spec(args.net, loss=args.loss, batch=args.batch, input=input_shape(args.input),
                         weight_decay=args.weight_decay)
-        source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend)
+        source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend,
+                                      **training_options(args))
     else:
         if not args.expr or not args.wrt:
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
@@ -177,11 +197,12 @@ def generate(args, out):
                                    "value, so it uses no assumption; --assume applies to --kind "
                                    "jacobian, hessian and hvp")
             source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f",
-                                          backend=args.backend)
+                                          backend=args.backend, **training_options(args))
         else:
             d = KINDS[args.kind](f, args.wrt[0] if len(args.wrt) == 1 else args.wrt,
                                  assume=parse_assume(args.assume))
-            source = codegen.numpy_source(d, name=args.name or args.kind, backend=args.backend)
+            source = codegen.numpy_source(d, name=args.name or args.kind, backend=args.backend,
+                                          **training_options(args))
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(source)

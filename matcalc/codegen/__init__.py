@@ -25,6 +25,8 @@ from .backends import BACKENDS, backend_of
 from .compiled import CompiledFunction
 from .derived import derived_module
 from .emit import gradient_module
+from .optimizers import OPTIMIZERS, training, training_source
+from .predict import predict_function
 from .schedule import inputs_of, schedule
 from ..calculus.stable import stable
 from ..core.gc_pause import without_cyclic_gc
@@ -60,51 +62,84 @@ def network_schedule(net, wrt=None):
                     adjoint_name=lambda node: f"grad_{node_names[node]}" if node in node_names else None)
 
 
+def training_functions(optimizer, options, parameters, weights, backend):
+    """The (names, source, lines) of learning_rate / init_state / update for the chosen
+    optimiser (optimizers.py), or none when no optimiser is asked for."""
+    if optimizer is None:
+        if options:
+            raise MatcalcError(f"{', '.join(options)}: options of an optimiser; give optimizer="
+                               f"{' or '.join(repr(o) for o in OPTIMIZERS)} too")
+        return []
+    if backend.name != "numpy":
+        raise MatcalcError(f"update is generated for NumPy only, not for backend {backend.name!r}")
+    t = training(optimizer, **options)
+    return [("learning_rate, init_state, update", training_source(t, parameters, weights), [])]
+
+
 @without_cyclic_gc
-def numpy_source(expr, wrt=None, name="f", backend="numpy"):
+def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, **options):
     """Source of a NumPy module computing `expr` and its gradients with respect to `wrt` (names
     or symbols), or of an nn.Sequential network's loss and gradients, or of a Derivation (a
     gradient: forward/backward/value_and_grad; a jacobian / hessian / hvp: one function).
+    A network's module also has predict(X, params...): its output, with no loss and no labels.
 
     backend: "numpy" (the default), "jax", "torch" or "array_api": the same module over that
-    array library (backends.py); Jacobian, Hessian and HVP modules are NumPy's only."""
+    array library (backends.py); Jacobian, Hessian and HVP modules are NumPy's only.
+    optimizer: "sgd", "momentum", "rmsprop" or "adam" adds learning_rate(step),
+    init_state(params) and update(params, grads, state, step) (NumPy only); options: lr,
+    decay ("linear" or "exponential") with final_lr and decay_steps, weight_decay (decoupled,
+    on a network's weights; on every variable of an expression), and the optimiser's own
+    (momentum; rho, eps; beta1, beta2, eps): optimizers.py."""
     b = backend_of(backend)
     if isinstance(expr, Derivation):
         if expr.kind != "gradient":
             if b.name != "numpy":
                 raise MatcalcError(f"the {expr.kind} module is generated for NumPy only; "
                                    f"backend {b.name!r} covers gradients and networks")
+            if optimizer is not None or options:
+                raise MatcalcError(f"an optimiser updates with a gradient; the {expr.kind} module "
+                                   f"has none")
             return derived_module(expr, name=None if name == "f" else name)
         variables = expr.variables if wrt is None else resolve(expr.f, wrt)[0]
         sched = expression_schedule(expr.f, variables, expr)
-        return gradient_module(sched, to_text(expr.f), name, b)
+        names = [v.name for v in variables]
+        return gradient_module(sched, to_text(expr.f), name, b,
+                               training_functions(optimizer, options, names, names, b))
     if _is_network(expr):
         sched = network_schedule(expr, wrt)
         title = f"nn.Sequential: {expr.spec()}, loss {type(expr.loss).__name__}: {to_text(expr.loss_expr)}"
-        return gradient_module(sched, title, name, b)
+        names = [x.name for x, _ in sched.gradients]
+        more = [("predict", *predict_function(expr, b))] + \
+            training_functions(optimizer, options, names, expr.weight_names(), b)
+        return gradient_module(sched, title, name, b, more)
     if isinstance(expr, str):
         raise MatcalcError("numpy_source() needs an expression: mc.parse(text, shapes) first")
     f = scalar_function(expr, what="codegen")
     if wrt is None:
         raise MatcalcError("numpy_source() needs wrt: the variables to differentiate by")
     variables, _ = resolve(f, wrt)
-    return gradient_module(expression_schedule(f, variables), to_text(f), name, b)
+    names = [v.name for v in variables]
+    return gradient_module(expression_schedule(f, variables), to_text(f), name, b,
+                           training_functions(optimizer, options, names, names, b))
 
 
 emit_forward_backward = numpy_source
 
 
 @without_cyclic_gc
-def compile(expr_or_net, wrt=None, name="f", backend="numpy"):  # noqa: A001 - the public name
+def compile(expr_or_net, wrt=None, name="f", backend="numpy", optimizer=None,  # noqa: A001
+            **options):
     """A callable fn(**arrays) -> (value, {name: gradient}) running generated NumPy code (or
     the code of another backend: backends.py; for JAX, value_and_grad is jax.jit-compiled).
 
     The callable (a CompiledFunction) carries the module source as `fn.source` and the
-    module's `forward`, `backward` and `value_and_grad` as attributes; Jupyter shows it as the
-    highlighted source. For a Derivation of kind jacobian / hessian / hvp it is
+    module's `forward`, `backward` and `value_and_grad` as attributes (and a network's
+    `predict`; with optimizer=..., `learning_rate`, `init_state` and `update`: numpy_source);
+    Jupyter shows it as the highlighted source. For a Derivation of kind jacobian / hessian / hvp it is
     fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source` and `fn.<kind>`.
     """
-    source = numpy_source(expr_or_net, wrt=wrt, name=name, backend=backend)
+    source = numpy_source(expr_or_net, wrt=wrt, name=name, backend=backend, optimizer=optimizer,
+                          **options)
     namespace = {"__name__": "matcalc_generated"}
     exec(builtins.compile(source, "<matcalc codegen>", "exec"), namespace)
     if isinstance(expr_or_net, Derivation):
@@ -116,7 +151,8 @@ def compile(expr_or_net, wrt=None, name="f", backend="numpy"):  # noqa: A001 - t
     if isinstance(expr_or_net, Derivation) and expr_or_net.kind != "gradient":
         function = namespace[expr_or_net.kind]
         return CompiledFunction(source, function, {expr_or_net.kind: function}, of)
-    names = ("forward", "backward", "value_and_grad")
+    names = [n for n in ("forward", "backward", "value_and_grad", "predict", "learning_rate",
+                         "init_state", "update") if n in namespace]
     entry = namespace["value_and_grad"]
     jit = backend_of(backend).jit
     if jit:                                  # "jax.jit": the module imports jax itself

@@ -9,7 +9,8 @@
     print(bp.text())       # the derivation; bp.latex() is the same as one `aligned` block
 
 layers.py (one class a layer), losses.py, network.py (Sequential, names), backprop.py (the
-backward pass read from the reverse walk), spec.py (the layer-spec text format).
+backward pass read from the reverse walk), spec.py (the layer-spec text format), recurrent.py
+(cells over T steps), init.py (Glorot and He initial weights).
 """
 from .backprop import Backprop, Row
 from .layers import (Activation, AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Flatten,
@@ -17,6 +18,7 @@ from .layers import (Activation, AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dr
                      Softplus, Tanh, activation, activation_names)
 from .losses import (LOSSES, BinaryCrossEntropy, CategoricalCrossEntropy, Huber,
                      MeanAbsoluteError, MeanSquaredError, SoftmaxCrossEntropy, SumSquaredError)
+from . import init
 from .network import Sequential, images_as_rows
 from .recurrent import GRU, LSTM, RNN, Recurrent
 from .spec import SPEC_GRAMMAR, from_spec, input_shape
@@ -27,4 +29,4 @@ __all__ = ["Sequential", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", 
            "activation", "activation_names", "Conv2D", "Conv1D", "MaxPool2D", "AvgPool2D",
            "Flatten", "Dropout", "LayerNorm", "BatchNorm", "Softmax", "Layer",
            "CategoricalCrossEntropy", "MeanAbsoluteError", "Huber", "images_as_rows", "input_shape",
-           "RNN", "GRU", "LSTM", "Recurrent"]
+           "RNN", "GRU", "LSTM", "Recurrent", "init"]

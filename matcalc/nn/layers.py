@@ -360,7 +360,8 @@ class Flatten:
 class Dropout:
     """Z = A * M/(1 - p): inverted dropout with the 0/1 mask M<k> (1 with probability 1 - p) an
     input of the forward pass, drawn by the caller and saved for backward (grad_A = grad_Z *
-    M/(1 - p)). At prediction time pass M = ones."""
+    M/(1 - p)). At prediction time the layer is the identity: the generated `predict` leaves it
+    out (passing M = ones to forward would scale by 1/(1 - p))."""
     title = "Dropout"
 
     def __init__(self, p=0.5):

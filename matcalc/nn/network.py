@@ -73,28 +73,53 @@ class Sequential:
                 self.parameters.update(params)
             self.layer_parameters.append(params)
         self.inputs = {}             # inputs of the forward pass besides X: dropout masks M<k>
-        self.outputs = []            # per layer: its output, a named intermediate (h := X@W1)
-        out = self.X
+        self.outputs = self._outputs(training=True)   # per layer: its output, a named
+        self.output_expr = self.outputs[-1]           # intermediate (h := X@W1)
+        self.weight_decay = weight_decay
+        self.loss_expr = self.loss.build(self.output_expr, self.Y)
+        if weight_decay:
+            weights = [self.parameters[n] for n in self.weight_names()]
+            penalty = ops.add(*[functions.apply("sum", ops.hpow(W, 2)) for W in weights])
+            self.loss_expr = ops.add(self.loss_expr, ops.scale(sp.nsimplify(weight_decay) / 2, penalty))
+
+    def _outputs(self, training):
+        """Each layer's output, built from X in order. training=False is prediction: a dropout
+        layer is the identity there (inverted dropout scaled by 1/(1 - p) while training), so
+        it takes no mask; its output is then the previous layer's, with no name of its own."""
+        outputs, out = [], self.X
         layers = zip(self.layers, self.layer_parameters, self.names(), self.example_shapes)
         for k, (layer, params, name, shape) in enumerate(layers, 1):
             if hasattr(layer, "inputs"):
+                if not training:
+                    outputs.append(out)
+                    continue
                 masks = layer.inputs(k, out)
                 for m, symbol in masks.items():
-                    self.shapes[m] = (batch, _entries(shape)) if symbol.shape[0] == self.N \
+                    self.shapes[m] = (self.batch, _entries(shape)) if symbol.shape[0] == self.N \
                         else tuple(symbol.shape)
                 self.inputs.update(masks)
                 params = {**params, **masks}
             out = layer.build(out, params, shape)
             if name is not None:
                 out = Named(out, name)
-            self.outputs.append(out)
-        self.output_expr = out
-        self.weight_decay = weight_decay
-        self.loss_expr = self.loss.build(out, self.Y)
-        if weight_decay:
-            weights = [p for n, p in self.parameters.items() if n[0] in "WK"]
-            penalty = ops.add(*[functions.apply("sum", ops.hpow(W, 2)) for W in weights])
-            self.loss_expr = ops.add(self.loss_expr, ops.scale(sp.nsimplify(weight_decay) / 2, penalty))
+            outputs.append(out)
+        return outputs
+
+    def parameter_shapes(self):
+        """name -> shape of every parameter, in layer order: (n_in, n_out) for a weight, (n,)
+        for a bias or a normalisation parameter."""
+        return {name: self.shapes[name] for name in self.parameters}
+
+    def weight_names(self):
+        """The weight matrices and kernels (W<k>, K<k>): what weight decay applies to, not the
+        biases or the normalisation parameters."""
+        return [n for n in self.parameters if n[0] in "WK"]
+
+    def prediction_expr(self):
+        """The network's output y_pred from X and the parameters alone, as at prediction time:
+        no loss, no Y, no dropout masks (dropout is the identity; batchnorm still normalises
+        with the statistics of the batch it is given, the training mode it is derived in)."""
+        return self._outputs(training=False)[-1]
 
     def names(self):
         """The forward name of each layer's output (None for Identity and for Flatten of
