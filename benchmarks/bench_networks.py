@@ -29,6 +29,10 @@ in one call (tracemalloc):
                     saved activations, 1 - a*a for tanh', the mask (a > 0) for relu'
     generated       the module's value_and_grad (input checks and answers in the caller's dtype)
     generated f+b   the module's forward then backward(**saved)
+    workspace       value_and_grad of the module generated with workspace=True: every
+                    intermediate written with out= into buffers made on the first call and
+                    reused after (the results are views into them, valid until the next call)
+    workspace f+b   its forward then backward(**saved)
     GEMM floor      only the matrix products of the same forward and backward passes
 
 Every case's gradients are checked against hand NumPy's before timing. BLAS is single-threaded
@@ -66,9 +70,11 @@ def generate(directory, only):
     for label, cfg in NETWORKS.items():
         if label in only:
             net = nn.from_spec(spec(cfg["sizes"], cfg["activation"], cfg["bias"]), loss="sse")
-            for backend, suffix in (("numpy", ""), ("jax", "_jax"), ("torch", "_torch")):
+            for backend, suffix, workspace in (("numpy", "", False), ("numpy", "_ws", True),
+                                               ("jax", "_jax", False), ("torch", "_torch", False)):
                 with open(os.path.join(directory, f"gen_{label}{suffix}.py"), "w") as f:
-                    f.write(codegen.numpy_source(net, name=f"gen_{label}{suffix}", backend=backend))
+                    f.write(codegen.numpy_source(net, name=f"gen_{label}{suffix}", backend=backend,
+                                                 workspace=workspace))
 
 
 def child(libraries, directory, only, scale):
@@ -276,6 +282,7 @@ def run_child(libraries, directory, only, scale):
     for label in only:
         cfg = NETWORKS[label]
         gen = importlib.import_module(f"gen_{label}")
+        gen_ws = importlib.import_module(f"gen_{label}_ws")
         L = len(cfg["sizes"]) - 1
         wnames = [f"W{k}" for k in range(1, L + 1)]
         bnames = [f"b{k}" for k in range(1, L + 1)] if cfg["bias"] else []
@@ -288,13 +295,21 @@ def run_child(libraries, directory, only, scale):
                 loss, g = gen.value_and_grad(**args)
                 return loss, [g[w] for w in wnames], [g[b] for b in bnames]
 
-            def generated_fb():
-                loss, saved = gen.forward(**args)
-                grads = gen.backward(**saved)
-                return loss, grads[::2] if bnames else grads, grads[1::2] if bnames else []
+            def forward_backward(module):
+                def run():
+                    loss, saved = module.forward(**args)
+                    grads = module.backward(**saved)
+                    return loss, grads[::2] if bnames else grads, grads[1::2] if bnames else []
+                return run
+
+            def workspace():
+                loss, g = gen_ws.value_and_grad(**args)
+                return loss, [g[w] for w in wnames], [g[b] for b in bnames]
 
             cases = {"hand NumPy": lambda: hand(X, Y, Ws, bs), "generated": generated,
-                     "generated f+b": generated_fb, "GEMM floor": lambda: gemm_floor(X, Y, Ws, bs)}
+                     "generated f+b": forward_backward(gen), "workspace": workspace,
+                     "workspace f+b": forward_backward(gen_ws),
+                     "GEMM floor": lambda: gemm_floor(X, Y, Ws, bs)}
             if libraries == "peers":
                 for name, make in (("torch eager", torch_peer), ("jax jit", jax_peer),
                                    ("autograd", autograd_peer)):
@@ -322,7 +337,8 @@ def run_child(libraries, directory, only, scale):
             times = median_times(cases, repeat)
             out["rows"].setdefault(label, {})[dt] = times
             out.setdefault("peak_MB", {}).setdefault(label, {})[dt] = {
-                name: peak_memory(cases[name]) for name in ("hand NumPy", "generated", "generated f+b")}
+                name: peak_memory(cases[name]) for name in ("hand NumPy", "generated", "generated f+b",
+                                                            "workspace")}
     out["blas"] = blas_info()
     out["modules"] = sorted(m for m in ("torch", "jax", "autograd", "sympy", "matcalc")
                             if m in sys.modules)

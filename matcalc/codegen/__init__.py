@@ -6,6 +6,11 @@
     fn = codegen.compile(f, wrt=["w"])                          # fn(**arrays) -> (value, {name: grad})
     net_fn = codegen.compile(net)                               # an nn.Sequential: (loss, {"W1": ...})
     jac = codegen.compile(mc.jacobian(g, "x"))                  # fn(**arrays) -> J (also hessian, hvp)
+    fast = codegen.compile(net, workspace=True)                 # out= into buffers reused call after call
+
+With workspace=True (NumPy; gradients and networks) the module writes every intermediate with
+out= into buffers it makes once per input sizes and dtype (workspace.py): the gradients and
+forward's saved values are views into them, valid until the next call, which overwrites them.
 
 Pipeline: calculus.reverse.walk (the one backward pass) -> calculus.program (statements) ->
 schedule.py (names, forward and backward lines) -> passes.py (dead lines, saved values,
@@ -77,7 +82,8 @@ def training_functions(optimizer, options, parameters, weights, backend):
 
 
 @without_cyclic_gc
-def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, **options):
+def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, workspace=False,
+                 **options):
     """Source of a NumPy module computing `expr` and its gradients with respect to `wrt` (names
     or symbols), or of an nn.Sequential network's loss and gradients, or of a Derivation (a
     gradient: forward/backward/value_and_grad; a jacobian / hessian / hvp: one function).
@@ -89,8 +95,18 @@ def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, **op
     init_state(params) and update(params, grads, state, step) (NumPy only); options: lr,
     decay ("linear" or "exponential") with final_lr and decay_steps, weight_decay (decoupled,
     on a network's weights; on every variable of an expression), and the optimiser's own
-    (momentum; rho, eps; beta1, beta2, eps): optimizers.py."""
+    (momentum; rho, eps; beta1, beta2, eps): optimizers.py.
+    workspace=True (NumPy, gradients and networks): every intermediate is written with out= into
+    buffers the module makes once per input sizes and dtype and reuses call after call
+    (workspace.py). The results (gradients, forward's saved values) are then views into the
+    workspace, valid until the next call with the same sizes and dtype, which overwrites them;
+    backward overwrites forward's saved values as it runs (call it once per forward)."""
     b = backend_of(backend)
+    if workspace and b.name != "numpy":
+        raise MatcalcError(f"the workspace writes NumPy buffers in place; backend {b.name!r} "
+                           f"has none (use backend='numpy')")
+    if workspace and isinstance(expr, Derivation) and expr.kind != "gradient":
+        raise MatcalcError(f"the workspace covers gradients and networks, not the {expr.kind} module")
     if isinstance(expr, Derivation):
         if expr.kind != "gradient":
             if b.name != "numpy":
@@ -104,14 +120,15 @@ def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, **op
         sched = expression_schedule(expr.f, variables, expr)
         names = [v.name for v in variables]
         return gradient_module(sched, to_text(expr.f), name, b,
-                               training_functions(optimizer, options, names, names, b))
+                               training_functions(optimizer, options, names, names, b),
+                               workspace=workspace)
     if _is_network(expr):
         sched = network_schedule(expr, wrt)
         title = f"nn.Sequential: {expr.spec()}, loss {type(expr.loss).__name__}: {to_text(expr.loss_expr)}"
         names = [x.name for x, _ in sched.gradients]
         more = [("predict", *predict_function(expr, b))] + \
             training_functions(optimizer, options, names, expr.weight_names(), b)
-        return gradient_module(sched, title, name, b, more)
+        return gradient_module(sched, title, name, b, more, workspace=workspace)
     if isinstance(expr, str):
         raise MatcalcError("numpy_source() needs an expression: mc.parse(text, shapes) first")
     f = scalar_function(expr, what="codegen")
@@ -120,7 +137,8 @@ def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, **op
     variables, _ = resolve(f, wrt)
     names = [v.name for v in variables]
     return gradient_module(expression_schedule(f, variables), to_text(f), name, b,
-                           training_functions(optimizer, options, names, names, b))
+                           training_functions(optimizer, options, names, names, b),
+                           workspace=workspace)
 
 
 emit_forward_backward = numpy_source
@@ -128,7 +146,7 @@ emit_forward_backward = numpy_source
 
 @without_cyclic_gc
 def compile(expr_or_net, wrt=None, name="f", backend="numpy", optimizer=None,  # noqa: A001
-            **options):
+            workspace=False, **options):
     """A callable fn(**arrays) -> (value, {name: gradient}) running generated NumPy code (or
     the code of another backend: backends.py; for JAX, value_and_grad is jax.jit-compiled).
 
@@ -137,9 +155,11 @@ def compile(expr_or_net, wrt=None, name="f", backend="numpy", optimizer=None,  #
     `predict`; with optimizer=..., `learning_rate`, `init_state` and `update`: numpy_source);
     Jupyter shows it as the highlighted source. For a Derivation of kind jacobian / hessian / hvp it is
     fn(**arrays) -> ndarray (the Jacobian, Hessian or HVP), with `fn.source` and `fn.<kind>`.
+    workspace=True: the module writes into buffers made once per input sizes and dtype, and
+    the gradients returned are views into them, valid until the next call (numpy_source).
     """
     source = numpy_source(expr_or_net, wrt=wrt, name=name, backend=backend, optimizer=optimizer,
-                          **options)
+                          workspace=workspace, **options)
     namespace = {"__name__": "matcalc_generated"}
     exec(builtins.compile(source, "<matcalc codegen>", "exec"), namespace)
     if isinstance(expr_or_net, Derivation):

@@ -20,6 +20,7 @@ from ..printing.text import TextPrinter
 from .backends import bind_helper
 from .numpy_printer import NumpyPrinter
 from .schedule import Line
+from .workspace import dimension_args, plan as workspace_plan, prologue, workspace_source
 from .passes import buffer_operand, drop_dead, in_place, is_alias, product_then_add, release, \
     saved as saved_names
 
@@ -35,11 +36,16 @@ def _mc_bind(name, value, expected, dims):
     A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number or a 0-d array.
     Complex, string, object and masked inputs are refused.
     """
-    if type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f":
-        (rows, cols), (d0, d1) = value.shape, expected     # the common case, checked quickly
-        if (rows == d0 if type(d0) is int else dims.setdefault(d0, (rows, name))[0] == rows) \\
-                and (cols == d1 if type(d1) is int else dims.setdefault(d1, (cols, name))[0] == cols):
-            return value
+    if type(value) is np.ndarray and value.dtype.kind == "f":    # the common cases, checked quickly
+        if value.ndim == 2:
+            (rows, cols), (d0, d1) = value.shape, expected
+            if (rows == d0 if type(d0) is int else dims.setdefault(d0, (rows, name))[0] == rows) \\
+                    and (cols == d1 if type(d1) is int else dims.setdefault(d1, (cols, name))[0] == cols):
+                return value
+        elif value.ndim == 1 and len(expected) == 2 and expected[1] == 1:    # a vector as (n,)
+            rows, d0 = value.shape[0], expected[0]
+            if rows == d0 if type(d0) is int else dims.setdefault(d0, (rows, name))[0] == rows:
+                return value.reshape(rows, 1)
     if isinstance(value, np.ma.MaskedArray):
         raise ValueError(f"{name} is a masked array; pass its data (value.filled(...))")
     array = np.asarray(value)
@@ -80,10 +86,13 @@ def _mc_shape_text(expected, dims):
 
 
 def _mc_like(grad, arg):
-    """grad as an array in the shape of the caller's argument, in its float dtype."""
-    if type(arg) is np.ndarray and type(grad) is np.ndarray and grad.shape == arg.shape \\
-            and grad.dtype == arg.dtype and grad.flags.writeable:
-        return grad
+    """grad as an array in the shape of the caller's argument, in its float dtype (a view of
+    grad, reshaped, when it has that dtype: a bias's (n, 1) column answers an (n,) argument)."""
+    if type(arg) is np.ndarray and type(grad) is np.ndarray and grad.dtype == arg.dtype:
+        if grad.shape != arg.shape:
+            grad = grad.reshape(arg.shape)
+        if grad.flags.writeable:
+            return grad
     arg = np.asarray(arg)
     dtype = arg.dtype if arg.dtype.kind == "f" else np.float64
     return np.array(np.reshape(grad, arg.shape), dtype=dtype)
@@ -283,11 +292,13 @@ def complete(lines, sched, writer, available):
     return out
 
 
-def gradient_module(sched, title, name="f", backend="numpy", more=()):
+def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=False):
     """Source of forward / backward / value_and_grad for a schedule (see the module docstring),
     in the array library of `backend` (backends.py). more: further functions placed after
     value_and_grad, as (their names, their source, the Lines they print: for the helpers), such
-    as a network's predict (predict.py) and an optimiser's update (optimizers.py)."""
+    as a network's predict (predict.py) and an optimiser's update (optimizers.py).
+    workspace: every intermediate written with out= into buffers made once per sizes and dtype
+    (workspace.py; NumPy only): the results are views into them, valid until the next call."""
     name = module_name(name)
     s = sched
     grads = [g for _, g in s.gradients]
@@ -309,10 +320,14 @@ def gradient_module(sched, title, name="f", backend="numpy", more=()):
     s.backward = drop_dead(s.backward, set(grads))
     reads_dtype = any(dtype in line.reads for line in s.forward + s.backward)
     sizes = list(w.dims.values()) + ([dtype] if reads_dtype else [])
+    reads_dtype = reads_dtype or workspace
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
     s.forward = drop_dead(s.forward, set(s.saved) | {s.value})
     s.saved = saved_names(s.forward, s.backward, s.inputs, sizes)
-    if b.in_place:                      # out= buffers: NumPy's arrays only (backends.py)
+    if workspace:
+        buffers = workspace_plan(s, w, grads)
+        ws_name = s.allocator.fresh("workspace")
+    elif b.in_place:                    # out= buffers: NumPy's arrays only (backends.py)
         s.forward = product_then_add(s.forward, s.names, w.printer)
         s.backward = product_then_add(s.backward, s.names, w.printer)
         for line in s.forward + s.backward:
@@ -322,8 +337,10 @@ def gradient_module(sched, title, name="f", backend="numpy", more=()):
             for line in in_place(lines, s.names, w.printer, live, s.inputs):
                 if line.out is not None:
                     w.render(line)
-    release(s.forward, set(s.saved) | {s.value})
-    release(s.backward, set(grads))
+    # a name that holds a workspace buffer is not deleted: the buffer outlives the call
+    held = {line.target for line in s.forward + s.backward if getattr(line, "form", None)}
+    release(s.forward, set(s.saved) | {s.value}, held)
+    release(s.backward, set(grads), held)
     forward_body = w.body(s.forward)
     backward_body = w.body(s.backward)
     args = ", ".join([x.name for x in s.inputs] + list(w.free_dims.values()))
@@ -339,8 +356,11 @@ def gradient_module(sched, title, name="f", backend="numpy", more=()):
            f"def forward({args}):",
            INDENT + f'"""{", ".join(shape_doc(x) for x in s.inputs)}. Returns ({s.value}, saved)."""',
            *bind_inputs(s.inputs, w, dims_name, dtype if reads_dtype else None)]
+    if workspace:
+        call = f"_mc_workspace({', '.join([dtype] + dimension_args(buffers, w))})"
+        out += [INDENT + t for t in prologue(buffers, ws_name, call)]
     out += forward_body
-    saved = list(s.saved)
+    saved = list(s.saved) + ([ws_name] if workspace else [])
     saved_arrays = [n for n in saved if n not in sizes]
     if b.namespace_line and not saved_arrays:   # backward has no array to ask: it gets xp
         saved.append(b.xp)
@@ -351,6 +371,8 @@ def gradient_module(sched, title, name="f", backend="numpy", more=()):
                      f'call as backward(**saved)."""']
     if b.namespace_line and saved_arrays:
         out.append(INDENT + b.namespace_line.format(arrays=", ".join(saved_arrays)))
+    if workspace:
+        out += [INDENT + t for t in prologue(buffers, ws_name)]
     out += backward_body
     out.append(INDENT + f"return {ret}")
     grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {x})" for x, g in zip(wrt, grads))
@@ -363,5 +385,7 @@ def gradient_module(sched, title, name="f", backend="numpy", more=()):
     for _, text, _ in more:
         out += ["", "", text]
     helpers = HELPERS if b.name == "numpy" else bind_helper(b)
+    if workspace:
+        helpers += workspace_source(buffers, w, dtype)
     return "\n".join(out) + "\n" + helpers + w.helpers(s.forward + s.backward + [
         line for _, _, lines in more for line in lines])
