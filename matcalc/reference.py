@@ -26,8 +26,9 @@ Semantics, as docs/notation.md states them:
 
 * Python precedence; `@` matrix product of matrices (a scalar operand is an error);
   `*` and `/` elementwise between equal shapes, or scaling when one side is a scalar
-  (`s / A` divides s by every entry); `+ -` between equal shapes, a scalar with anything, and
-  one broadcasting rule: a 1 x m row added to or subtracted from an n x m matrix (either side).
+  (`s / A` divides s by every entry); `+ -` between equal shapes, a scalar with anything; and
+  one broadcasting rule for `+ - * /`: a 1 x m row with an n x m matrix (either side), applied
+  to every row.
 * A 1 x 1 matrix counts as a scalar wherever a scalar is allowed (`*`, `/`, `+`, `-`, function
   arguments, the value of the whole text) and stays a 1 x 1 matrix as an operand of `@`; an
   operation of a 1 x 1 matrix with a scalar gives a 1 x 1 matrix.
@@ -57,7 +58,8 @@ class TooDeep(NotationError):
 
 # ---- dimensions ---------------------------------------------------------------------------------
 # A dimension is a product: (integer factor, sorted tuple of names). "n" is (1, ("n",)), 3 is
-# (3, ()), and kron / vec / commutation give products such as n*m = (1, ("m", "n")).
+# (3, ()), and kron / vec / commutation give products such as n*m = (1, ("m", "n")); concat and
+# hconcat give sums, ("+", (n, p)) for n + p.
 ONE = (1, ())
 
 
@@ -74,11 +76,36 @@ def dimension(spec):
     raise NotationError(f"bad dimension {spec!r}: a name or a positive integer")
 
 
+def terms_of(d):
+    """The products a dimension adds up: (d,) for a product, its terms for a sum."""
+    return d[1] if d[0] == "+" else (d,)
+
+
+def dimension_sum(a, b):
+    """n + p, the rows of concat(A, B): ("+", sorted products), equal names merged (n + n is
+    2*n); a sum of one product is that product."""
+    merged = {}
+    for count, names in terms_of(a) + terms_of(b):
+        merged[names] = merged.get(names, 0) + count
+    terms = tuple(sorted((count, names) for names, count in merged.items()))
+    return terms[0] if len(terms) == 1 else ("+", terms)
+
+
 def dimension_product(a, b):
+    """n*m; a sum multiplies out, (n + p)*m = n*m + p*m."""
+    if a[0] == "+" or b[0] == "+":
+        out = None
+        for x in terms_of(a):
+            for y in terms_of(b):
+                term = dimension_product(x, y)
+                out = term if out is None else dimension_sum(out, term)
+        return out
     return (a[0] * b[0], tuple(sorted(a[1] + b[1])))
 
 
 def dimension_text(d):
+    if d[0] == "+":
+        return "(" + " + ".join(dimension_text(t) for t in d[1]) + ")"
     factors = ([str(d[0])] if d[0] != 1 or not d[1] else []) + list(d[1])
     return "*".join(factors)
 
@@ -267,6 +294,20 @@ def kron(xp, A, B):
                     dimension_product(A.shape[1], B.shape[1])))
 
 
+def concatenation(xp, axis, A, B):
+    """concat(A, B): the rows of A, then the rows of B (axis 0); hconcat(A, B): the columns of
+    A, then the columns of B (axis 1). The other dimension must be equal."""
+    name = ("concat", "hconcat")[axis]
+    for M in (A, B):
+        needs(M.is_matrix, "two matrices", name, M)
+    if A.shape[1 - axis] != B.shape[1 - axis]:
+        raise NotationError(f"{name}() of {shape_text(A.shape)} and {shape_text(B.shape)}: the "
+                            f"{('columns', 'rows')[axis]} differ")
+    joined = dimension_sum(A.shape[axis], B.shape[axis])
+    shape = (joined, A.shape[1]) if axis == 0 else (A.shape[0], joined)
+    return Operand(xp.concatenate([A.array, B.array], axis=axis), shape)
+
+
 def largest_entry(xp, A):
     return Operand(xp.max(A.array), None)
 
@@ -411,7 +452,7 @@ def blockmax(xp, P, g):
 WINDOW_FUNCTIONS = {"im2col": (im2col, 9), "col2im": (col2im, 10), "blockmax": (blockmax, 1)}
 
 FUNCTIONS = (set(ELEMENTWISE) | set(MATRIX_FUNCTIONS) | set(DIMENSION_FUNCTIONS)
-             | set(ENTRYWISE) | set(WINDOW_FUNCTIONS) | {"matrix_power", "kron"})
+             | set(ENTRYWISE) | set(WINDOW_FUNCTIONS) | {"matrix_power", "kron", "concat", "hconcat"})
 
 
 # ---- the constant folder for exponents ----------------------------------------------------------
@@ -534,6 +575,11 @@ class Reader:
             return self.matrix_power(node.args)
         if name in WINDOW_FUNCTIONS:
             return self.window_call(name, node.args)
+        if name in ("concat", "hconcat"):
+            if len(node.args) != 2:
+                raise NotationError(f"{name}() takes two arguments")
+            return concatenation(self.xp, ("concat", "hconcat").index(name),
+                                 self.value(node.args[0]), self.value(node.args[1]))
         if name == "kron":
             if len(node.args) != 2:
                 raise NotationError("kron() takes two arguments")
@@ -656,8 +702,8 @@ def is_row_onto(row, M):
 
 
 def elementwise_operation(symbol, combine, rows_broadcast):
-    """A binary elementwise operation: equal shapes, a scalar with anything, and (for + and -
-    only, rows_broadcast) a 1 x m row onto an n x m matrix."""
+    """A binary elementwise operation: equal shapes, a scalar with anything, and (where
+    rows_broadcast) a 1 x m row onto an n x m matrix."""
     def operation(a, b):
         if a.shape == b.shape:
             shape = a.shape
@@ -687,8 +733,8 @@ def matrix_product(a, b):
 BINARY = {
     ast.Add: elementwise_operation("+", lambda a, b: a + b, rows_broadcast=True),
     ast.Sub: elementwise_operation("-", lambda a, b: a - b, rows_broadcast=True),
-    ast.Mult: elementwise_operation("*", lambda a, b: a * b, rows_broadcast=False),
-    ast.Div: elementwise_operation("/", lambda a, b: a / b, rows_broadcast=False),
+    ast.Mult: elementwise_operation("*", lambda a, b: a * b, rows_broadcast=True),
+    ast.Div: elementwise_operation("/", lambda a, b: a / b, rows_broadcast=True),
     ast.MatMult: matrix_product,
 }
 

@@ -19,6 +19,7 @@ from matcalc.calculus import differentials, transpose, vec_rules
 from matcalc.calculus.reverse import differential_detector
 from matcalc.core import dag, functions, ops
 from matcalc.core.nodes import Differential, Named, ScalarDifferential
+from matcalc.core.blocks import concat, hconcat
 from matcalc.core.windows import col2im, im2col
 
 SHAPES = {"X": ("n", "m"), "S": ("n", "n"), "A": ("n", "m"), "x": ("n",), "a": ("n",),
@@ -62,7 +63,7 @@ DIFFERENTIAL_SAMPLES = {
     "Inverse": "inv(S)", "Trace": "tr(S)", "DiagMatrix": "diag(x)", "DiagonalOf": "diag(S)",
     "AsScalar": "abs(a.T@x)", "MatrixPower": "S@S@S@S", "Named": None,
     "Im2col": "im2col(Q, 1, 2, 3, 2, 2, 1, 2, 1, 1)", "Col2im": "col2im(Q, 1, 1, 2, 2, 3, 2, 2, 1, 1, 2)",
-    "BlockMax": "blockmax(Q, 3)",
+    "BlockMax": "blockmax(Q, 3)", "Concat": "concat(X, A)",
 }
 
 
@@ -118,6 +119,7 @@ LINEAR_SAMPLES = {
     "DiagonalOf": lambda dX: ops.diag(ops.matmul(dX, P("A").T)),
     "Im2col": lambda dX: im2col(dX, 1, 2, 3, 2, 2, 1, 2, 1, 1),
     "Col2im": lambda dX: col2im(dX, 1, 1, 2, 2, 3, 2, 2, 1, 1, 2),
+    "Concat": lambda dX: concat(dX, ops.matmul(P("S"), dX)),     # hconcat: test_concat.py
 }
 LINEAR_VARIABLES = {"Im2col": "Q", "Col2im": "Q"}      # images need sizes of their own; else X
 
@@ -166,6 +168,10 @@ VEC_SAMPLES = {
     "Trace": [("S", lambda d: ops.scale(ops.trace(d), P("a")))],
     "EntrySum": [("X", lambda d: ops.scale(functions.apply("sum", d), P("a")))],
     "AsScalar": [("x", lambda d: ops.scale(ops.scalar(ops.matmul(P("a").T, d)), P("a")))],
+    "Concat": [("X", lambda d: concat(d, ops.matmul(P("S"), d))),
+               ("X", lambda d: hconcat(ops.matmul(P("S"), d), d)),
+               ("x", lambda d: concat(ops.matmul(P("S"), d), d)),
+               ("x", lambda d: hconcat(d, ops.matmul(P("S"), d)))],
 }
 
 

@@ -15,7 +15,7 @@ Two front ends share one grammar, through a small "choices" object:
 
 What the grammar covers: + - * / @ .T and unary minus; powers with integer, fractional and
 negative exponents; every function of matcalc/reference.py except kron, vec and commutation;
-1 x 1 products used as scalars; the row broadcast X@W + b.T; transposes of sums and products;
+1 x 1 products used as scalars; the row broadcast X@W + b.T (and X * b.T, X / b.T); hconcat(P, Q) @ concat(R, S); transposes of sums and products;
 inv/det/logdet of well-conditioned squares; softmax and logsumexp of vectors and row-wise;
 diag both ways; eye and ones. Values stay mostly inside each function's domain (log of
 positive things, arcsin of tanh(...), ...), but not always: now and then a fractional power or
@@ -174,9 +174,12 @@ class Grammar:
             "entrywise_pair": (EXTENSION_WEIGHT, self.entrywise_pair),
         }
         if not scalar:
-            p.update(transpose=(2, self.transpose), softmax=(2, self.softmax))
+            p.update(transpose=(2, self.transpose), softmax=(2, self.softmax),
+                     block_product=(EXTENSION_WEIGHT, self.block_product))
         if r != "1" and c != "1":
             p.update(row_broadcast=(3, self.row_broadcast), ones=(1, self.ones))
+            if r != c:
+                p.update(row_scale=(EXTENSION_WEIGHT, self.row_scale))
         if r == c and r != "1":
             p.update(inverse=(2, self.inverse), diag_matrix=(1, self.diag_matrix),
                      eye=(1, self.eye), matrix_power=(EXTENSION_WEIGHT, self.matrix_power))
@@ -239,6 +242,14 @@ class Grammar:
         k = self.inner_dimension(r, c)
         return binary(self.sub((r, k), d), "@", self.sub((k, c), d), MUL)
 
+    def block_product(self, shape, d):
+        """hconcat(P, Q) @ concat(R, S): concatenations whose n + m dimension the product
+        consumes (the grammar's shapes are over n, m and 1 only)."""
+        r, c = shape
+        k1, k2 = self.choose.pick(DIMS), self.choose.pick(DIMS)
+        return binary(self.call("hconcat", self.sub((r, k1), d), self.sub((r, k2), d)), "@",
+                      self.call("concat", self.sub((k1, c), d), self.sub((k2, c), d)), MUL)
+
     def transpose(self, shape, d):
         r, c = shape
         return Text(operand(self.sub((c, r), d), ATOM) + ".T", ATOM)
@@ -269,6 +280,14 @@ class Grammar:
         M, row = self.sub(shape, d), self.sub(("1", c), d)
         op = self.choose.pick(["+", "-"])
         return binary(M, op, row, ADD) if self.choose.chance(0.7) else binary(row, op, M, ADD)
+
+    def row_scale(self, shape, d):
+        """X * b.T, X / b.T, b.T * X: a 1 x c row times or over an r x c matrix (r != c, so
+        that * is not read as a mistaken @)."""
+        r, c = shape
+        M, row = self.sub(shape, d), self.sub(("1", c), d)
+        op = self.choose.pick(["*", "/"])
+        return binary(M, op, row, MUL) if self.choose.chance(0.7) else binary(row, op, M, MUL)
 
     def product_times_row(self, shape, d):
         """A 1 x 1 product stays a matrix as an operand of @: (x.T@y)@b.T."""

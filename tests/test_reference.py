@@ -305,6 +305,11 @@ SOFTMAX_CASES = [
     ("col2im(G, 1, 1, 3, 1, 2, 1, 2, 0, 1, 3)", {"G": (2, 2)},     # 1 falls in the padding
      {"G": np.array([[1.0, 2.0], [3.0, 4.0]])}, [[2.0, 3.0, 4.0]]),
     ("blockmax(P, 2)", {"P": (1, 4)}, {"P": np.array([[1.0, 5.0, 3.0, 2.0]])}, [[3.0, 5.0]]),
+    # concatenation: rows (concat), columns (hconcat); the shapes add, n + 1 rows here
+    ("concat(X, z.T)", {"X": ("n", "k"), "z": ("k",)},
+     {"X": np.array([[1.0, 2.0]]), "z": np.array([3.0, 4.0])}, [[1.0, 2.0], [3.0, 4.0]]),
+    ("hconcat(z, z) @ concat(z.T, z.T)", {"z": ("k",)}, {"z": np.array([1.0, 2.0])},
+     [[2.0, 4.0], [4.0, 8.0]]),
 ]
 
 
@@ -433,7 +438,7 @@ REFUSALS = [
     ("sum(x)@x.T", "@ needs matrices, but its left operand is a scalar"),
     ("X + b", "shape mismatch in +: n x m + m x 1"),           # only rows broadcast
     ("x + b.T", "shape mismatch in +: n x 1 + 1 x m"),         # no outer broadcasting
-    ("X * b.T", "shape mismatch in *: n x m * 1 x m"),         # not for * either
+    ("X * b", "shape mismatch in *: n x m * m x 1"),           # rows broadcast in *, not columns
     ("tr(X)", "tr() needs a square matrix, got n x m"),
     ("tr(a)", "tr() needs a square matrix, got scalar"),
     ("det(x)", "det() needs a square matrix, got n x 1"),

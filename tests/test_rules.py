@@ -71,6 +71,7 @@ DIFFERENTIAL_IDENTITIES = {
     "d_im2col": ("im2col(X, 1, 28, 28, 3, 3, 2, 2, 1, 1)", {"X": ("N", 784)}),
     "d_col2im": ("col2im(G, 8, 14, 14, 3, 3, 2, 2, 1, 1, 8)", {"G": (49, 72)}),
     "d_blockmax": ("blockmax(P, 4)", {"P": ("n", 32)}),
+    "d_concat": ("concat(A, B)", {"A": ("n", "m"), "B": ("p", "m")}),
 }
 
 

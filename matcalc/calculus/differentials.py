@@ -26,6 +26,7 @@ from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, Trac
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..core import functions, ops
+from ..core.blocks import Concat, joined
 from ..core.nodes import AsScalar, Elementwise, MatrixPower, Named
 from ..core.vec import kron
 from ..core.windows import BlockMax, Col2im, Im2col, col2im, im2col
@@ -166,6 +167,17 @@ def d_as_scalar(node, d):
 def d_named(node, d):
     """d(h) = dX  for h := X"""
     return d(node.arg)
+
+
+@differential(Concat, name="concatenation")
+def d_concat(node, d):
+    """d(concat(A, B)) = concat(dA, dB)
+
+    For both axes (hconcat likewise): every entry of the concatenation is an entry of A or of
+    B, so it is linear in the blocks. Zero differentials stay zero blocks.
+    """
+    A, B = node.blocks
+    return joined(node.axis, d(A), d(B))
 
 
 # ---- convolution and pooling (core/windows.py) -------------------------------------------------

@@ -20,6 +20,11 @@ form a person writes comes from these rewrites, each an identity:
     assumed facts        sum(y) -> 1 for a y assumed one-hot or on the simplex, y**2 -> y for
                          one-hot, ... (calculus/assumptions.py; each use is recorded)
     symmetric_inverse    inv(M).T -> inv(M) when M.T = M (X.T@X, A + A.T)
+    block_product        hconcat(P, Q)@concat(R, S) -> P@R + Q@S when one of them is zero:
+                         hconcat(eye(n), 0)@concat(A, B) -> A, the block a selection picks;
+                         concat(P, Q)@R -> concat(P@R, Q@R) (L@hconcat likewise) when P or Q
+                         is an eye or a zero block: concat(eye(m), 0)@A -> concat(A, 0)
+    block_sum            concat(A, B) + concat(C, D) -> concat(A + C, B + D), equal blocks
     transposed_product   B.T@A.T@C.T -> (C@A@B).T when that removes at least two transposes
                          (one saved transpose is not worth the parentheses: A.T@B.T stays, as in
                          the Cookbook's (101)); a last pass, so factoring sees the leaves
@@ -31,11 +36,12 @@ transposed_product runs on the result, with its own memo kept inside the caller'
 from functools import partial
 
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix,
-                   Transpose)
+from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul, OneMatrix,
+                   Transpose, ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from ..core import dag, functions, ops
+from ..core.blocks import Concat, joined
 from ..core.nodes import Elementwise
 from ..core.rebuild import rebuild as rebuild_node
 
@@ -66,12 +72,16 @@ def simplify_node(x, kids, assume=None):
     if isinstance(x, MatMul):
         x = inner_product_sum(x, assume, at)
     if isinstance(x, MatMul):
+        x = block_product(x)
+    if isinstance(x, MatMul):
         c, ms = ops.split_coeff(x)
         whole = integer_floats(c)
         if whole is not c:
             x = ops.matmul(whole, *ms)
     if isinstance(x, Transpose):
         x = symmetric_inverse(x)
+    if isinstance(x, MatAdd):
+        x = block_sum(x)
     flipped = flip_transposed_sum(x)
     if flipped is not None:
         return factor_sum(elementwise_algebra(flipped))
@@ -278,6 +288,68 @@ def inner_product_sum(e, assume=None, at=None):
             total = assume.rewrite(total, at)
         return ops.matmul(c, total, *ms[:i], *ms[i + 2:])
     return e
+
+
+def block_product(e):
+    """hconcat(P, Q)@concat(R, S) = P@R + Q@S
+
+    The product of blocks, for P's columns as many as R's rows; taken only where one of the two
+    products is zero, so that a block-selection matrix (the transpose rule of concat) picks its
+    block: hconcat(eye(n), 0*ones(n, p))@concat(A, B) = A.
+    """
+    c, mats = ops.split_coeff(e)
+    out = [mats[0]]
+    for M in mats[1:]:
+        L = out[-1]
+        if isinstance(L, Concat) and isinstance(M, Concat) and L.axis == 1 and M.axis == 0 \
+                and L.blocks[0].shape[1] == M.blocks[0].shape[0]:
+            products = [ops.matmul(P, R) for P, R in zip(L.blocks, M.blocks)]
+            if any(ops.is_zero(p) for p in products):
+                out[-1] = ops.add(*products)
+                continue
+        out.append(M)
+    out = _distributed(out)
+    return e if len(out) == len(mats) else ops.matmul(c, *out)
+
+
+def _placing(M):
+    """A concatenation one of whose blocks is an eye or a zero block (a placement matrix)."""
+    return isinstance(M, Concat) and any(isinstance(b, (Identity, ZeroMatrix)) for b in M.blocks)
+
+
+def _distributed(mats):
+    """concat(P, Q)@R = concat(P@R, Q@R) and L@hconcat(P, Q) = hconcat(L@P, L@Q), for a
+    placement matrix next to a plain factor."""
+    for i, M in enumerate(mats):
+        if not _placing(M):
+            continue
+        if M.axis == 0 and i + 1 < len(mats) and not isinstance(mats[i + 1], Concat):
+            R = mats[i + 1]
+            return mats[:i] + [joined(0, *(ops.matmul(b, R) for b in M.blocks))] + mats[i + 2:]
+        if M.axis == 1 and i > 0 and not isinstance(mats[i - 1], Concat):
+            L = mats[i - 1]
+            return mats[:i - 1] + [joined(1, *(ops.matmul(L, b) for b in M.blocks))] + mats[i + 1:]
+    return mats
+
+
+def block_sum(e):
+    """concat(A, B) + concat(C, D) = concat(A + C, B + D)
+
+    For blocks of equal shapes, on either axis: the sum is taken block by block. Terms that are
+    not concatenations stay as they are.
+    """
+    groups, rest = {}, []
+    for t in e.args:
+        if isinstance(t, Concat):
+            key = (t.axis, tuple(b.shape for b in t.blocks))
+            groups.setdefault(key, []).append(t)
+        else:
+            rest.append(t)
+    if all(len(g) == 1 for g in groups.values()):
+        return e
+    merged = [joined(axis, *(ops.add(*[t.blocks[k] for t in g]) for k in (0, 1)))
+              for (axis, _), g in groups.items()]
+    return ops.add(*rest, *merged)
 
 
 def symmetric_inverse(e):

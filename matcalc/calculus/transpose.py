@@ -13,6 +13,7 @@ identity (JAX's transpose rules, written as the textbooks write them):
     tr(G.T @ diag(dv))   = diag(G).T @ dv
     tr(G.T @ (ds * M))   = tr(G.T @ M) * ds                   a scalar differential
     tr(G.T @ im2col(dX)) = tr(col2im(G).T @ dX)               col2im is im2col's adjoint
+    tr(G.T @ concat(dA, dB)) = tr(([I 0] G).T @ dA) + tr(([0 I] G).T @ dB)   blocks of G
 
 Scalars and 1 x 1 matrices are interchangeable here: the adjoint of a 1 x 1 node may be a scalar.
 The adjoint G may be a placeholder (nodes.Adjoint): the rules only build expressions in it.
@@ -26,6 +27,7 @@ from sympy import HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Trace, T
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..core import functions, ops
+from ..core.blocks import Concat, selector
 from ..core.functions import EntrySum
 from ..core.nodes import DIFFERENTIALS, AsScalar
 from ..core.windows import Col2im, Im2col, col2im, im2col
@@ -189,3 +191,17 @@ def pull_col2im(pull, G, E):
     For every geometry: im2col is col2im's adjoint, as col2im is im2col's.
     """
     return [(im2col(G, *E.window.numbers()), E.arg)]
+
+
+@transposes(Concat, name="blocks of a concatenation")
+def pull_concat(pull, G, E):
+    """tr(G.T@concat(dA, dB)) = tr((hconcat(eye(n), 0*ones(n, p))@G).T@dA) + tr((hconcat(0*ones(p, n), eye(p))@G).T@dB)
+
+    For A n x m above B p x m: G's first n rows are A's adjoint, its last p rows B's, each
+    selected by a block matrix [I 0] or [0 I]. For hconcat(dA, dB), G's first and last columns,
+    selected from the right: G @ concat(eye(m1), 0), G @ concat(0, eye(m2)).
+    """
+    A, B = E.blocks
+    if E.axis == 0:
+        return [(ops.matmul(selector(E, 0), G), A), (ops.matmul(selector(E, 1), G), B)]
+    return [(ops.matmul(G, selector(E, 0)), A), (ops.matmul(G, selector(E, 1)), B)]

@@ -11,6 +11,7 @@ vec(dN) = L @ vec(dC) (the docstring's first line is the identity):
     vec(diag(dv)) = diag(vec(eye(k)))@kron(ones(k), eye(k))@dv
     tr(dX)      = vec(eye(n)).T@vec(dX),   sum(dX) = ones(n*m).T@vec(dX)
     vec(ds*M)   = vec(M)@ds                                     a scalar differential
+    vec(concat(dA, dB)) = kron(eye(m), P_A)@vec(dA) + kron(eye(m), P_B)@vec(dB)   blocks
 
 J is then the sum over the paths from df down to dX of the products of the local Jacobians:
 `identify` accumulates them from the top of df downwards, over the DAG in topological order,
@@ -30,6 +31,7 @@ from sympy import (HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Trace, 
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..core import dag, ops
+from ..core.blocks import Concat, placement
 from ..core.functions import EntrySum
 from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..core.rules import RuleTable
@@ -156,6 +158,27 @@ def vec_diagonal_of(E, has_differential):
                 return [(D, ops.matmul(coeff, ops.diag(ops.transpose(Rm)), Lm))]
     select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
     return [(M, select)]
+
+
+@local(Concat, name="blocks of a concatenation")
+def vec_concat(E, has_differential):
+    """vec(concat(dA, dB)) = kron(eye(m), concat(eye(n), 0*ones(p, n)))@vec(dA) + kron(eye(m), concat(0*ones(n, p), eye(p)))@vec(dB)
+
+    For A n x m above B p x m: concat(dA, dB) = P_A@dA + P_B@dB with the placement matrices
+    P_A = concat(eye(n), 0), P_B = concat(0, eye(p)), then the Kronecker identity; for
+    hconcat(dA, dB) = dA@P_A + dB@P_B (P_A = hconcat(eye(m1), 0)), vec(dA@P_A) =
+    kron(P_A.T, eye(n))@vec(dA).
+    """
+    out = []
+    for which, block in enumerate(E.blocks):
+        if not has_differential(block):
+            continue
+        P = placement(E, which)
+        if E.axis == 0:
+            out.append((block, kron(ops.eye(block.shape[1]), P)))
+        else:
+            out.append((block, kron(ops.transpose(P), ops.eye(block.shape[0]))))
+    return out
 
 
 @local(Trace, name="trace")

@@ -213,6 +213,17 @@ class NumpyPrinter(TextPrinter):
 
     _Im2col = _Col2im = _BlockMax = _window
 
+    CONCATENATE = {"torch": "torch.cat(({A}, {B}), dim={axis})",
+                   "array_api": "xp.concat(({A}, {B}), axis={axis})"}
+
+    def _Concat(self, e):
+        """concat(A, B) -> np.concatenate((A, B), axis=0); hconcat: axis=1 (torch.cat, and the
+        array API's concat, in those backends)."""
+        A, B = (self.full(b)[0] for b in e.blocks)
+        template = self.CONCATENATE.get(self.backend.name,
+                                        f"{self.xp}.concatenate(({{A}}, {{B}}), axis={{axis}})")
+        return template.format(A=A, B=B, axis=e.axis), ATOM
+
     def _Vec(self, e):
         """vec(X): the columns stacked, X.reshape(-1, 1, order="F")."""
         return f'{self.full_wrap(e.arg, ATOM)}.reshape(-1, 1, order="F")', ATOM

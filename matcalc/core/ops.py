@@ -14,9 +14,11 @@ Canonical forms:
 * scalar coefficients sit at the front of a MatMul: `MatMul(2, X, A)`; Identity factors vanish;
   a run of equal square factors is one `MatrixPower`: `X @ X @ X -> matrix_power(X, 3)`;
 * a transpose is pushed through products to the leaves, `(A @ B).T -> B.T @ A.T`, cancels
-  `X.T.T -> X`, and is the identity on 1 x 1 matrices (a scalar is its own transpose);
+  `X.T.T -> X`, is the identity on 1 x 1 matrices (a scalar is its own transpose), and turns a
+  concatenation over, `concat(A, B).T -> hconcat(A.T, B.T)`;
 * a sum collects equal terms, `X + X -> 2*X`, and drops zeros; a scalar added to a matrix means
-  `c * ones(n, m)`, and a 1 x m row added to an n x m matrix means `ones(n) @ row`;
+  `c * ones(n, m)`, and a 1 x m row added to an n x m matrix means `ones(n) @ row` (and so in
+  `*` and `/`: `row * X` is `(ones(n) @ row) * X`);
 * a Hadamard product pulls scalars out and merges powers of equal factors, `A * A -> A**2`;
 * an elementwise power of a power, `(A**a)**b`, folds to `A**(a*b)` only for an integer b, or
   through the absolute value for an even a, `(A**2)**0.5 -> abs(A)`; a power of a product
@@ -34,6 +36,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from ..errors import MatcalcError, ShapeError
 from . import dag
+from .blocks import Concat, joined
 from .intern import canonical
 from .nodes import AsScalar, Elementwise, MatrixPower, scalar_function
 from .shapes import describe, is_matrix, mismatch, row_broadcast, shape_of
@@ -236,7 +239,7 @@ def neg(e):
 
 
 def divide(a, b):
-    """a / b: by a scalar, or elementwise between equal shapes."""
+    """a / b: by a scalar, or elementwise between equal shapes (or a row and n x m rows)."""
     a, b = sym(a), sym(b)
     a, b = as_scalar_if_1x1(a), as_scalar_if_1x1(b)
     if not is_matrix(b):
@@ -350,6 +353,8 @@ def transpose(e):
         return matmul(coeff, *[transpose(m) for m in reversed(mats)])
     if isinstance(e, MatrixPower):
         return new(MatrixPower, transpose(e.base), e.exponent)
+    if isinstance(e, Concat):          # concat(A, B).T = hconcat(A.T, B.T), and back
+        return joined(1 - e.axis, *[transpose(b) for b in e.blocks])
     return new(Transpose, e)
 
 
@@ -359,14 +364,25 @@ def _check_same(op, a, b):
         raise mismatch(op, a, b)
 
 
+def _rows_widened(factors):
+    """The factors of a Hadamard product, a 1 x m row among n x m factors widened to
+    ones(n) @ row (the broadcasting rule of sums, for * and / too)."""
+    full = [f for f in factors if is_matrix(f) and f.shape[0] != 1]
+    if not full:
+        return factors
+    shape = tuple(full[0].shape)
+    return [_broadcast(f, shape) if is_matrix(f) and tuple(f.shape) != (1, 1)
+            and row_broadcast(f, full[0]) else f for f in factors]
+
+
 def hadamard(*factors):
-    """A * B * ...: elementwise between equal shapes; scalar factors scale."""
+    """A * B * ...: elementwise between equal shapes; scalar factors scale; a 1 x m row
+    times n x m factors is ones(n) @ row times them."""
     coeff = sp.Integer(1)
     powers = {}
     shape = None
     first = None
-    for f in factors:
-        f = sym(f)
+    for f in _rows_widened([sym(f) for f in factors]):
         if is_matrix(f) and tuple(f.shape) == (1, 1):
             f = scalar(f)
         if not is_matrix(f):

@@ -3,12 +3,14 @@
 The function registry (core/functions.py) holds the functions with a derivative rule of their
 own (exp, softmax, logdet, ...). The names here build structural operations, whose rules are
 per-operation tables in calculus/: the trace, the inverse, diag, and the matcalc extensions for
-matrix Jacobians and long products (kron, vec, commutation, matrix_power). `eye`, `ones` and
+matrix Jacobians and long products (kron, vec, commutation, matrix_power), and concatenation
+(concat, hconcat). `eye`, `ones` and
 `commutation` take dimensions rather than expressions.
 
 name -> (constructor, number of arguments); dimension functions -> (constructor, min, max).
 """
 from ..core import ops
+from ..core.blocks import concat, hconcat
 from ..core.vec import commutation, kron, vec
 from ..core.windows import blockmax, col2im, im2col
 
@@ -22,6 +24,8 @@ STRUCTURAL = {
     "im2col": (im2col, 10),
     "col2im": (col2im, 11),
     "blockmax": (blockmax, 2),
+    "concat": (concat, 2),
+    "hconcat": (hconcat, 2),
 }
 
 DIMENSION_FUNCTIONS = {

@@ -10,7 +10,8 @@ and a precedence parser and writes it the way a textbook does:
 Spelling: `@` is juxtaposition; `*` is juxtaposition when a side is a scalar (a number, a scalar
 letter a b c g p s, a trace, a sum, ...) and `\\odot` between matrices; `.T` is `^{T}`; `dX` and
 `d(...)` are differentials `\\mathrm{d}X`; `inv(X)` is `X^{-1}`; `kron` is `\\otimes`; `eye(n)`,
-`ones(n)`, `commutation(n, m)` are `I_n`, `\\mathbf{1}_n`, `K_{n,m}`; a registry function is
+`ones(n)`, `commutation(n, m)` are `I_n`, `\\mathbf{1}_n`, `K_{n,m}`; `concat(A, B)` and
+`hconcat(A, B)` are block matrices (`bmatrix`); a registry function is
 spelled as the registry spells it (`sigmoid` -> `\\sigma`), `f'(X)` with a prime; `=>` is
 `\\Rightarrow`; `;` and top-level `,` separate several identities; `with`/`for` introduce a
 side condition (`d(h) = dX  for h := X`). The parentheses are the ones typed (the identity was
@@ -156,6 +157,8 @@ class Reader:
                 return Math(rf"\frac{{\partial {left.tex[len(D):]}}}{{\partial {right.tex[len(D):]}}}")
             return Math(f"{a}/{b}", MUL, left.scalar and right.scalar)
         scalar = left.scalar and right.scalar
+        if op == "*" and left.tex == "0" and right.tex.startswith(r"\mathbf{1}"):
+            return Math(r"\mathbf{0}" + right.tex[len(r"\mathbf{1}"):], ATOM)   # a zero block
         if op == "*" and not (left.scalar or right.scalar):
             return Math(rf"{a}{self.bin} \odot {self.bin}{b}", MUL, False)
         space = r"\," if right.differential or left.differential else " "
@@ -268,6 +271,10 @@ class Reader:
             k = [x.tex for x in args[1:10]]
             return Math(rf"\operatorname{{{f}}}_{{{k[3]}\times {k[4]},\,s={k[5]},\,p={k[7]}}}"
                         rf"\left({a.tex}\right)", ATOM)
+        if f in ("concat", "hconcat") and len(args) == 2:   # block matrices, as latex.py writes them
+            joint = r" \\ " if f == "concat" else " & "
+            return Math(r"\begin{bmatrix} " + joint.join(x.tex for x in args) + r" \end{bmatrix}",
+                        ATOM)
         if f == "blockmax" and len(args) == 2:
             return Math(rf"\operatorname{{blockmax}}_{{{args[1].tex}}}\left({a.tex}\right)", ATOM)
         if f == "eye":

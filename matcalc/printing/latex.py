@@ -130,6 +130,12 @@ class LatexPrinter(TextPrinter):
         """A \\otimes B, as tight as a product: (A \\otimes B) C."""
         return r" \otimes ".join(self.wrap(a, MUL, strict=True) for a in e.args), MUL
 
+    def _Concat(self, e):
+        """The block matrix: A above B for concat(A, B), A left of B for hconcat(A, B)."""
+        joint = r" \\ " if e.axis == 0 else " & "
+        return (r"\begin{bmatrix} " + joint.join(self.p(b)[0] for b in e.blocks)
+                + r" \end{bmatrix}"), ATOM
+
     def _Commutation(self, e):
         n, m = e.dims
         return rf"K_{{{self.dim(n)},{self.dim(m)}}}", ATOM

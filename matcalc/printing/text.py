@@ -159,6 +159,10 @@ class TextPrinter(Printer):
 
     _Im2col = _Col2im = _BlockMax = _window
 
+    def _Concat(self, e):
+        """concat(A, B) (A above B), hconcat(A, B) (A left of B) (core/blocks.py)."""
+        return self.call(e.notation, *e.blocks)
+
     def _Commutation(self, e):
         n, m = e.dims
         return f"commutation({self.dim(n)}, {self.dim(m)})", ATOM
