@@ -47,6 +47,7 @@ def test_the_written_out_names_equal_their_registries():
     from its registry fails this test (update the list in matcalc/cli.py)."""
     from matcalc import codegen, commands
     from matcalc.calculus.assumptions import KINDS as ASSUMPTION_KINDS
+    from matcalc.codegen.optimizers import DECAYS, OPTIMIZERS
     from matcalc.nn import LOSSES, activation_names
     from matcalc.nn.spec import MAKERS
     from matcalc.printing.latex import NOTE_LAYOUTS
@@ -58,6 +59,7 @@ def test_the_written_out_names_equal_their_registries():
     assert all(signature.startswith(name) for name, signature in cli.LAYERS.items())
     assert list(cli.ACTIVATIONS) == activation_names()
     assert sorted(cli.KINDS) == sorted(commands.KINDS)
+    assert tuple(cli.OPTIMIZERS) == tuple(OPTIMIZERS) and tuple(cli.DECAYS) == tuple(DECAYS)
 
 
 def test_net_help_lists_layers_activations_and_losses():
