@@ -73,6 +73,8 @@ def dimension(spec):
         return (spec, ())
     if isinstance(spec, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec):
         return (1, (spec,))
+    if isinstance(spec, str) and re.fullmatch(r"[1-9][0-9]*", spec):    # "3" from --shape X=3,3
+        return (int(spec), ())
     raise NotationError(f"bad dimension {spec!r}: a name or a positive integer")
 
 

@@ -63,3 +63,9 @@ def test_bad_input_is_one_line_and_exit_2(argv, message):
     assert len(lines) == 1, r.stderr
     assert message in lines[0]
     assert "Traceback" not in r.stderr
+
+
+def test_check_with_sizes_as_numbers_uses_the_independent_evaluator(capsys):
+    assert main(["grad", "tr(X@A)", "--wrt", "X", "--shape", "X=3,3", "--shape", "A=3,3",
+                 "--check"]) == 0
+    assert "as typed, by an independent evaluator: ok" in capsys.readouterr().out

@@ -515,3 +515,9 @@ def test_reference_never_evaluates_text():
     called = {n.func.id for n in ast.walk(tree)
               if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not called & {"eval", "exec", "compile", "__import__"}
+
+
+def test_a_size_written_as_digits_is_a_size():
+    """--shape X=3,3 gives the sizes as text; the reference reads them (it once refused them,
+    and the check fell back to matcalc's own evaluator: tests/test_cli.py)."""
+    assert evaluate_text("tr(X)", {"X": ("3", "3")}, {"X": np.eye(3)}) == 3.0
