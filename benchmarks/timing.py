@@ -4,9 +4,14 @@
 each case the median wall time and the median CPU time (time.process_time) in seconds. Timing
 the cases one after another (all runs of A, then all of B) lets a drift of the machine's speed
 (a noisy neighbour, frequency scaling) fall on one case and not the other; interleaved, it falls
-on all of them alike, so the ratios of one run are comparable. A case may ask for fewer rounds
+on all of them alike, so the ratios of one run are comparable. Each round runs the cases in an
+order of its own (a seeded shuffle, the same from run to run), so that no case always runs right
+after the same neighbour: a case that follows its own module's other entry point finds that
+module's arrays warm in the cache, one that follows another library finds them cold. A case
+may ask for fewer rounds
 (`rounds={"slow case": 30}`): it is simply left out of the later rounds.
 """
+import random
 import statistics
 import time
 
@@ -19,8 +24,12 @@ def median_times(cases, repeat, warmup=3, rounds=None):
             fn()
     wall = {name: [] for name in cases}
     cpu = {name: [] for name in cases}
+    order = random.Random(0)
     for r in range(repeat):
-        for name, fn in cases.items():
+        names = list(cases)
+        order.shuffle(names)
+        for name in names:
+            fn = cases[name]
             if r >= rounds.get(name, repeat):
                 continue
             w0, c0 = time.perf_counter(), time.process_time()
