@@ -10,7 +10,7 @@ import numpy as np
 
 import codegen
 from matcalc import nn
-from timing import median_times
+from timing import median_times, print_against
 
 SPEC = ("conv2d(1,8,3,padding=1) relu maxpool(2) conv2d(8,16,3,padding=1) relu maxpool(2) "
         "flatten dense(784,10)")
@@ -108,10 +108,7 @@ def main():
     except ImportError:
         pass
     times = median_times(cases, REPEATS)
-    base = times["generated (matcalc)"][1]
-    print(f"CNN fwd+bwd, batch {N}, 28 x 28, float32, CPU time, median of interleaved {REPEATS}:")
-    for name, (wall, cpu) in times.items():
-        print(f"  {name:26} {1000 * cpu:8.2f} ms CPU ({1000 * wall:8.2f} ms wall)   generated / this = {base / cpu:5.2f}")
+    print_against(f"CNN fwd+bwd, batch {N}, 28 x 28, float32, CPU time, median of interleaved {REPEATS}:", times, "generated (matcalc)")
 
 
 if __name__ == "__main__":

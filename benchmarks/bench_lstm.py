@@ -9,7 +9,7 @@ Run: python benchmarks/bench_lstm.py  (prints median wall times and the ratios)
 import numpy as np
 
 from matcalc import nn
-from timing import median_times
+from timing import median_times, print_against
 
 T, N, D, H, OUT, REPEATS = 32, 32, 32, 128, 10, 10
 
@@ -98,10 +98,7 @@ def main():
     except ImportError:
         pass
     times = median_times(cases, REPEATS)
-    base = times["generated (matcalc)"][1]
-    print(f"LSTM fwd+bwd, T {T}, batch {N}, hidden {H}, float64, CPU time, median of interleaved {REPEATS}:")
-    for name, (wall, cpu) in times.items():
-        print(f"  {name:26} {1000 * cpu:8.2f} ms CPU ({1000 * wall:8.2f} ms wall)   generated / this = {base / cpu:5.2f}")
+    print_against(f"LSTM fwd+bwd, T {T}, batch {N}, hidden {H}, float64, CPU time, median of interleaved {REPEATS}:", times, "generated (matcalc)")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,13 @@ def median_times(cases, repeat, warmup=3, rounds=None):
             wall[name].append(w1 - w0)
             cpu[name].append(c1 - c0)
     return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in cases}
+
+
+def print_against(title, times, base_name):
+    """The times of one run as a table: CPU and wall per case, and `base_name`'s CPU time over
+    each case's (how many times faster than the base a case is; < 1 slower)."""
+    base = times[base_name][1]
+    print(title)
+    for name, (wall, cpu) in times.items():
+        print(f"  {name:26} {1000 * cpu:8.2f} ms CPU ({1000 * wall:8.2f} ms wall)   "
+              f"{base_name} / this = {base / cpu:5.2f}")
