@@ -229,3 +229,14 @@ def assert_gradient(f_expr, wrt_name, G_expr, values, rtol=RTOL, rng=None):
     directional_check(func, X, G, rng, rtol, atol)
     ag = as_array(autograd_grad(f_expr, wrt_name, values), X.shape)
     assert_close(G, ag, rtol, 1e-12 * (1.0 + abs(f0)), what="gradient vs autograd")
+
+
+# ---- LaTeX --------------------------------------------------------------------------------
+def braces_balanced(tex):
+    """Whether the braces of a LaTeX string (escaped \\{ \\} aside) close in order."""
+    depth = 0
+    for c in tex.replace(r"\{", "").replace(r"\}", ""):
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0

@@ -6,6 +6,7 @@ import pytest
 import sympy as sp
 
 import matcalc as mc
+from checks import braces_balanced
 from matcalc.calculus import differentials
 
 
@@ -33,15 +34,6 @@ def test_several_variables_share_one_expansion():
     assert mc.to_text(d.results["C"]) == "B.T@A.T"
 
 
-def _balanced(s):
-    depth = 0
-    for ch in s.replace(r"\{", "").replace(r"\}", ""):
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if depth < 0:
-            return False
-    return depth == 0
-
-
 ALLOWED = {"begin", "end", "left", "right", "operatorname", "mathrm", "mathbf", "frac", "tfrac",
            "text", "odot", "oslash", "circ", "sqrt", "exp", "log", "sin", "cos", "tanh", "sigma",
            "det", "lVert", "rVert", "times", "lambda", "partial", "backslash", "hat", "sim", "quad",
@@ -57,7 +49,7 @@ def test_latex_is_one_aligned_block_of_standard_commands(text, shapes, wrt):
     tex = derive(text, shapes, wrt).latex()
     assert tex.startswith("\\begin{aligned}") and tex.endswith("\\end{aligned}")
     assert tex.count("\\begin{") == 1
-    assert _balanced(tex)
+    assert braces_balanced(tex)
     assert set(re.findall(r"\\([A-Za-z]+)", tex)) <= ALLOWED
     assert "transposed Jacobian" in tex
     assert derive(text, shapes, wrt)._repr_latex_().startswith("$$")

@@ -9,6 +9,7 @@ import pytest
 import sympy as sp
 
 import matcalc as mc
+from checks import braces_balanced
 from matcalc.cli import main
 from matcalc.derive.derivation import Derivation
 from matcalc.printing.document import standalone
@@ -34,12 +35,7 @@ def text_groups(tex):
 
 
 def balanced(tex):
-    depth = 0
-    for c in tex.replace(r"\{", "").replace(r"\}", ""):
-        depth += {"{": 1, "}": -1}.get(c, 0)
-        if depth < 0:
-            return False
-    return depth == 0 and tex.count(r"\left") == tex.count(r"\right")
+    return braces_balanced(tex) and tex.count(r"\left") == tex.count(r"\right")
 
 
 # -- identities ------------------------------------------------------------------------------------
