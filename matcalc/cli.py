@@ -252,11 +252,12 @@ def run(argv, out):
 
 
 HELP_TOPICS = {"notation": "notation.md", "cheatsheet": "cheatsheet.md"}
-DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+DOCS = pathlib.Path(__file__).resolve().parent / "docs"     # package data: in the wheel
 
 
 def print_help(topic, out):
-    """`matcalc help notation` prints docs/notation.md; `matcalc help grad` the command's help."""
+    """`matcalc help notation` prints matcalc/docs/notation.md (package data, so the wheel ships
+    it); `matcalc help grad` the command's help."""
     if topic is None:
         out.write("topics: " + ", ".join(HELP_TOPICS) + "; or a command: matcalc help grad\n")
         return 0
@@ -270,9 +271,9 @@ def print_help(topic, out):
                            + (f"; did you mean {' or '.join(close)}?" if close else ""))
     path = DOCS / HELP_TOPICS[topic]
     if not path.exists():
-        raise MatcalcError(f"docs/{HELP_TOPICS[topic]} is not installed with this copy of "
-                           f"matcalc; it is in the source repository")
-    out.write(path.read_text())
+        raise MatcalcError(f"matcalc/docs/{HELP_TOPICS[topic]} is missing from this installation "
+                           f"of matcalc; reinstall it (pip install --force-reinstall matcalc-diffid)")
+    out.write(path.read_text(encoding="utf-8"))
     return 0
 
 
