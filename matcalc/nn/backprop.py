@@ -30,7 +30,7 @@ from ..derive.check import check_derivation
 from ..derive.derivation import Derivation, Step, read_off_term, route_rows
 from ..derive.rows import Row, composed, over_names, unique_rules
 from ..errors import UnknownNameError
-from ..evaluate import evaluate as evaluate_expr
+from ..evaluate import dimension_sizes, evaluate as evaluate_expr
 from ..printing import display
 from ..printing.identity import notes_in, prose_latex
 from ..printing.latex import latex as latex_of, name_latex, render_aligned
@@ -227,8 +227,11 @@ class Backprop:
         """name -> NumPy value of every forward and backward name, from X, Y and the parameters."""
         env = dict(values)
         lines = [(n, e) for n, e in self.forward] + [(n, e) for n, e, _ in self.backward]
+        # the batch size, read off X: a line over images' pixel rows (N*H*W x C) alone, as
+        # batchnorm's backward is, names N in no symbol of its own
+        sizes = dimension_sizes(self.net.X, values) if "X" in values else None
         for name, expr in lines:
-            value = evaluate_expr(expr, env)
+            value = evaluate_expr(expr, env, sizes=sizes)
             if ops.is_matrix(self.symbols[name]) and np.ndim(value) == 0:
                 value = np.reshape(value, (1, 1))      # evaluate() returns 1 x 1 as a scalar
             env[name] = value
@@ -237,9 +240,10 @@ class Backprop:
     def evaluate(self, values):
         """parameter name -> NumPy gradient, shaped like the value given for the parameter."""
         env = self.values(values)
+        sizes = dimension_sizes(self.net.X, values) if "X" in values else None
         out = {}
         for p, G in self.gradients.items():
-            value = evaluate_expr(G, env) if not isinstance(G, MatrixSymbol) else env[G.name]
+            value = evaluate_expr(G, env, sizes=sizes) if not isinstance(G, MatrixSymbol) else env[G.name]
             out[p] = np.reshape(value, np.shape(values[p]))
         return out
 

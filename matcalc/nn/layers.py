@@ -17,7 +17,11 @@ anything: the backward pass of every layer comes from the one reverse walk (back
   M<k>), so backward reuses it; `LayerNorm(D)`, `BatchNorm(D)` (training mode, batch
   statistics) with gain gamma<k> and shift beta<k>; `Softmax()`, row by row (for
   CategoricalCrossEntropy on probabilities); `Layer(forward, parameters)`, a layer given by its
-  forward expression in A, whose backward is derived like every other.
+  forward expression in A, whose backward is derived like every other. Dropout and the two
+  normalisations also take images (C, H, W): the full mask, N x H*W*C; layernorm(C) over the
+  C*H*W entries of each image and batchnorm(C) per channel over N, H, W (BatchNorm2d), both with
+  a gain and a shift per channel; the layout is changed by im2col with a 1 x 1 window or the
+  whole image as the window, a reshape the derivation writes as such.
 
 Shapes flow through `output_shape(shape)`: the shape of one example, an int D for features
 (the data N x D) or (C, H, W) for images (the data N x H*W*C with entries in (n, h, w, c)
@@ -62,6 +66,21 @@ def _shape_words(shape):
         C, H, W = shape
         return f"{C} x {H} x {W} (C x H x W)"
     return f"{shape} features"
+
+
+def _pixel_rows(A, shape):
+    """A batch of images (C, H, W) as N*H*W x C pixel rows (one row a pixel, one column a
+    channel): A itself when it has that layout, else im2col with a 1 x 1 window, which reads
+    the same entries in the same (n, h, w, c) order (a reshape)."""
+    C, H, W = shape
+    return A if A.shape[1] == C else im2col(A, C, H, W, 1, 1, 1, 1, 0, 0)
+
+
+def _example_rows(A, shape):
+    """A batch of images (C, H, W) as N x H*W*C example rows (one row an image): A itself when
+    it has that layout, else im2col with the whole image as the window (a reshape)."""
+    C, H, W = shape
+    return A if A.shape[1] == C * H * W else im2col(A, C, H, W, H, W, 1, 1, 0, 0)
 
 
 def _broadcast_row(A, v):
@@ -361,7 +380,11 @@ class Dropout:
     """Z = A * M/(1 - p): inverted dropout with the 0/1 mask M<k> (1 with probability 1 - p) an
     input of the forward pass, drawn by the caller and saved for backward (grad_A = grad_Z *
     M/(1 - p)). At prediction time the layer is the identity: the generated `predict` leaves it
-    out (passing M = ones to forward would scale by 1/(1 - p))."""
+    out (passing M = ones to forward would scale by 1/(1 - p)).
+
+    On images (C, H, W) the mask has the full shape, one entry per pixel and channel: M<k> is
+    N x H*W*C, `images_as_rows(m)` of an N x C x H x W 0/1 array m, and A is read as example
+    rows (a reshape of a convolution's pixel rows, im2col with the whole image as the window)."""
     title = "Dropout"
 
     def __init__(self, p=0.5):
@@ -372,15 +395,17 @@ class Dropout:
     def parameters(self, k):
         return {}
 
-    def inputs(self, k, A):
-        return {f"M{k}": ops.matrix_symbol(f"M{k}", *A.shape)}
+    def inputs(self, k, A, shape=None):
+        rows = _example_rows(A, shape) if isinstance(shape, tuple) else A
+        return {f"M{k}": ops.matrix_symbol(f"M{k}", *rows.shape)}
 
     def output_shape(self, shape):
-        _features(shape, self.spec())
         return shape
 
     def build(self, A, params, shape=None):
         M = next(p for n, p in params.items() if n.startswith("M"))
+        if isinstance(shape, tuple):
+            A = _example_rows(A, shape)
         return ops.hadamard(A, ops.scale(sp.nsimplify(1 / (1 - self.p)), M))
 
     def spec(self):
@@ -393,7 +418,12 @@ class Dropout:
 class LayerNorm:
     """Each row (example) normalised over its D features, then scaled and shifted:
     Z = (A - mu)/sqrt(var + eps) * gamma.T + beta.T, with mu, var the row's mean and (biased)
-    variance: mu = A@ones(D)/D, var = (A - mu@ones(D).T)**2@ones(D)/D."""
+    variance: mu = A@ones(D)/D, var = (A - mu@ones(D).T)**2@ones(D)/D.
+
+    On images (C, H, W), layernorm(C): each image normalised over all its C*H*W entries (read
+    as example rows, N x H*W*C), then scaled and shifted per channel, gamma and beta of C
+    entries (the output in pixel rows, N*H*W x C): PyTorch's GroupNorm(1, C), which is
+    LayerNorm([C, H, W]) with a gain and shift shared over the pixels of a channel."""
     title = "Layer normalisation"
     prefix = "gamma"
 
@@ -410,9 +440,17 @@ class LayerNorm:
                 f"beta{k}": ops.matrix_symbol(f"beta{k}", D, 1)}
 
     def output_shape(self, shape):
-        if _features(shape, self.spec()) != self.D:
+        if isinstance(shape, tuple):
+            if shape[0] != self.D:
+                raise ShapeError(f"{self.spec()} expects {self.D} channels, got {_shape_words(shape)}")
+            return shape
+        if shape != self.D:
             raise ShapeError(f"{self.spec()} expects {self.D} features, got {_shape_words(shape)}")
         return shape
+
+    def rows(self, A, shape):
+        """What normalised() reads: each image as one row (statistics over C, H, W)."""
+        return _example_rows(A, shape)
 
     def normalised(self, A):
         D = A.shape[1]
@@ -426,7 +464,10 @@ class LayerNorm:
     def build(self, A, params, shape=None):
         gamma = next(p for n, p in params.items() if n.startswith("gamma"))
         beta = next(p for n, p in params.items() if n.startswith("beta"))
-        X = self.normalised(A)
+        if isinstance(shape, tuple):     # images: normalise, then a gain and shift per channel
+            X = _pixel_rows(self.normalised(self.rows(A, shape)), shape)
+        else:
+            X = self.normalised(A)
         return ops.add(ops.hadamard(X, _broadcast_row(X, gamma)), _broadcast_row(X, beta))
 
     def spec(self):
@@ -439,8 +480,15 @@ class LayerNorm:
 class BatchNorm(LayerNorm):
     """Each column (feature) normalised over the batch, training mode (batch statistics):
     Z = (A - ones(N)@mu)/sqrt(var + eps) * gamma.T + beta.T, mu = ones(N).T@A/N and
-    var = ones(N).T@(A - ones(N)@mu)**2/N (biased, as PyTorch normalises in training)."""
+    var = ones(N).T@(A - ones(N)@mu)**2/N (biased, as PyTorch normalises in training).
+
+    On images (C, H, W), batchnorm(C) is PyTorch's BatchNorm2d(C): statistics per channel over
+    N, H and W, the columns of the pixel rows (N*H*W x C), gamma and beta of C entries."""
     title = "Batch normalisation"
+
+    def rows(self, A, shape):
+        """What normalised() reads: one row a pixel (statistics per channel over N, H, W)."""
+        return _pixel_rows(A, shape)
 
     def normalised(self, A):
         N = A.shape[0]

@@ -93,7 +93,7 @@ class Sequential:
                 if not training:
                     outputs.append(out)
                     continue
-                masks = layer.inputs(k, out)
+                masks = layer.inputs(k, out, shape)
                 for m, symbol in masks.items():
                     self.shapes[m] = (self.batch, _entries(shape)) if symbol.shape[0] == self.N \
                         else tuple(symbol.shape)
