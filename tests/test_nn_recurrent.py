@@ -113,3 +113,91 @@ def test_the_rnn_example_trains_with_generated_code():
                          timeout=300, check=True).stdout
     losses = [float(line.rsplit("=", 1)[1]) for line in out.splitlines() if line.startswith("steps")]
     assert len(losses) == 5 and all(b < a for a, b in zip(losses, losses[1:]))
+
+
+def _params(model, rng, dtype=np.float64):
+    return {name: (0.5 * rng.standard_normal(shape)).astype(dtype) for name, shape in
+            {**model.cell.parameter_shapes(), "Wy": (H, OUT), "by": (OUT,)}.items()}
+
+
+@pytest.mark.parametrize("cell, step", [(RNN, rnn_step), (GRU, gru_step), (LSTM, lstm_step)],
+                         ids=["rnn", "gru", "lstm"])
+def test_generated_loop_saves_the_forward_values_and_never_recomputes_them(cell, step):
+    """The tape (what the forward loop saves per step) is read off the step's schedule: the
+    names its backward lines read that its forward lines compute, and the previous states;
+    no forward line reads an adjoint, and the backward lines apply no activation again."""
+    model = nn.Recurrent(cell(D, H), n_out=OUT)
+    st = model.step_lines()
+    adjoints = {f"grad_{s}_t" for s in model.cell.states}
+    forward_targets = [line.target for line in st.forward]
+    backward_reads = {n for line in st.backward for n in line.reads}
+    assert not any(n in adjoints for line in st.forward for n in line.reads)
+    assert set(st.tape) <= set(forward_targets) | {f"{s}_prev" for s in model.cell.states}
+    # everything backward reads comes from the tape, the step's inputs or backward itself
+    inputs = {"x_t", *adjoints, *model.weights, "N"}
+    own = {line.target for line in st.backward}
+    assert backward_reads <= set(st.tape) | inputs | own, backward_reads - set(st.tape) - inputs - own
+    assert set(forward_targets) & backward_reads <= set(st.tape)
+    # no activation is evaluated in backward: the gates and tanh(c) come off the tape
+    for line in st.backward:
+        assert "np.tanh(" not in line.text and "np.exp(" not in line.text, line.text
+    if cell is LSTM:            # the four gates and tanh(c), whatever their generated names
+        assert len([n for n in st.tape if n not in ("h_prev", "c_prev")]) == 5
+    source = model.numpy_source()
+    body = source[source.index("def value_and_grad_sequence"):]
+    back = body[body.index("for t in reversed(range(T)):"):]
+    assert "np.tanh(" not in back and "np.exp(" not in back
+
+
+def test_a_forward_value_that_reads_the_adjoint_is_refused():
+    """The check in codegen: a state that depends on grad_h_t cannot be saved on the way
+    forward (the tape must be the same whatever flows back)."""
+    from matcalc.codegen.recurrence import step_lines
+    from matcalc.core import functions, ops
+    from matcalc.errors import MatcalcError
+    model = Recurrent(RNN(D, H), n_out=OUT)
+    x, h_prev, g = model.x, model.previous["h"], model.adjoints["h"]
+    W, U = model.weights["Wx"], model.weights["Wh"]
+    leaky = {"h": functions.apply("tanh", ops.add(ops.matmul(x, W), ops.matmul(h_prev, U), g))}
+
+    def share(named):
+        return functions.apply("sum", ops.hadamard(g, named["h"]))
+    with pytest.raises(MatcalcError, match="read the adjoints grad_h_t"):
+        step_lines(share, leaky, model.previous, model.adjoints, [h_prev, W, U])
+
+
+@pytest.mark.parametrize("cell, step", [(RNN, rnn_step), (GRU, gru_step), (LSTM, lstm_step)],
+                         ids=["rnn", "gru", "lstm"])
+def test_generated_loop_keeps_float32(cell, step):
+    model = nn.Recurrent(cell(D, H), n_out=OUT)
+    namespace = {}
+    exec(compile(model.numpy_source(), "bptt.py", "exec"), namespace)
+    rng = np.random.default_rng(4)
+    params = _params(model, rng, np.float32)
+    X = rng.standard_normal((T, N, D)).astype(np.float32)
+    Y = rng.standard_normal((N, OUT)).astype(np.float32)
+    loss, got = namespace["value_and_grad_sequence"](X, Y, **params)
+    assert np.asarray(loss).dtype == np.float32
+    assert namespace["predict_sequence"](X, **params).dtype == np.float32
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    want = autograd.grad(unrolled_loss(step, len(model.cell.states)))(p64, X.astype(np.float64),
+                                                                      Y.astype(np.float64))
+    for name in params:
+        assert got[name].dtype == np.float32 and got[name].shape == params[name].shape, name
+        np.testing.assert_allclose(got[name], want[name], rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_generated_rnn_loop_equals_autograd_for_every_t():
+    model = nn.Recurrent(RNN(D, H), n_out=OUT)
+    namespace = {}
+    exec(compile(model.numpy_source(), "bptt.py", "exec"), namespace)
+    rng = np.random.default_rng(5)
+    params = _params(model, rng)
+    Y = rng.standard_normal((N, OUT))
+    for steps in (1, 3, T, 30):
+        X = rng.standard_normal((steps, N, D))
+        want = autograd.grad(unrolled_loss(rnn_step, 1))(params, X, Y)
+        loss, got = namespace["value_and_grad_sequence"](X, Y, **params)
+        np.testing.assert_allclose(loss, unrolled_loss(rnn_step, 1)(params, X, Y))
+        for name in params:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-8, atol=1e-12, err_msg=name)
