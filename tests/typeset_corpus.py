@@ -45,6 +45,8 @@ def derivations():
         out.append((name, mc.hvp(mc.parse(text, shapes), wrt)))
     for name, spec, loss, *example in NETWORKS:
         out.append((name, nn.from_spec(spec, loss=loss, input=(example or [None])[0]).backprop()))
+    for cell in (nn.RNN, nn.GRU, nn.LSTM):       # backprop through time, one generic step t
+        out.append((f"net-{cell.__name__.lower()}", nn.Recurrent(cell(2, 3), n_out=2)))
     return out
 
 

@@ -288,11 +288,20 @@ class Derivation:
         "right" (a column); long sums break over several lines. route as for text()."""
         if route not in ROUTES:
             raise MatcalcError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
-        if self.named is not None:
-            from .named import named_latex
-            return named_latex(self.named, self, notes, route)
-        if self.kind != "gradient":
+        if self.named is None and self.kind != "gradient":
             return self._latex_records(notes)
+        return render_aligned(self.latex_rows(route), notes)
+
+    def latex_rows(self, route="gradient"):
+        """The rows of latex() for a gradient, (lhs, rhs, note) as printing.latex.render_aligned
+        takes them: a longer derivation (nn.Recurrent's) sets them among its own lines."""
+        if route not in ROUTES:
+            raise MatcalcError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+        if self.named is not None:
+            from .named import named_latex_rows
+            return named_latex_rows(self.named, self, route)
+        if self.kind != "gradient":
+            raise MatcalcError(f"latex_rows is for gradients; use latex() for a {self.kind}")
         rows = route_rows(route)
         for i, s in enumerate(st for st in self.steps
                               if st.rule not in ("read off the gradient", "simplify")):
@@ -313,7 +322,7 @@ class Derivation:
             if to_text(G) != to_text(G_raw):
                 using = self.assumptions.note(G_raw) if self.assumptions else ""
                 rows.append(("", G, Note("simplify" + (f", {using}" if using else ""))))
-        return render_aligned(rows, notes)
+        return rows
 
     def _text_records(self):
         lines = [f"f = {to_text(self.f)}"]

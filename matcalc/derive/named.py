@@ -369,7 +369,13 @@ def named_latex(form, d, notes="below", route="gradient"):
     """The derivation over names as one aligned block (standard amsmath only). A note that
     only repeats rule names already cited (its identities were written out before) is left
     out: a long derivation cites the same few rules hundreds of times."""
-    from ..printing.latex import Words, latex, name_latex, render_aligned
+    from ..printing.latex import render_aligned
+    return render_aligned(named_latex_rows(form, d, route), notes)
+
+
+def named_latex_rows(form, d, route="gradient"):
+    """The rows of named_latex, (lhs, rhs, note) as printing.latex.render_aligned takes them."""
+    from ..printing.latex import Words, latex, name_latex
     from .derivation import route_rows
 
     def side(e):
@@ -404,4 +410,4 @@ def named_latex(form, d, notes="below", route="gradient"):
                           "the gradient is the transposed Jacobian, J.T")))
         if x.name in full and full[x.name] != to_text(form.results[x.name]):
             rows.append(("", d.results[x.name], Note("written out, simplified")))
-    return render_aligned(rows, notes)
+    return rows

@@ -169,6 +169,38 @@ class Recurrent:
                   "    grad_W = sum over t = 1..T of the gradient w.r.t. W above, at step t"]
         return "\n".join(lines)
 
+    def latex(self, notes="below"):
+        """text() as one amsmath `aligned` block (the same for every T): the forward step, the
+        read-out's derivation, the derivation of one generic step t from s_t, and the recursion.
+        notes: "below", "tags" or "right", as for every derivation (printing.latex)."""
+        from ..derive.derivation import route_rows
+        from ..printing.identity import notes_in
+        from ..printing.latex import Words, render_aligned
+        lstm = "c" in self.cell.states
+        skip = len(route_rows("gradient"))      # each derivation's convention, said once on top
+        rows = route_rows("gradient") + [
+            (None, Words(f"{type(self.cell).__name__} over T steps (T at run time); weights "
+                         f"shared by every step. Forward, for t = 1..T:"), "")]
+        rows += [(rf"{s}_{{t}}", e, "") for s, e in self.state_t.items()]
+        rows += [(None, Words("Loss on the last step (from the hidden state after step T):"), ""),
+                 ("L", self.loss_expr, ""), (None, Words("Read-out and loss (once):"), "")]
+        rows += self.head_derivation.latex_rows()[skip:]
+        rows += [(None, Words("Backprop through time, the recursion (a generic step t, from "
+                              "t = T down to 1):"), ""),
+                 (r"\nabla_{h_{T}}", r"\frac{\partial L}{\partial h_{T}}", "")]
+        rows += [(r"\nabla_{c_{T}}", "0", "")] if lstm else []
+        share = "the share of dL through step t: dL = ... + tr(grad_h_t.T@dh_t)" + (
+            " + tr(grad_c_t.T@dc_t)" if lstm else "")
+        rows += [("s_{t}", self.share, notes_in(share)),
+                 (None, Words("the differential of f = s_t, for one generic step t:"), "")]
+        rows += self.step_derivation.latex_rows()[skip:]
+        rows += [(r"\nabla_{h_{t-1}}", r"\frac{\partial s_{t}}{\partial h_{\mathrm{prev}}}", "")]
+        rows += [(r"\nabla_{c_{t-1}}", r"\frac{\partial s_{t}}{\partial c_{\mathrm{prev}}}", "")] \
+            if lstm else []
+        rows += [(r"\nabla_{W}", r"\sum_{t=1}^{T} \frac{\partial s_{t}}{\partial W}",
+                  notes_in("for every shared weight W, its share at step t summed over t"))]
+        return render_aligned(rows, notes)
+
     # -- numbers, by the recursion --
     def forward_states(self, values):
         """[state_0, ..., state_T], each a dict s -> array, from X (T x N x n_in) and h0 (c0)."""
