@@ -134,7 +134,7 @@ def test_generated_loop_saves_the_forward_values_and_never_recomputes_them(cell,
     assert not any(n in adjoints for line in st.forward for n in line.reads)
     assert set(st.tape) <= set(forward_targets) | {f"{s}_prev" for s in model.cell.states}
     # everything backward reads comes from the tape, the step's inputs or backward itself
-    inputs = {"x_t", *adjoints, *model.weights, "N"}
+    inputs = {"x_t", *adjoints, *model.weights, *st.writer.dims.values(), st.dtype}
     own = {line.target for line in st.backward}
     assert backward_reads <= set(st.tape) | inputs | own, backward_reads - set(st.tape) - inputs - own
     assert set(forward_targets) & backward_reads <= set(st.tape)

@@ -26,7 +26,8 @@ from ..core import dag
 from ..core.nodes import Named
 from ..errors import MatcalcError
 from .emit import ModuleWriter, complete
-from .passes import drop_dead, in_place, product_then_add, release, saved as saved_names
+from .passes import drop_dead, in_place, product_then_add, release
+from .passes import saved as saved_names
 from .schedule import inputs_of, schedule
 
 

@@ -278,7 +278,6 @@ class Recurrent:
         for s in reversed(states):                  # c first: h reads it by name
             cell_lines.append(f"    {s} = {NumpyPrinter(names=dict(names)).doprint(self.state_t[s])}")
             names[self.state_t[s]] = s
-        head = self.head_derivation.results
         state_args = ", ".join(f"{s}_prev" for s in states)
         weight_args = ", ".join(weights)
         columns = [n for n, shape in self.cell.parameter_shapes().items() if len(shape) == 1]
@@ -374,8 +373,8 @@ class Recurrent:
             f"        {self.x.name} = X[t]",
             f"        {together(st.tape)} = {tape}[t]",
             *body(st.backward),
-            f"        {together([adjoint[s] for s in states])} = "
-            f"{together([found[previous[s]] for s in states])}",
+            (f"        {together([adjoint[s] for s in states])} = "
+             f"{together([found[previous[s]] for s in states])}"),
             *[f"        {total[w]} += {found[w]}" for w in weights],
             f"    grads.update({{{', '.join(f'{w!r}: {total[w]}' for w in weights)}}})",
             "    grads.update({name: np.reshape(grads[name], shape) for name, shape in shapes.items()})",
