@@ -178,6 +178,8 @@ def test_generated_loop_keeps_float32(cell, step):
     Y = rng.standard_normal((N, OUT)).astype(np.float32)
     loss, got = namespace["value_and_grad_sequence"](X, Y, **params)
     assert np.asarray(loss).dtype == np.float32
+    _, got64 = namespace["value_and_grad_sequence"](X, Y.astype(np.float64), **params)
+    assert all(g.dtype == np.float32 for g in got64.values())     # Y's dtype does not promote
     assert namespace["predict_sequence"](X, **params).dtype == np.float32
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
     want = autograd.grad(unrolled_loss(step, len(model.cell.states)))(p64, X.astype(np.float64),
@@ -201,3 +203,19 @@ def test_generated_rnn_loop_equals_autograd_for_every_t():
         np.testing.assert_allclose(loss, unrolled_loss(rnn_step, 1)(params, X, Y))
         for name in params:
             np.testing.assert_allclose(got[name], want[name], rtol=1e-8, atol=1e-12, err_msg=name)
+
+
+def test_generated_loop_takes_lists_and_integers_as_float64():
+    model = nn.Recurrent(RNN(D, H), n_out=OUT)
+    namespace = {}
+    exec(compile(model.numpy_source(), "bptt.py", "exec"), namespace)
+    rng = np.random.default_rng(6)
+    params = _params(model, rng)
+    X = rng.integers(-2, 3, size=(3, N, D))
+    Y = rng.standard_normal((N, OUT))
+    want = autograd.grad(unrolled_loss(rnn_step, 1))(params, X.astype(float), Y)
+    as_lists = {name: value.tolist() for name, value in params.items()}
+    _, got = namespace["value_and_grad_sequence"](X.tolist(), Y.tolist(), **as_lists)
+    for name in params:
+        assert got[name].dtype == np.float64
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-8, atol=1e-12, err_msg=name)

@@ -283,10 +283,10 @@ class Recurrent:
         columns = [n for n, shape in self.cell.parameter_shapes().items() if len(shape) == 1]
         parameters = weights + ["Wy", "by"]
         prologue = [         # the arrays in one float dtype, biases as columns, the sizes
-            "    X = np.asarray(X)",
+            f"    {', '.join(['X'] + parameters)} = ({', '.join(f'np.asarray({w})' for w in ['X'] + parameters)},)",
             f"    dtype = np.result_type(X, {', '.join(parameters)}, np.float32)",
-            "    X = X.astype(dtype, copy=False)",
-            f"    {', '.join(parameters)} = ({', '.join(f'np.asarray({w}, dtype=dtype)' for w in parameters)},)",
+            (f"    {', '.join(['X'] + parameters)} = "
+             f"({', '.join(f'{w}.astype(dtype, copy=False)' for w in ['X'] + parameters)},)"),
             f"    {', '.join(columns + ['by'])} = ({', '.join(f'np.reshape({c}, (-1, 1))' for c in columns + ['by'])},)",
             "    T, N = X.shape[0], X.shape[1]"]
         lines = [
@@ -356,6 +356,7 @@ class Recurrent:
             '    and the inputs\' float dtype."""',
             f"    shapes = {{{', '.join(f'{c!r}: np.shape({c})' for c in columns + ['by'])}}}",
             *prologue,
+            "    Y = np.asarray(Y).astype(dtype, copy=False)",
             *[f"    {previous[s]} = np.zeros((N, {self.cell.n_hidden}), dtype=dtype)" for s in states],
             f"    {tape} = []",
             "    for t in range(T):",
