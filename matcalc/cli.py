@@ -44,7 +44,10 @@ LAYERS = {                                                 # nn.spec.MAKERS, wit
     "conv1d": "conv1d(C_IN,C_OUT,KERNEL[,stride=S][,padding=P][,bias=false])  (--input C,L)",
     "maxpool": "maxpool(P)", "avgpool": "avgpool(P)", "flatten": "flatten",
     "dropout": "dropout(P)", "layernorm": "layernorm(D)", "batchnorm": "batchnorm(D)",
-    "softmax": "softmax"}
+    "softmax": "softmax",
+    "rnn": "rnn(N_IN,N_HIDDEN) dense(N_HIDDEN,N_OUT)  (--input T,N_IN; T a name or a number)",
+    "gru": "gru(N_IN,N_HIDDEN) dense(N_HIDDEN,N_OUT)  (--input T,N_IN)",
+    "lstm": "lstm(N_IN,N_HIDDEN) dense(N_HIDDEN,N_OUT)  (--input T,N_IN)"}
 ACTIVATIONS = ("abs", "arccos", "arcsin", "arctan", "cos", "exp", "gelu", "identity",
                "leaky_relu", "log", "log1p", "relu", "sigmoid", "sign", "sin", "softplus",
                "softsign", "sqrt", "step", "tan", "tanh")  # nn.activation_names()
@@ -229,7 +232,8 @@ def training_options(command):
 
 def net_inputs(command):
     """--input and --weight-decay of a network (issue 11)."""
-    command.add_argument("--input", default=None, help="shape of one example: D, C,L or C,H,W")
+    command.add_argument("--input", default=None, help="shape of one example: D, C,L, C,H,W "
+                         "or T,features (a sequence; T a name or a number)")
     command.add_argument("--weight-decay", type=float, default=0.0,
                          help="add lambda/2*sum(W**2) over the weights to the loss")
 

@@ -20,7 +20,7 @@ from .core.shapes import is_matrix
 from .derive.gradient import grad
 from .derive.second_order import hessian, hvp, jacobian
 from .errors import MatcalcError
-from .nn import from_spec, input_shape
+from .nn import Recurrent, from_spec, input_shape, sequence
 from .notation.infer import infer_shapes
 from .notation.parse import parse, source_of
 from .printing.document import standalone
@@ -99,6 +99,8 @@ def network(args, out):
     """`matcalc net`: the gradients of every weight, or the backprop derivation."""
     net = from_spec(args.spec, loss=args.loss, batch=args.batch, input=input_shape(args.input),
                     weight_decay=args.weight_decay)
+    if isinstance(net, Recurrent):                 # rnn/gru/lstm specs (issue 11)
+        return recurrent_network(net, args, out)
     bp = net.backprop()
     if args.tex:
         write_tex(args.tex, bp.latex(args.notes), f"Backpropagation: {args.spec}, loss {args.loss}",
@@ -111,6 +113,24 @@ def network(args, out):
         for name, g in bp.gradients.items():
             out.write(f"{name}: {to_text(g)}\n")
     return report_check(bp.check(), out) if args.check else 0
+
+
+def recurrent_network(model, args, out):
+    """`matcalc net "lstm(8,16) dense(16,2)" --input T,8`: the gradients (each shared weight's
+    as a sum over t), or backprop through time for a generic step t; --check unrolls T steps."""
+    if args.tex:
+        write_tex(args.tex, model.latex(args.notes), f"Backprop through time: {args.spec}, "
+                  f"loss {args.loss}", out)
+    if args.latex:
+        out.write(model.latex(args.notes) + "\n")
+    elif args.steps:
+        out.write(model.text() + "\n")
+    elif not args.tex:
+        out.write("\n".join(sequence.gradient_lines(model)) + "\n")
+    if not args.check:
+        return 0
+    steps = input_shape(args.input)[0] if args.input else None
+    return report_check(sequence.check(model, steps if isinstance(steps, int) else 5), out)
 
 
 def print_results(d, f, args, out):
@@ -185,8 +205,14 @@ def generate(args, out):
     if args.net:
         net = from_spec(args.net, loss=args.loss, batch=args.batch, input=input_shape(args.input),
                         weight_decay=args.weight_decay)
-        source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend,
-                                      **training_options(args))
+        if isinstance(net, Recurrent) and args.backend != "numpy":
+            raise MatcalcError(f"the loop over t of a recurrent net is generated for NumPy only; "
+                               f"backend {args.backend!r} covers expressions and layered networks")
+        if isinstance(net, Recurrent):
+            source = net.numpy_source(name=args.name or "bptt", **training_options(args))
+        else:
+            source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend,
+                                          **training_options(args))
     else:
         if not args.expr or not args.wrt:
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")

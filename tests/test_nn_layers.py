@@ -157,5 +157,5 @@ def test_spec_errors_of_the_new_layers():
         nn.from_spec("dense(4,6) dropout(1.5) dense(6,3)")
     with pytest.raises(ShapeError, match=r"layernorm\(5\) expects 5 features, got 6 features"):
         nn.from_spec("dense(4,6) layernorm(5) dense(6,3)")
-    with pytest.raises(MatcalcError, match="--input takes D, C,L or C,H,W"):
+    with pytest.raises(MatcalcError, match="--input takes D, C,L, C,H,W or T,features"):
         nn.input_shape("1,x,3")

@@ -9,6 +9,7 @@ from .layers import (AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Flatt
                      LeakyReLU, MaxPool2D, Softmax, activation, activation_names)
 from .losses import LOSSES
 from .network import Sequential
+from . import sequence
 
 SPEC_GRAMMAR = """
 spec   := layer+                       (separated by spaces)
@@ -18,6 +19,8 @@ arg    := NUMBER | NAME | NAME "=" (NUMBER | NAME)
 layers: dense(IN, OUT[, bias=true|false])   IN, OUT: positive integers or dimension names
         conv2d(C_IN, C_OUT, KERNEL[, stride=S][, padding=P][, bias=true|false])   (--input C,H,W)
         conv1d(C_IN, C_OUT, KERNEL[, stride=S][, padding=P][, bias=true|false])   (--input C,L)
+        rnn(N_IN, N_HIDDEN)  gru(N_IN, N_HIDDEN)  lstm(N_IN, N_HIDDEN), first, then one
+        dense(N_HIDDEN, N_OUT), the read-out of the last hidden state   (--input T,N_IN)
         maxpool(P)  avgpool(P)  flatten  dropout(P)  layernorm(D)  batchnorm(D)  softmax
         relu  sigmoid  tanh  softplus  identity  leaky_relu[(ALPHA)]   (ALPHA defaults to 0.01)
         and every elementwise function of the notation (gelu, softsign, ...)
@@ -60,13 +63,16 @@ def _tokens(text):
 
 def input_shape(text):
     """The shape of one example from --input text: "784" -> 784, "3,32" -> (3, 32) (C, L),
-    "1,28,28" -> (1, 28, 28) (C, H, W); None stays None."""
+    "1,28,28" -> (1, 28, 28) (C, H, W), "T,8" -> ("T", 8) (a sequence of T steps, T a name or a
+    number); None stays None."""
     if text is None:
         return None
     parts = [p.strip() for p in str(text).split(",")]
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise MatcalcError(f"--input takes D, C,L or C,H,W (positive integers), got {text!r}")
-    sizes = tuple(int(p) for p in parts)
+    named = len(parts) == 2 and parts[0].isidentifier() and parts[1].isdigit() and int(parts[1]) > 0
+    if not named and (not 1 <= len(parts) <= 3 or not all(p.isdigit() and int(p) > 0 for p in parts)):
+        raise MatcalcError(f"--input takes D, C,L, C,H,W or T,features (positive integers; T of a "
+                           f"sequence may be a name), got {text!r}")
+    sizes = tuple(p if p.isidentifier() else int(p) for p in parts)
     return sizes[0] if len(sizes) == 1 else sizes
 
 
@@ -119,6 +125,16 @@ def from_spec(spec, loss="sse", batch="N", input=None, weight_decay=0):
                 break
         layers.append(_layer(name, args, spec, column))
     try:
+        if isinstance(layers[0], tuple(sequence.CELLS.values())):
+            return sequence.from_layers(layers, LOSSES[loss](), batch=batch, input=input,
+                                        weight_decay=weight_decay)
+        cell = next((l for l in layers if isinstance(l, tuple(sequence.CELLS.values()))), None)
+        if cell is not None:
+            raise ShapeError(f"{sequence.spec_of(cell)} (layer {layers.index(cell) + 1}): a "
+                             f"recurrent cell comes first, then one dense read-out")
+        if isinstance(input, tuple) and any(isinstance(d, str) for d in input):
+            raise MatcalcError(f"--input T,features is for recurrent nets (rnn, gru, lstm); "
+                               f"{layers[0].spec()} takes D, C,L or C,H,W (positive integers)")
         return Sequential(layers, loss=LOSSES[loss](), batch=batch, input=input,
                           weight_decay=weight_decay)
     except ShapeError as e:
@@ -155,7 +171,9 @@ OTHER_NAMES = {"linear": "dense", "fc": "dense", "affine": "dense", "fullyconnec
                "averagepooling2d": "avgpool", "batchnorm1d": "batchnorm",
                "batchnorm2d": "batchnorm", "batchnormalization": "batchnorm",
                "layernormalization": "layernorm", "logistic": "sigmoid", "none": "identity",
-               "linear_activation": "identity"}
+               "linear_activation": "identity", "simplernn": "rnn", "vanillarnn": "rnn",
+               "elman": "rnn", "rnncell": "rnn", "grucell": "gru", "lstmcell": "lstm",
+               "recurrent": "rnn or gru or lstm"}
 
 
 def did_you_mean(key):
@@ -253,6 +271,11 @@ def _plain(layer):
     return make
 
 
-MAKERS = {"dense": _dense, "conv2d": _conv, "conv1d": _conv, "maxpool": _pool, "avgpool": _pool,
+def _cell(key, args, spec, column):
+    (n_in, n_hidden), _ = _arguments(key, args, spec, column, ("N_IN", "N_HIDDEN"))
+    return sequence.CELLS[key](n_in, n_hidden)
+
+
+MAKERS = {"rnn": _cell, "gru": _cell, "lstm": _cell, "dense": _dense, "conv2d": _conv, "conv1d": _conv, "maxpool": _pool, "avgpool": _pool,
           "flatten": _plain(Flatten), "softmax": _plain(Softmax), "dropout": _dropout,
           "layernorm": _norm, "batchnorm": _norm}
