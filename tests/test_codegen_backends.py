@@ -1,10 +1,13 @@
 """codegen for other array libraries (codegen/backends.py): the same module over JAX, PyTorch
 and the array API standard (array-api-compat) gives the NumPy module's values and gradients,
-keeps float32 as float32, and reads like the NumPy one. A backend whose library is not
-installed is skipped, naming the library."""
+and, for Jacobians, Hessians and HVPs, the NumPy module's result and HIPS autograd's of the
+function evaluated independently (mc.evaluate over autograd.numpy); it keeps float32 as float32
+in every local, and reads like the NumPy one. A backend whose library is not installed is
+skipped, naming the library."""
 import importlib
 import json
 import pathlib
+import sys
 import zlib
 
 import numpy as np
@@ -13,6 +16,8 @@ import pytest
 import codegen
 import matcalc as mc
 from checks import random_values
+from test_codegen_derived import CASES as DERIVED_CASES, LOGISTIC, autograd_reference, draw, shapes_of
+from test_codegen_vec import CASES as VEC_CASES, SIZES as VEC_SIZES
 from matcalc import nn
 from matcalc.codegen.backends import BACKENDS
 from matcalc.errors import MatcalcError
@@ -40,6 +45,8 @@ def library(backend):
 
 
 def to_backend(backend, value):
+    if isinstance(value, float):                   # a Python number stays one
+        return value
     if backend == "jax":
         import jax.numpy as jnp
         return jnp.asarray(value)
@@ -119,13 +126,10 @@ def test_numpy_is_the_default_backend():
     assert codegen.numpy_source(net, backend="numpy") == codegen.numpy_source(net)
 
 
-def test_unknown_backend_and_derived_modules_are_clear_errors():
+def test_unknown_backend_is_a_clear_error():
     net = nn.from_spec(NETS[0][0])
     with pytest.raises(MatcalcError, match="unknown backend 'cupy'; backends: numpy, jax, torch, array_api"):
         codegen.numpy_source(net, backend="cupy")
-    f = mc.parse("sum(exp(X @ w))", {"X": ("N", "d"), "w": ("d",)})
-    with pytest.raises(MatcalcError, match="hessian module is generated for NumPy only"):
-        codegen.numpy_source(mc.hessian(f, "w"), backend="jax")
 
 
 def test_cli_backend_option(capsys):
@@ -134,5 +138,169 @@ def test_cli_backend_option(capsys):
     src = capsys.readouterr().out
     assert "import torch" in src and "torch.clamp_min(" in src
     assert main(["codegen", "sum(exp(X @ w))", "--wrt", "w", "--shape", "X=N,d", "--shape", "w=d",
-                 "--kind", "hessian", "--backend", "jax"]) == 2
-    assert "generated for NumPy only" in capsys.readouterr().err
+                 "--kind", "hessian", "--backend", "jax"]) == 0
+    src = capsys.readouterr().out
+    assert "import jax.numpy as jnp" in src and "def hessian(X, w):" in src and "np." not in \
+        src.replace("jnp.", "")
+
+
+# ---- Jacobians, Hessians and HVPs ----------------------------------------------------------------
+# every case of test_codegen_derived (the public corpus's Jacobians and Hessians, classic
+# objectives, HVPs) and the Jacobians through vec of test_codegen_vec (kron, column stacking,
+# commutation matrices, a diagonal of vec)
+DERIVED = [(cid, kind, text, shapes_of(shapes), wrt, assume)
+           for cid, kind, text, shapes, wrt, assume in DERIVED_CASES] + \
+          [(f"vec {text}", "jacobian", text, shapes, wrt, {}) for text, shapes, wrt, _ in VEC_CASES]
+
+
+def derived_values(case, d, rng, dtype=np.float64):
+    cid, kind, text, shapes, wrt, assume = case
+    if cid.startswith("vec "):
+        values = {k: rng.standard_normal(tuple(VEC_SIZES[s] for s in v)) for k, v in shapes.items()}
+        if text == "inv(X)":
+            values["X"] = values["X"] + 3 * np.eye(3)
+    else:
+        values = draw({k: (list(v) if v is not None else None) for k, v in shapes.items()}, assume, rng)
+    if kind == "hvp":
+        values[d.direction.name] = rng.standard_normal(np.shape(values[wrt]))
+    return {k: (np.asarray(v, dtype) if np.ndim(v) else float(v)) for k, v in values.items()}
+
+
+def autograd_vec(kind, f, values, wrt, direction):
+    """autograd's Jacobian / Hessian / HVP of f, evaluated independently (mc.evaluate over
+    autograd.numpy), in matcalc's convention: d vec F = J @ d vec X, columns stacked."""
+    out = np.asarray(autograd_reference(kind, f, values, wrt, direction), float)
+    if kind != "jacobian":
+        return out
+    F, x = np.asarray(mc.evaluate(f, values)), np.asarray(values[wrt])
+    if F.ndim == 2 and x.ndim == 2:          # dF[i, j]/dX[k, l] -> row i + p*j, column k + n*l
+        return out.transpose(1, 0, 3, 2).reshape(F.size, x.size)
+    return out.reshape(F.size, x.size)
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("case", DERIVED, ids=[c[0] for c in DERIVED])
+def test_derived_equals_numpy_and_autograd(backend, case):
+    library(backend)
+    cid, kind, text, shapes, wrt, assume = case
+    f = mc.parse(text, shapes)
+    d = {"jacobian": mc.jacobian, "hessian": mc.hessian, "hvp": mc.hvp}[kind](f, wrt)
+    fn = codegen.compile(d, backend=backend)
+    assert f"def {kind}(" in fn.source and BACKENDS[backend].imports[-1] in fn.source
+    values = derived_values(case, d, np.random.default_rng(zlib.crc32(cid.encode())))
+    expected = codegen.compile(d)(**values)
+    got = to_numpy(fn(**{k: to_backend(backend, v) for k, v in values.items()}))
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    auto = autograd_vec(kind, f, {k: v for k, v in values.items() if k != getattr(d.direction, "name", None)},
+                        wrt, values.get(getattr(d.direction, "name", None)))
+    np.testing.assert_allclose(got, auto.reshape(got.shape), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+def test_jax_derived_is_jitted(backend):
+    library(backend)
+    d = mc.hessian(mc.parse(*LOGISTIC), "w")
+    fn = codegen.compile(d, backend=backend)
+    assert (backend == "jax") == hasattr(fn.entry, "lower")       # a jax.jit-compiled function
+    assert fn.hessian.__name__ == "hessian"
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+def test_gram_hessian_is_one_syrk_product_in_every_backend(backend):
+    """The logistic Hessian X.T @ diag(s*(1 - s)) @ X as X_scaled.T @ X_scaled (gram.py), with no
+    diagonal matrix formed, in every backend's spelling."""
+    src = codegen.numpy_source(mc.hessian(mc.parse(*LOGISTIC), "w"), backend=backend)
+    xp = BACKENDS[backend].xp
+    body = src.split("def hessian(")[1].split("\ndef ")[0]
+    assert f"X_scaled = {xp}.sqrt(Xw_sigmoid * (1.0 - Xw_sigmoid)) * X" in body
+    assert "H = X_scaled.T @ X_scaled" in body
+    assert "diagflat" not in body and ".eye(" not in body and body.count("@") == 2
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("text, shapes, wrt, marker", [
+    ("(x - a)/norm(x - a)", {"x": ("n",), "a": ("n",)}, "x", "eye(n)/norm(x - a)"),
+    ("softmax(x)", {"x": ("n",)}, "x", "diag(softmax(x))"),
+], ids=["identity", "diag"])
+def test_diagonal_terms_are_added_to_the_result(backend, text, shapes, wrt, marker):
+    """A Jacobian eye(n)/r - u@u.T/r**3 adds its diagonal to the fresh result: in place where the
+    library allows (NumPy, torch), by a new array in JAX (.at[].add) and the array API."""
+    src = codegen.numpy_source(mc.jacobian(mc.parse(text, shapes), wrt), backend=backend)
+    assert f"# the diagonal term {marker}" in src
+    spelled = {"jax": "J = J.at[jnp.diag_indices(n)].add(", "torch": "torch.diagonal(J).add_(",
+               "array_api": "J = J + "}[backend]
+    assert spelled in src
+    assert "diagflat" not in src
+
+
+VEC_SPELLINGS = {"jax": ('.reshape(-1, 1, order="F")', "jnp.kron("),
+                 "torch": (".T.reshape(-1, 1)", "[:, None, :, None] *"),
+                 "array_api": ("xp.reshape(", "[:, None, :, None] *")}
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+def test_vec_and_kron_spelled_for_the_library(backend):
+    vec_src = codegen.numpy_source(mc.jacobian(mc.parse("exp(X)", {"X": ("n", "m")}), "X"), backend=backend)
+    kron_src = codegen.numpy_source(mc.jacobian(mc.parse("A @ X @ B", {"A": ("p", "n"), "X": ("n", "m"),
+                                                                        "B": ("m", "q")}), "X"), backend=backend)
+    vec, kron = VEC_SPELLINGS[backend]
+    assert vec in vec_src and kron in kron_src
+    for src in (vec_src, kron_src):
+        assert "np." not in src.replace("jnp.", "")
+        if backend != "jax":
+            assert 'order="F"' not in src
+
+
+def float64_locals(call):
+    """(function, local) of every float64 value a generated function holds (sys.setprofile; for
+    JAX under jit the locals are tracers, traced on this first call)."""
+    found = []
+
+    def is_float64(v):     # a Python number that jax.jit traced is weakly typed: it promotes nothing
+        weak = getattr(getattr(v, "aval", None), "weak_type", False)
+        return str(getattr(v, "dtype", "")).endswith("float64") and not weak
+
+    def profile(frame, event, arg):
+        if event == "return" and frame.f_code.co_filename == "<matcalc codegen>" \
+                and not frame.f_code.co_name.startswith("_mc"):
+            for name, value in list(frame.f_locals.items()) + [("<returned>", arg)]:
+                for v in (value if isinstance(value, (tuple, list)) else
+                          value.values() if isinstance(value, dict) else (value,)):
+                    if is_float64(v):
+                        found.append((frame.f_code.co_name, name))
+    sys.setprofile(profile)
+    try:
+        out = call()
+    finally:
+        sys.setprofile(None)
+    return sorted(set(found)), out
+
+
+FLOAT32_DERIVED = [c for c in DERIVED if c[0] in (
+    "logistic", "ridge", "softmax", "logdet-hvp", "logistic-hvp-X", "jac-009", "vec A @ X @ B",
+    "vec X.T", "vec exp(X)", "vec inv(X)", "relu-network")]
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("case", FLOAT32_DERIVED, ids=[c[0] for c in FLOAT32_DERIVED])
+def test_derived_float32_stays_float32(backend, case):
+    """float32 inputs: the result is float32, and so is every local of the generated function."""
+    library(backend)
+    cid, kind, text, shapes, wrt, assume = case
+    d = {"jacobian": mc.jacobian, "hessian": mc.hessian, "hvp": mc.hvp}[kind](mc.parse(text, shapes), wrt)
+    values = derived_values(case, d, np.random.default_rng(7), np.float32)
+    fn = codegen.compile(d, backend=backend)
+    found, out = float64_locals(lambda: fn(**{k: to_backend(backend, v) for k, v in values.items()}))
+    assert str(out.dtype).endswith("float32"), out.dtype
+    assert found == []
+    np.testing.assert_allclose(to_numpy(out), codegen.compile(d)(**values), rtol=2e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+def test_network_float32_in_every_local(backend):
+    library(backend)
+    net = nn.from_spec(NETS[1][0], loss=NETS[1][1])
+    values = {k: to_backend(backend, v) for k, v in net_values(net, np.float32).items()}
+    found, (loss, grads) = float64_locals(lambda: codegen.compile(net, backend=backend)(**values))
+    assert found == [] and str(loss.dtype).endswith("float32")

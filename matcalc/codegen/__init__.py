@@ -90,7 +90,7 @@ def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, work
     A network's module also has predict(X, params...): its output, with no loss and no labels.
 
     backend: "numpy" (the default), "jax", "torch" or "array_api": the same module over that
-    array library (backends.py); Jacobian, Hessian and HVP modules are NumPy's only.
+    array library (backends.py), for gradients, networks, Jacobians, Hessians and HVPs.
     optimizer: "sgd", "momentum", "rmsprop" or "adam" adds learning_rate(step),
     init_state(params) and update(params, grads, state, step) (NumPy only); options: lr,
     decay ("linear" or "exponential") with final_lr and decay_steps, weight_decay (decoupled,
@@ -109,13 +109,10 @@ def numpy_source(expr, wrt=None, name="f", backend="numpy", optimizer=None, work
         raise MatcalcError(f"the workspace covers gradients and networks, not the {expr.kind} module")
     if isinstance(expr, Derivation):
         if expr.kind != "gradient":
-            if b.name != "numpy":
-                raise MatcalcError(f"the {expr.kind} module is generated for NumPy only; "
-                                   f"backend {b.name!r} covers gradients and networks")
             if optimizer is not None or options:
                 raise MatcalcError(f"an optimiser updates with a gradient; the {expr.kind} module "
                                    f"has none")
-            return derived_module(expr, name=None if name == "f" else name)
+            return derived_module(expr, name=None if name == "f" else name, backend=b)
         variables = expr.variables if wrt is None else resolve(expr.f, wrt)[0]
         sched = expression_schedule(expr.f, variables, expr)
         names = [v.name for v in variables]
@@ -148,7 +145,8 @@ emit_forward_backward = numpy_source
 def compile(expr_or_net, wrt=None, name="f", backend="numpy", optimizer=None,  # noqa: A001
             workspace=False, **options):
     """A callable fn(**arrays) -> (value, {name: gradient}) running generated NumPy code (or
-    the code of another backend: backends.py; for JAX, value_and_grad is jax.jit-compiled).
+    the code of another backend: backends.py; for JAX, value_and_grad, or the jacobian / hessian /
+    hvp function, is jax.jit-compiled).
 
     The callable (a CompiledFunction) carries the module source as `fn.source` and the
     module's `forward`, `backward` and `value_and_grad` as attributes (and a network's
@@ -168,13 +166,14 @@ def compile(expr_or_net, wrt=None, name="f", backend="numpy", optimizer=None,  #
         of = f"nn.Sequential {expr_or_net.spec()}, loss {type(expr_or_net.loss).__name__}"
     else:
         of = to_text(expr_or_net)
+    jit = backend_of(backend).jit            # "jax.jit": the module imports jax itself
     if isinstance(expr_or_net, Derivation) and expr_or_net.kind != "gradient":
         function = namespace[expr_or_net.kind]
-        return CompiledFunction(source, function, {expr_or_net.kind: function}, of)
+        entry = eval(jit, namespace)(function) if jit else function  # noqa: S307 - the backend table's
+        return CompiledFunction(source, entry, {expr_or_net.kind: function}, of)
     names = [n for n in ("forward", "backward", "value_and_grad", "predict", "learning_rate",
                          "init_state", "update") if n in namespace]
     entry = namespace["value_and_grad"]
-    jit = backend_of(backend).jit
-    if jit:                                  # "jax.jit": the module imports jax itself
+    if jit:
         entry = eval(jit, namespace)(entry)  # noqa: S307 - a name from the backend table
     return CompiledFunction(source, entry, {n: namespace[n] for n in names}, of)

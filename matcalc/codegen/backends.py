@@ -14,6 +14,13 @@ arrays are immutable, and PyTorch's autograd must not see its saved tensors over
     array_api  from array_api_compat import array_namespace   xp = the namespace of the inputs
                                                           (NumPy, CuPy, PyTorch, JAX, ...)
 
+The same records serve the Jacobian, Hessian and HVP modules (derived.py): how the result is
+made a fresh array of the inputs' dtype, how a diagonal term (eye(n)/r, diag(softmax(x))) is
+added to it (in place for NumPy and torch, `.at[].add` for JAX, a new array for the array API),
+and the structural operations a library spells its own way (`structure`: vec without
+`order="F"` for torch and the array API, kron by broadcasting where torch.kron fails on a
+transposed tensor or the standard has none, the commutation matrix, diagflat, the diagonal).
+
 Nothing here prints an expression: the NumPy printer (numpy_printer.py) asks the record.
 """
 from dataclasses import dataclass, field
@@ -35,6 +42,14 @@ class Backend:
     reshape: str = ""         # the reshape function in the helpers (which see no xp)
     helper_spellings: tuple = ()   # (NumPy call, this backend's) in the registry's helpers
     jit: str = ""             # what codegen.compile wraps value_and_grad in ("jax.jit")
+    # the Jacobian / Hessian / HVP module (derived.py): the result as a fresh array of a dtype,
+    # a diagonal added to that fresh result (NumPy and torch in place, JAX and the array API
+    # by a new array), a column as a 1-d vector, and the caller's shape of an argument
+    fresh: str = "{xp}.array({value}, dtype={dtype})"
+    add_diagonal: str = "{result}[np.diag_indices({n})] += {value}"
+    flat: str = "{x}.ravel()"
+    shape_of: str = "{xp}.shape({x})"
+    structure: dict = field(default_factory=dict)  # printer structure (vec, kron, ...) -> template
 
     def spelling(self, record):
         """The template of a registry record in this backend."""
@@ -53,13 +68,23 @@ class Backend:
 BACKENDS = {b.name: b for b in [
     Backend("numpy", ("import numpy as np",), "np", "numpy", in_place=True),
     Backend("jax", ("import jax", "import jax.numpy as jnp"), "jnp", "jax", in_place=False,
-            jit="jax.jit", reshape="jnp.reshape"),
+            jit="jax.jit", reshape="jnp.reshape", fresh="{xp}.asarray({value}, dtype={dtype})",
+            add_diagonal="{result} = {result}.at[jnp.diag_indices({n})].add({value})"),
     Backend("torch", ("import torch",), "torch", "torch", in_place=False,
             spellings={"relu": "torch.clamp_min({x}, 0.0)", "sigmoid": "torch.sigmoid({x})",
                        "softplus": "torch.nn.functional.softplus({x})",
                        "step": "({x_} > 0).to({x_}.dtype)"},
             dtype_of="{first}.dtype", asarray="torch.as_tensor({value})", reshape="torch.reshape",
-            helper_spellings=(("np.max(", "torch.amax("),)),
+            helper_spellings=(("np.max(", "torch.amax("),),
+            fresh="torch.as_tensor({value}, dtype={dtype}).clone()",
+            add_diagonal="torch.diagonal({result}).add_({value})",
+            shape_of="tuple(torch.as_tensor({x}).shape)",
+            structure={"vec": "{x}.T.reshape(-1, 1)",
+                       # torch.kron of a transposed (non-contiguous) tensor fails in 2.13
+                       "kron": "({A}[:, None, :, None] * {B}[None, :, None, :]).reshape("
+                               "{A}.shape[0] * {B}.shape[0], {A}.shape[1] * {B}.shape[1])",
+                       "commutation": "torch.eye({n} * {m}{dtype})[torch.arange({n} * {m}).reshape({m}, {n})"
+                                      ".T.ravel()]"}),
     Backend("array_api", ("from array_api_compat import array_namespace",), "xp", "array_api_compat",
             in_place=False,
             spellings={"step": "xp.astype({x_} > 0, {x_}.dtype)"},
@@ -67,7 +92,17 @@ BACKENDS = {b.name: b for b in [
             asarray="array_namespace({value}).asarray({value})",
             helper_spellings=(("np.", "array_namespace(z)."),),     # the helpers' argument is z
             namespace_line="xp = array_namespace({arrays})",
-            reshape="array_namespace(grad).reshape"),
+            reshape="array_namespace(grad).reshape",
+            fresh="{xp}.asarray({value}, dtype={dtype}, copy=True)",
+            add_diagonal="{result} = {result} + {value} * xp.eye({n}, dtype={dtype})",
+            flat="xp.reshape({x}, (-1,))", shape_of="tuple({x}.shape)",
+            structure={"vec": "xp.reshape({x}.T, (-1, 1))",
+                       "commutation": "xp.take(xp.eye({n} * {m}{dtype}), xp.reshape(xp.reshape("
+                                      "xp.arange({n} * {m}), ({m}, {n})).T, (-1,)), axis=0)",
+                       "kron": "xp.reshape({A}[:, None, :, None] * {B}[None, :, None, :], "
+                               "({A}.shape[0] * {B}.shape[0], {A}.shape[1] * {B}.shape[1]))",
+                       "diagflat": "xp.reshape({x}, (-1,)) * xp.eye({x}.shape[0] * {x}.shape[1], dtype={x}.dtype)",
+                       "diagonal": "xp.reshape(xp.linalg.diagonal({x}), (-1, 1))"}),
 ]}
 
 
@@ -83,7 +118,10 @@ BIND_HELPER = '''
 
 def _mc_bind(name, value, expected, dims):
     """value as an array of the expected shape (dimension names or sizes); binds dims.
-    A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number."""
+    A vector (expected (n, 1)) may come as (n,) or (n, 1); a scalar as a number, which stays a
+    Python number (weakly typed in every array library: float32 arrays stay float32)."""
+    if len(expected) == 0 and isinstance(value, (int, float)):
+        return float(value)
     array = {asarray}
     if len(expected) == 0:
         return array.reshape(())

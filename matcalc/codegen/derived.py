@@ -24,6 +24,7 @@ from ..core import dag, ops
 from ..core.nodes import Named
 from ..printing.base import ATOM, MUL
 from ..printing.text import to_text
+from .backends import backend_of, bind_helper
 from .emit import HELPERS, INDENT, VERSION, ModuleWriter, expected_literal, header_text, \
     module_name, shape_doc
 from .gram import gram_products
@@ -45,7 +46,7 @@ OUT_HELPER = '''
 
 def _mc_out(result, dtype, shape=None):
     """result as a fresh array in the inputs' float dtype (and the caller's shape, if given)."""
-    result = np.array(result, dtype=dtype)
+    result = {fresh}
     return result if shape is None else result.reshape(shape)
 '''
 
@@ -73,8 +74,11 @@ def diagonal_terms(R):
     return ops.add(*rest), diag
 
 
-def derived_module(d, name=None):
-    """Source of the module computing the Jacobian, Hessian or HVP of the Derivation d."""
+def derived_module(d, name=None, backend="numpy"):
+    """Source of the module computing the Jacobian, Hessian or HVP of the Derivation d, in the
+    array library of `backend` (backends.py: the record spells the fresh result, the diagonal
+    terms, the dtype, the imports and the argument helpers)."""
+    b = backend_of(backend)
     kind = d.kind
     if kind not in KINDS:
         raise ValueError(f"derived_module() takes a jacobian, hessian or hvp Derivation, got {kind!r}")
@@ -87,6 +91,8 @@ def derived_module(d, name=None):
 
     allocator = Names()
     allocator.taken.add(kind)
+    if b.namespace_line:
+        allocator.claim(b.xp)
     names = {}
     for s in inputs:
         names[s] = allocator.claim(s.name)
@@ -108,9 +114,9 @@ def derived_module(d, name=None):
                   if n in names and n not in set(inputs) and all(l.node is not n for l in lines)]
     lines.append(Line(result, rest, node=rest))
     sched = Schedule(names, inputs, lines, [], result, [], allocator)
-    w = ModuleWriter(sched, dtype)
+    w = ModuleWriter(sched, dtype, b)
     if not is_fresh(rest, w.printer) or ops.is_zero(rest):
-        lines[-1].wrap = f"np.array({{}}, dtype={dtype})"       # a fresh, writable array
+        lines[-1].wrap = b.fresh.format(xp=b.xp, value="{}", dtype=dtype)   # a fresh, writable array
     for line in lines:
         w.render(line)
     diagonal_reads = set()
@@ -123,11 +129,13 @@ def derived_module(d, name=None):
         if isinstance(m, Identity):
             value = w.printer.p(coeff)[0] if coeff != 1 else "1.0"
         else:
-            v = f"{w.printer.full_wrap(m.args[0], ATOM)}.ravel()"
+            v = b.flat.format(x=w.printer.full_wrap(m.args[0], ATOM))
             value = v if coeff == 1 else f"{w.printer.wrap(coeff, MUL)} * {v}"
-        body.append(INDENT + f"# the diagonal term {to_text(ops.matmul(coeff, m))}, added in place "
-                             f"to the fresh array {result}")
-        body.append(INDENT + f"{result}[np.diag_indices({n})] += {w.printer.expand(value)}")
+        body.append(INDENT + f"# the diagonal term {to_text(ops.matmul(coeff, m))}, added "
+                             + (f"in place to the fresh array {result}" if b.name in ("numpy", "torch")
+                                else f"to {result}"))
+        body.append(INDENT + b.add_diagonal.format(result=result, n=n, value=w.printer.expand(value),
+                                                   dtype=dtype))
 
     args = ", ".join(s.name for s in inputs)
     out_shape = x.shape if kind == "hvp" else R.shape
@@ -138,26 +146,32 @@ def derived_module(d, name=None):
         + (f", along the direction {direction.name}" if direction is not None else ""),
         f"# Result: {header_text(to_text(d.result))}",
         "# " + CONVENTIONS[kind],
-        "import numpy as np", "", "",
+        *b.imports, "", "",
         f"def {kind}({args}):",
         INDENT + f'"""{", ".join(shape_doc(s) for s in inputs)}. Returns the {kind} '
                  f'({out_shape[0]} x {out_shape[1]}) with respect to {x.name}."""',
-        INDENT + f"{dims_name} = {{}}",
     ]
+    arrays = [s.name for s in inputs if ops.is_matrix(s)] or [s.name for s in inputs]
+    if b.namespace_line:
+        lines_out.append(INDENT + b.namespace_line.format(arrays=", ".join(arrays)))
+    lines_out.append(INDENT + f"{dims_name} = {{}}")
     if kind == "hvp" and ops.is_matrix(x):
-        lines_out.append(INDENT + f"{shape_name} = np.shape({x.name})")
+        lines_out.append(INDENT + f"{shape_name} = {b.shape_of.format(xp=b.xp, x=x.name)}")
     for s in inputs:
         lines_out.append(INDENT + f"{s.name} = _mc_bind({s.name!r}, {s.name}, {expected_literal(s)}, "
                                   f"{dims_name})")
     for dm, ident in w.dims.items():
         if dm in w.printer.used_dims:
             lines_out.append(INDENT + f"{ident} = {dims_name}[{str(dm)!r}][0]")
-    arrays = [s.name for s in inputs if ops.is_matrix(s)] or [s.name for s in inputs]
-    lines_out.append(INDENT + f"{dtype} = np.result_type({', '.join(arrays)}, np.float32)")
+    lines_out.append(INDENT + f"{dtype} = " + b.dtype_of.format(xp=b.xp, arrays=", ".join(arrays),
+                                                               first=arrays[0]))
     lines_out += body
     shape = f", {shape_name}" if kind == "hvp" and ops.is_matrix(x) else ""
     lines_out.append(INDENT + f"return _mc_out({result}, {dtype}{shape})")
-    return "\n".join(lines_out) + "\n" + HELPERS + OUT_HELPER + w.helpers(lines)
+    helpers = HELPERS if b.name == "numpy" else bind_helper(b)
+    helper_xp = "array_namespace(result)" if b.namespace_line else b.xp   # helpers see no xp
+    out_helper = OUT_HELPER.format(fresh=b.fresh.format(xp=helper_xp, value="result", dtype="dtype"))
+    return "\n".join(lines_out) + "\n" + helpers + out_helper + w.helpers(lines)
 
 
 __all__ = ["derived_module", "sp"]

@@ -200,9 +200,10 @@ class NumpyPrinter(TextPrinter):
 
     def _KroneckerProduct(self, e):
         """kron(A, B) -> np.kron(A, B), nested to the left for more factors."""
-        text = self.full(e.args[0])[0]
+        text, prec = self.full(e.args[0])
         for factor in e.args[1:]:
-            text = f"{self.xp}.kron({text}, {self.full(factor)[0]})"
+            own = self.structure("kron", A=self.wrap_text(text, prec, ATOM), B=self.full_wrap(factor, ATOM))
+            text, prec = own or f"{self.xp}.kron({text}, {self.full(factor)[0]})", ATOM
         return text, ATOM
 
     def _window(self, e):
@@ -224,21 +225,30 @@ class NumpyPrinter(TextPrinter):
                                         f"{self.xp}.concatenate(({{A}}, {{B}}), axis={{axis}})")
         return template.format(A=A, B=B, axis=e.axis), ATOM
 
+    def structure(self, name, **parts):
+        """The backend's own spelling of a structural operation (backends.py), else None."""
+        template = self.backend.structure.get(name)
+        return None if template is None else template.format(dtype=self.dtype_keyword(), **parts)
+
     def _Vec(self, e):
         """vec(X): the columns stacked, X.reshape(-1, 1, order="F")."""
-        return f'{self.full_wrap(e.arg, ATOM)}.reshape(-1, 1, order="F")', ATOM
+        x = self.full_wrap(e.arg, ATOM)
+        return self.structure("vec", x=x) or f'{x}.reshape(-1, 1, order="F")', ATOM
 
     def _Commutation(self, e):
         """K(n, m) vec(A) = vec(A.T): row j + m*i of K is the unit row of entry i + n*j."""
         n, m = (self.dim(d) for d in e.dims)
-        return (f'{self.xp}.eye({n} * {m})[{self.xp}.arange({n} * {m}).reshape({n}, {m}, order="F").ravel()]',
+        return (self.structure("commutation", n=n, m=m) or
+                f'{self.xp}.eye({n} * {m})[{self.xp}.arange({n} * {m}).reshape({n}, {m}, order="F").ravel()]',
                 ATOM)
 
     def _DiagonalOf(self, e):
-        return f"{self.xp}.diagonal({self.full(e.args[0])[0]}).reshape(-1, 1)", ATOM
+        x = self.full(e.args[0])[0]
+        return self.structure("diagonal", x=x) or f"{self.xp}.diagonal({x}).reshape(-1, 1)", ATOM
 
     def _DiagMatrix(self, e):
-        return f"{self.xp}.diagflat({self.full(e.args[0])[0]})", ATOM
+        own = self.structure("diagflat", x=self.full_wrap(e.args[0], ATOM))
+        return own or f"{self.xp}.diagflat({self.full(e.args[0])[0]})", ATOM
 
     def _Trace(self, e):
         """tr(A @ B) = sum(A * B.T): O(n^2) instead of forming the product."""
