@@ -148,3 +148,15 @@ def test_parse_errors_of_cells_point_at_the_layer():
         nn.from_spec("rnn(0,3) dense(3,1)")
     with pytest.raises(ShapeError, match=r"rnn\(2,3\) expects 2 features per step, got 5 x 4"):
         nn.from_spec("rnn(2,3) dense(3,1)", input=(5, 4))
+
+
+def test_the_web_page_and_check_backward_say_where_recurrent_nets_are(capsys, tmp_path):
+    from matcalc.web.answer import network_answer
+
+    class Job:
+        net, loss, batch, check, code = "lstm(2,3) dense(3,1)", "sse", "N", False, False
+    assert "matcalc net SPEC --input T,features" in network_answer(Job)["error"]["message"]
+    script = tmp_path / "mine.py"
+    script.write_text("def forward(X):\n    return X\n")
+    code, _, err = run(capsys, "check-backward", str(script), "--net", "rnn(2,3) dense(3,1)")
+    assert code == 2 and "recurrent nets (rnn, gru, lstm) are not supported" in err

@@ -57,6 +57,9 @@ def run(args, out):
         raise MatcalcError("check-backward needs --net SPEC or --expr EXPR (one of them)")
     if args.net:
         against = from_spec(args.net, loss=args.loss, batch=args.batch)
+        if not hasattr(against, "backprop"):     # rnn, gru, lstm: nn.Recurrent
+            raise MatcalcError("check-backward compares with layered networks and expressions; "
+                               "recurrent nets (rnn, gru, lstm) are not supported")
     else:
         from ..cli import parse_shapes
         from ..derive.gradient import grad

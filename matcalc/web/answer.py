@@ -177,6 +177,9 @@ def limited(steps):
 def network_answer(job):
     try:
         net = from_spec(job.net, loss=job.loss, batch=job.batch)
+        if not hasattr(net, "backprop"):         # rnn, gru, lstm: nn.Recurrent
+            raise MatcalcError("recurrent nets (rnn, gru, lstm) are derived on the command line: "
+                               "matcalc net SPEC --input T,features")
     except MatcalcError as e:
         return error_answer(e, "loss" if "loss" in str(e).split(" ", 2)[:2] else "net")
     bp = net.backprop()
