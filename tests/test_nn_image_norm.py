@@ -155,3 +155,17 @@ def test_equal_pytorch():
             "beta2": bn.bias.grad.numpy(), "gamma3": gn.weight.grad.numpy(),
             "beta3": gn.bias.grad.numpy(), "W4": t[5].grad.numpy(), "b4": t[6].grad.numpy()}
     compare(net.backprop().evaluate(values), want, 1e-9)
+
+
+@pytest.mark.parametrize("which", NETS)
+def test_generated_predict_leaves_dropout_out(which):
+    """predict(X, params) is the reference with the mask at 1 - p (dropout the identity)."""
+    spec, shape, reference, draw = NETS[which]
+    net = nn.from_spec(spec, input=shape)
+    x, y, m, p, values = draw(3)
+    keep = 1 - next(l.p for l in net.layers if isinstance(l, nn.Dropout))
+    fn = codegen.compile(net)
+    y_pred = fn.predict(values["X"], **{n: values[n] for n in net.parameters})
+    residual = y_pred - y                 # the loss is sum((y_pred - y)**2)
+    np.testing.assert_allclose(np.sum(residual ** 2), reference(p, x, y, np.full(m.shape, keep)),
+                               rtol=1e-10)
