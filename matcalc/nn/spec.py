@@ -22,6 +22,8 @@ layers: dense(IN, OUT[, bias=true|false])   IN, OUT: positive integers or dimens
         rnn(N_IN, N_HIDDEN)  gru(N_IN, N_HIDDEN)  lstm(N_IN, N_HIDDEN), first, then one
         dense(N_HIDDEN, N_OUT), the read-out of the last hidden state   (--input T,N_IN)
         maxpool(P)  avgpool(P)  flatten  dropout(P)  layernorm(D)  batchnorm(D)  softmax
+        (after images, D is the number of channels C: layernorm over C, H, W of each image,
+        batchnorm per channel over N, H, W; dropout's mask is N x H*W*C)
         relu  sigmoid  tanh  softplus  identity  leaky_relu[(ALPHA)]   (ALPHA defaults to 0.01)
         and every elementwise function of the notation (gelu, softsign, ...)
 """
