@@ -160,7 +160,9 @@ class Evaluator:
 
     def _pow(self, e):
         base, p = e.args
-        return self.get(base) ** float(p)
+        if p.is_number:
+            return self.get(base) ** float(p)
+        return self.xp.power(self.get(base), self.get(p))    # x**a, a**x: NaN where not real
 
     def _kron(self, e):
         out = self.memo[e.args[0]]

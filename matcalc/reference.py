@@ -32,8 +32,10 @@ Semantics, as docs/notation.md states them:
 * A 1 x 1 matrix counts as a scalar wherever a scalar is allowed (`*`, `/`, `+`, `-`, function
   arguments, the value of the whole text) and stays a 1 x 1 matrix as an operand of `@`; an
   operation of a 1 x 1 matrix with a scalar gives a 1 x 1 matrix.
-* `A.T` transposes (the transpose of a scalar is itself); `A ** p` is the elementwise power by a
-  numeric constant expression p, folded here without eval (`2`, `-1`, `(1/3)`, `2**2`).
+* `A.T` transposes (the transpose of a scalar is itself); `A ** p` is the elementwise power:
+  by a numeric constant expression p, folded here without eval (`2`, `-1`, `(1/3)`, `2**2`),
+  or by any operand with the shapes of `*` except the row rule (`x**a` for a scalar a, `a**x`,
+  `X**Y`), computed as `xp.power` (NaN for a negative base to a non-integer power).
 * The functions of the table `FUNCTIONS` below; dimension arguments (`eye(n)`, `ones(n, m)`,
   `commutation(n, m)`) are declared dimension names or positive integer literals, and
   `matrix_power(A, k)` takes a non-negative integer literal k.
@@ -483,6 +485,12 @@ def constant(node, text):
     raise NotationError("the exponent of ** must be a numeric constant")
 
 
+def is_constant(node):
+    """Whether an exponent is a numeric constant expression (only numbers and operators)."""
+    return all(isinstance(n, (ast.Constant, ast.UnaryOp, ast.BinOp, ast.operator, ast.unaryop))
+               for n in ast.walk(node))
+
+
 NUMBER = re.compile(r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -555,8 +563,11 @@ class Reader:
     def read_BinOp(self, node):
         if isinstance(node.op, ast.Pow):
             base = self.value(node.left)
-            p = constant(node.right, self.text)
-            return Operand(self.xp.power(base.array, p), base.shape)
+            if is_constant(node.right):
+                p = constant(node.right, self.text)
+                return Operand(self.xp.power(base.array, p), base.shape)
+            power = elementwise_operation("**", self.xp.power, rows_broadcast=False)
+            return power(base, self.value(node.right))
         operation = BINARY.get(type(node.op))
         if operation is None:
             raise NotationError(f"the operator {operator_text(node.op)} is not part of the notation"

@@ -213,7 +213,7 @@ def test_lambda():
 
 @pytest.mark.parametrize("text", ["a;c", "a if a else c", "a, c", "a == c", "a < c", "a % c",
                                   "a // c", "a & c", "{a}", "[a]", "x.T()", "", "   ",
-                                  "A**a", "tr(A, A)", "a b", "a = c", "@A", "A@"])
+                                  "A**x", "tr(A, A)", "a b", "a = c", "@A", "A@"])
 def test_other_text_outside_the_notation(text):
     with pytest.raises(mc.MatcalcError):
         mc.parse(text, SHAPES)

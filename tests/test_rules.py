@@ -121,9 +121,13 @@ def test_vec_rule_builds_its_identity(type_name):
 def test_power_rules_state_the_general_exponent():
     A = mc.parse("A**3", {"A": ("n", "m")})
     assert mc.to_text(differentials.rule_for(A)(A, placeholder)) == "3*A**2*dA"
-    assert differentials.rule_for(A).identity == "d(A**p) = p*A**(p - 1)*dA"
+    assert differentials.rule_for(A).identity == "d(A**p) = p*A**(p - 1)*dA + A**p*log(A)*dp"
     a = mc.parse("a**3", {"a": ()})
     assert mc.to_text(differentials.rule_for(a)(a, placeholder)) == "3*a**2*da"
+    assert differentials.rule_for(a).identity == "d(a**p) = p*a**(p - 1)*da + a**p*log(a)*dp"
+    Ap = mc.parse("A**p", {"A": ("n", "m"), "p": ()})           # a varying exponent: both terms
+    assert mc.to_text(differentials.rule_for(Ap)(Ap, placeholder)) == \
+        "p*A**(p - 1)*dA + dp*A**p*log(A)"
 
 
 def test_every_table_row_names_an_identity():

@@ -121,18 +121,39 @@ def d_matrix_power(node, d):
 # ---- powers and inverses ------------------------------------------------------------------------
 @differential(HadamardPower, name="elementwise power")
 def d_hadamard_power(node, d):
-    """d(A**p) = p*A**(p - 1)*dA"""
+    """d(A**p) = p*A**(p - 1)*dA + A**p*log(A)*dp
+
+    Entry by entry, A**p = exp(p*log(A)), so d(A**p) = A**p*(p/A*dA + log(A)*dp): the power
+    rule in the base and the exponential rule in the exponent (Magnus & Neudecker, Matrix
+    Differential Calculus, ch. 8 on elementwise functions; Matrix Cookbook (2.8) for a**x).
+    The exponent p is a number (then dp = 0 and only the power rule remains), a scalar
+    expression or a matrix of A's shape; A or p may be a scalar. Domain: where the exponent
+    varies, A > 0 (log(A) is real only there); for a constant p, wherever A**p is real.
+    """
     A, p = node.args
-    return ops.hadamard(ops.scale(p, ops.hpow(A, p - 1)), d(A))
+    terms = []
+    dA = d(A)
+    if not ops.is_zero(dA):
+        terms.append(ops.hadamard(ops.hadamard(p, ops.hpow(A, ops.sub(p, 1))), dA))
+    if not p.is_number:
+        dp = d(p)
+        if not ops.is_zero(dp):
+            terms.append(ops.hadamard(node, functions.f("log", A), dp))
+    return ops.add(*terms) if terms else ops.zero_like(node)
 
 
 @differential(sp.Pow, name="power rule")
 def d_pow(node, d):
-    """d(a**p) = p*a**(p - 1)*da"""
+    """d(a**p) = p*a**(p - 1)*da + a**p*log(a)*dp
+
+    a**p = exp(p*log(a)) for scalars: the power rule in the base and, for a varying exponent
+    (a > 0 there), the exponential rule in the exponent.
+    """
     a, p = node.args
+    out = p * ops.power(a, p - 1) * d(a) if not a.is_number else sp.Integer(0)
     if not p.is_number:
-        raise NotDifferentiableError(f"the exponent of {node} must be a numeric constant")
-    return p * ops.power(a, p - 1) * d(a)
+        out = out + node * functions.f("log", a) * d(p)
+    return out
 
 
 @differential(Inverse, name="inverse")

@@ -114,8 +114,8 @@ class NumpyPrinter(TextPrinter):
             return True
         if isinstance(e, (MatAdd, HadamardProduct)):
             return any(self.is_full(t) for t in e.args)
-        if isinstance(e, HadamardPower):
-            return self.is_full(e.args[0])
+        if isinstance(e, HadamardPower):        # a ** x: the exponent carries the shape
+            return any(self.is_full(a) for a in e.args if ops.is_matrix(a))
         if isinstance(e, Elementwise):
             return self.is_full(e.arg)
         return True
@@ -167,6 +167,8 @@ class NumpyPrinter(TextPrinter):
     _ScalarAdjoint = _Adjoint
 
     def exponent_text(self, x):
+        if not x.is_number:         # a scalar expression or a matrix: x ** a, x ** (a + 1)
+            return self.wrap(x, ATOM)
         if x.is_Integer:
             return str(int(x)) if x >= 0 else f"({int(x)})"
         return float_text(x) if x >= 0 else f"({float_text(x)})"

@@ -23,7 +23,9 @@ Canonical forms:
 * an elementwise power of a power, `(A**a)**b`, folds to `A**(a*b)` only for an integer b, or
   through the absolute value for an even a, `(A**2)**0.5 -> abs(A)`; a power of a product
   splits, `(A*B)**p -> A**p * B**p`, only for an integer p (or a positive coefficient):
-  `(x**2)**0.5` is |x|, not x;
+  `(x**2)**0.5` is |x|, not x. An exponent may be a scalar expression (`x**a`, `x**(2*a)`) or
+  a matrix of the base's shape (`a**x`, `X**Y`); the same folds hold for it (b integer), and
+  no other: `(x**a)**b` stays as written, since it is not `x**(a*b)` for a negative x;
 * a 1 x 1 matrix used as a scalar is wrapped in `AsScalar`.
 
 Elementwise and matrix functions (exp, softmax, ...) are built by their records in functions.py,
@@ -400,14 +402,16 @@ def hadamard(*factors):
         for p in parts:                   # exponents stay Python ints in the common case
             if isinstance(p, OneMatrix):
                 continue
-            base, exp = (p.args[0], p.args[1]) if isinstance(p, HadamardPower) else (p, 1)
-            powers[base] = powers.get(base, 0) + exp
+            scalar_power = isinstance(p, HadamardPower) and not is_matrix(p.args[1])
+            base, exp = (p.args[0], p.args[1]) if scalar_power else (p, 1)
+            powers[base] = powers.get(base, 0) + exp    # A**a * A = A**(a + 1), a symbolic too
     if shape is None:
         return coeff
-    if coeff == 0 or any(isinstance(b, ZeroMatrix) and e > 0 for b, e in powers.items()):
+    if coeff == 0 or any(isinstance(b, ZeroMatrix) and _side(e) > 0 for b, e in powers.items()):
         return new(ZeroMatrix, *shape)
-    kept = [b if e == 1 else new(HadamardPower, b, e) for b, e in powers.items() if e > 0] + \
-        [new(HadamardPower, b, e) for b, e in powers.items() if e < 0]
+    kept = [b if e == 1 else new(HadamardPower, b, e) for b, e in powers.items()
+            if _side(e) > 0] + \
+        [new(HadamardPower, b, e) for b, e in powers.items() if _side(e) < 0]
     if not kept:
         body = new(OneMatrix, *shape)
     elif len(kept) == 1:
@@ -415,6 +419,15 @@ def hadamard(*factors):
     else:
         body = assembled(HadamardProduct, *kept)
     return scale(coeff, body)
+
+
+def _side(e):
+    """Where a merged exponent goes: 1 the numerator (positive or symbolic), -1 the
+    denominator (a negative number), 0 nowhere (zero: the factor is 1)."""
+    e = sym(e)
+    if e == 0:
+        return 0
+    return -1 if e.is_number and e < 0 else 1
 
 
 def power(a, p):
@@ -426,7 +439,7 @@ def power(a, p):
             return sp.Float(float(a) ** float(p))
         except (OverflowError, ZeroDivisionError):
             raise MatcalcError(f"the number {a}**{p} is too large") from None
-    if isinstance(a, sp.Pow) and _even(a.exp) and not p.is_Integer and p.is_number:
+    if isinstance(a, sp.Pow) and _even(a.exp) and not p.is_Integer:      # p a number or symbolic
         a, p = canonical(scalar_function("abs")(a.base)), whole(a.exp * p)   # (a**2)**p = |a|**(2p)
         if p == 1:
             return a
@@ -448,12 +461,13 @@ def _even(a):
 
 
 def hpow(A, p):
-    """A ** p, elementwise, for a numeric constant p."""
-    A, p = sym(A), whole(sym(p))
-    if not p.is_number:
-        raise ShapeError("the exponent of ** must be a numeric constant")
-    if is_matrix(A) and tuple(A.shape) == (1, 1):
-        A = scalar(A)
+    """A ** p, elementwise. p is a number, a scalar expression (`x**a` for a scalar symbol a:
+    every entry to the power a), or a matrix of A's shape (`X**Y` entry by entry; `a**x`, a
+    scalar to the power of every entry of x). Where the exponent varies, its derivative has
+    log(A), so the base must be positive there (docs/notation.md)."""
+    A, p = as_scalar_if_1x1(sym(A)), as_scalar_if_1x1(whole(sym(p)))
+    if is_matrix(p):
+        return _matrix_exponent(A, p)
     if not is_matrix(A):
         return power(A, p)
     if p == 1:
@@ -464,7 +478,7 @@ def hpow(A, p):
         return A
     integer = p.is_Integer or (p.is_Float and float(p).is_integer())
     if isinstance(A, HadamardPower) and integer:
-        return hpow(A.args[0], A.args[1] * p)          # (A**a)**k = A**(a*k) for integer k
+        return hpow(A.args[0], scale(p, A.args[1]))    # (A**a)**k = A**(a*k) for integer k
     if isinstance(A, HadamardPower) and _even(A.args[1]):
         return hpow(new(Elementwise, "abs", A.args[0]), whole(A.args[1] * p))  # (A**2)**p = |A|**(2p)
     c, ms = split_coeff(A)
@@ -473,6 +487,16 @@ def hpow(A, p):
     if isinstance(A, HadamardProduct) and integer:
         return hadamard(*[hpow(f, p) for f in A.args])  # (A*B)**k = A**k * B**k
     return new(HadamardPower, A, p)
+
+
+def _matrix_exponent(A, P):
+    """A ** P for a matrix P: A a scalar (every entry of P an exponent of it) or a matrix of
+    P's shape."""
+    if is_matrix(A):
+        _check_same("**", A, P)
+    if isinstance(P, ZeroMatrix) or A == 1 or isinstance(A, OneMatrix):
+        return new(OneMatrix, *P.shape)                 # A**0 = 1, 1**P = 1
+    return new(HadamardPower, A, P)
 
 
 # ---- functions of matrices ----------------------------------------------------------------------

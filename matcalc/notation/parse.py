@@ -432,10 +432,7 @@ class _Parser:
                 return a
             return _Sum([a, b], [column, column])
         a, b = self.value(a), self.value(b)
-        if op == "**":
-            if not (isinstance(b, sp.Basic) and b.is_number):
-                raise ParseError("the exponent of ** must be a numeric constant such as 2, -1 or "
-                                 "(1/3)", self.text, column + 2)
+        if op == "**":      # the exponent: a number, a scalar (x**a) or a matrix (a**x, X**Y)
             return self.at(column, ops.hpow, a, b)
         if op == "@":
             for side, e in (("left", a), ("right", b)):

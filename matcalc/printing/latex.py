@@ -209,7 +209,7 @@ class LatexPrinter(TextPrinter):
 
     def _HadamardProduct(self, e):
         def divides(f):
-            return isinstance(f, HadamardPower) and f.args[1] < 0
+            return isinstance(f, HadamardPower) and f.args[1].is_number and f.args[1] < 0
         num = [f for f in e.args if not divides(f)]      # split by the test, never by ==, which
         den = [ops.hpow(f.args[0], -f.args[1]) for f in e.args if divides(f)]   # recurses
         text = r" \odot ".join(self.wrap(f, MUL, strict=True) for f in num) or r"\mathbf{1}"

@@ -261,6 +261,8 @@ class TextPrinter(Printer):
         return f"{self.wrap(base, ATOM)}**{self.exponent_text(exp)}", POW
 
     def exponent_text(self, x):
+        if not x.is_number:         # a scalar expression or a matrix: x**a, x**(a + 1), a**x
+            return self.wrap(x, ATOM)
         t = number_text(x)
         return t if float(x) >= 0 and "/" not in t else f"({t})"
 
