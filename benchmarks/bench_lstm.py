@@ -20,7 +20,7 @@ from timing import median_times, print_against
 
 from matcalc import nn
 
-T, N, D, H, OUT, REPEATS = 32, 32, 32, 128, 10, 10
+T, N, D, H, OUT, REPEATS = 32, 32, 32, 128, 10, 20
 GATES = ("i", "f", "g", "o")
 
 
