@@ -19,50 +19,79 @@ swv = np.lib.stride_tricks.sliding_window_view
 
 
 # ---- the same network by hand, in NumPy (pixel rows N*H*W x C, as the seed's im2col) --------
+# with the tricks the generated module uses (core/windows.py), so the race is fair: windows as a
+# view of the (N, H, W*C) images (a window row is KW*C consecutive entries) copied once for the
+# GEMM; col2im of gZ @ K.T as one small GEMM per kernel offset added onto a strided slice; max
+# pooling as the maximum of the p*p strided views, its adjoint sharing the gradient among tied
+# maxima (1/k each, the convention of matcalc and autograd); bias gradients as ones @ G.
 def im2col(X4, k, pad):
-    X4 = np.pad(X4, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    w = swv(X4, (k, k), axis=(1, 2))                   # N OH OW C k k
-    return w.transpose(0, 1, 2, 4, 5, 3).reshape(-1, k * k * X4.shape[3])
+    n, h, w, c = X4.shape
+    padded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), X4.dtype)
+    padded[:, pad:pad + h, pad:pad + w] = X4
+    rows = swv(padded.reshape(n, h + 2 * pad, -1), (k, k * c), axis=(1, 2))[:, :, ::c]
+    return rows.reshape(-1, k * k * c)
 
 
-def col2im(G, shape, k, pad):
-    N, H, W, C = shape
-    G6 = G.reshape(N, H, W, k, k, C)
-    out = np.zeros((N, H + 2 * pad, W + 2 * pad, C), G.dtype)
+def col2im_of_product(gZ, K, shape, k, pad):
+    """col2im(gZ @ K.T) for stride 1."""
+    n, h, w, c = shape
+    out = np.zeros((n, h + 2 * pad, w + 2 * pad, c), gZ.dtype)
     for i in range(k):
         for j in range(k):
-            out[:, i:i + H, j:j + W] += G6[:, :, :, i, j]
-    return out[:, pad:pad + H, pad:pad + W]
+            o = (i * k + j) * c
+            out[:, i:i + h, j:j + w] += (gZ @ K[o:o + c].T).reshape(n, h, w, c)
+    return out[:, pad:pad + h, pad:pad + w]
+
+
+def maxpool(A, n, h, w, c):
+    """2 x 2 max pooling of pixel rows A (n*h*w x c) -> (n, h/2, w/2, c)."""
+    A6 = A.reshape(n, h // 2, 2, w // 2, 2, c)
+    out = np.maximum(A6[:, :, 0, :, 0], A6[:, :, 0, :, 1])
+    np.maximum(out, A6[:, :, 1, :, 0], out=out)
+    np.maximum(out, A6[:, :, 1, :, 1], out=out)
+    return out
+
+
+def maxpool_adjoint(G, A, M, n, h, w, c):
+    A6 = A.reshape(n, h // 2, 2, w // 2, 2, c)
+    hits = [A6[:, :, i, :, j] == M for i in (0, 1) for j in (0, 1)]
+    ties = np.add(hits[0], hits[1], dtype=G.dtype)
+    ties += hits[2]
+    ties += hits[3]
+    share = np.divide(G.reshape(M.shape), ties, out=ties)
+    out = np.empty(A6.shape, G.dtype)
+    for (i, j), hit in zip([(0, 0), (0, 1), (1, 0), (1, 1)], hits):
+        np.multiply(hit, share, out=out[:, :, i, :, j])
+    return out.reshape(-1, c)
 
 
 def hand(x, y, K1, b1, K2, b2, W3, b3):
     n = x.shape[0]
-    X1 = x.reshape(n, 28, 28, 1)
-    C1 = im2col(X1, 3, 1)
-    Z1 = C1 @ K1 + b1
-    A1 = np.maximum(Z1, 0).reshape(n, 14, 2, 14, 2, 8)
-    P1 = A1.max(axis=(2, 4))
+    C1 = im2col(x.reshape(n, 28, 28, 1), 3, 1)
+    Z1 = C1 @ K1
+    Z1 += b1
+    A1 = np.maximum(Z1, 0, out=Z1)
+    P1 = maxpool(A1, n, 28, 28, 8)
     C2 = im2col(P1, 3, 1)
-    Z2 = C2 @ K2 + b2
-    A2 = np.maximum(Z2, 0).reshape(n, 7, 2, 7, 2, 16)
-    P2 = A2.max(axis=(2, 4))
+    Z2 = C2 @ K2
+    Z2 += b2
+    A2 = np.maximum(Z2, 0, out=Z2)
+    P2 = maxpool(A2, n, 14, 14, 16)
     F = P2.reshape(n, -1)
     z = F @ W3 + b3
     e = np.exp(z - z.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
     loss = -np.sum(y * np.log(p)) / n
     gz = (p - y) / n
-    gW3, gb3 = F.T @ gz, gz.sum(axis=0)
-    gP2 = (gz @ W3.T).reshape(n, 7, 7, 16)
-    mask2 = A2 == P2[:, :, None, :, None, :]
-    gZ2 = (mask2 * gP2[:, :, None, :, None, :]).reshape(-1, 16) * (Z2 > 0)
-    gK2, gb2 = C2.T @ gZ2, gZ2.sum(axis=0)
-    gP1 = col2im(gZ2 @ K2.T, (n, 14, 14, 8), 3, 1)
-    mask1 = A1 == P1[:, :, None, :, None, :]
-    gZ1 = (mask1 * gP1[:, :, None, :, None, :]).reshape(-1, 8) * (Z1 > 0)
-    gK1, gb1 = C1.T @ gZ1, gZ1.sum(axis=0)
+    gW3, gb3 = F.T @ gz, np.ones(n, gz.dtype) @ gz
+    gZ2 = maxpool_adjoint(gz @ W3.T, A2, P2, n, 14, 14, 16)
+    gZ2 *= A2 > 0
+    gK2, gb2 = C2.T @ gZ2, np.ones(len(gZ2), gZ2.dtype) @ gZ2
+    gP1 = col2im_of_product(gZ2, K2, (n, 14, 14, 8), 3, 1)
+    gZ1 = maxpool_adjoint(gP1, A1, P1, n, 28, 28, 8)
+    gZ1 *= A1 > 0
+    gK1, gb1 = C1.T @ gZ1, np.ones(len(gZ1), gZ1.dtype) @ gZ1
     return loss, (gK1, gb1, gK2, gb2, gW3, gb3)
-
 
 
 def main():

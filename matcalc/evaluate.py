@@ -23,8 +23,8 @@ from .core.nodes import AsScalar, Commutation, MatrixPower, Named, Vec
 from .core.ops import free_variables
 from .core.vec import commutation_array
 from .core.blocks import Concat
-from .core.windows import (BlockMax, Col2im, Im2col, blockmax_array, col2im_array,
-                           im2col_array)
+from .core.windows import (BlockArgmax, BlockMax, Col2im, Im2col, blockargmax_array,
+                           blockmax_array, col2im_array, im2col_array)
 from .errors import MatcalcError, ShapeError, UnknownNameError
 
 MAX_ENTRIES = 50_000_000       # a larger array is refused, not allocated
@@ -204,5 +204,6 @@ STRUCTURAL = {
     Im2col: lambda ev, e: im2col_array(ev.xp, ev.memo[e.arg], e.window),
     Col2im: lambda ev, e: col2im_array(ev.xp, ev.memo[e.arg], e.window, int(e.args[-1])),
     BlockMax: lambda ev, e: blockmax_array(ev.xp, ev.memo[e.arg], e.blocks),
+    BlockArgmax: lambda ev, e: blockargmax_array(ev.xp, ev.memo[e.arg], e.blocks),
     Concat: lambda ev, e: ev.xp.concatenate([ev.get(b) for b in e.blocks], axis=e.axis),
 }

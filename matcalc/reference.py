@@ -453,7 +453,17 @@ def blockmax(xp, P, g):
     return Operand(largest, (P.shape[0], dimension(C)))
 
 
-WINDOW_FUNCTIONS = {"im2col": (im2col, 9), "col2im": (col2im, 10), "blockmax": (blockmax, 1)}
+def blockargmax(xp, P, g):
+    """1/k at each of the k entries P[r, k*C + c] (k = 0..g-1) equal to their largest, else 0."""
+    largest = blockmax(xp, P, g).array
+    C = largest.shape[1]
+    hits = [(P.array[:, k * C:(k + 1) * C] == largest) * 1.0 for k in range(g)]
+    ties = sum(hits)
+    return Operand(xp.concatenate([hit / ties for hit in hits], axis=1), P.shape)
+
+
+WINDOW_FUNCTIONS = {"im2col": (im2col, 9), "col2im": (col2im, 10), "blockmax": (blockmax, 1),
+                    "blockargmax": (blockargmax, 1)}
 
 FUNCTIONS = (set(ELEMENTWISE) | set(MATRIX_FUNCTIONS) | set(DIMENSION_FUNCTIONS)
              | set(ENTRYWISE) | set(WINDOW_FUNCTIONS) | {"matrix_power", "kron", "concat", "hconcat"})

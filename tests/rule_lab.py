@@ -63,7 +63,7 @@ DIFFERENTIAL_SAMPLES = {
     "Inverse": "inv(S)", "Trace": "tr(S)", "DiagMatrix": "diag(x)", "DiagonalOf": "diag(S)",
     "AsScalar": "abs(a.T@x)", "MatrixPower": "S@S@S@S", "Named": None,
     "Im2col": "im2col(Q, 1, 2, 3, 2, 2, 1, 2, 1, 1)", "Col2im": "col2im(Q, 1, 1, 2, 2, 3, 2, 2, 1, 1, 2)",
-    "BlockMax": "blockmax(Q, 3)", "Concat": "concat(X, A)",
+    "BlockMax": "blockmax(Q, 3)", "BlockArgmax": "blockargmax(Q, 3)", "Concat": "concat(X, A)",
 }
 
 

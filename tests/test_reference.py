@@ -305,6 +305,8 @@ SOFTMAX_CASES = [
     ("col2im(G, 1, 1, 3, 1, 2, 1, 2, 0, 1, 3)", {"G": (2, 2)},     # 1 falls in the padding
      {"G": np.array([[1.0, 2.0], [3.0, 4.0]])}, [[2.0, 3.0, 4.0]]),
     ("blockmax(P, 2)", {"P": (1, 4)}, {"P": np.array([[1.0, 5.0, 3.0, 2.0]])}, [[3.0, 5.0]]),
+    ("blockargmax(P, 3)", {"P": (1, 6)}, {"P": np.array([[1.0, 5.0, 3.0, 5.0, 3.0, 2.0]])},
+     [[0.0, 0.5, 0.5, 0.5, 0.5, 0.0]]),                           # a tie of two shares: 1/2 each
     # concatenation: rows (concat), columns (hconcat); the shapes add, n + 1 rows here
     ("concat(X, z.T)", {"X": ("n", "k"), "z": ("k",)},
      {"X": np.array([[1.0, 2.0]]), "z": np.array([3.0, 4.0])}, [[1.0, 2.0], [3.0, 4.0]]),

@@ -29,7 +29,7 @@ from ..core import functions, ops
 from ..core.blocks import Concat, joined
 from ..core.nodes import AsScalar, Elementwise, MatrixPower, Named
 from ..core.vec import kron
-from ..core.windows import BlockMax, Col2im, Im2col, col2im, im2col
+from ..core.windows import BlockArgmax, BlockMax, Col2im, Im2col, blockargmax, col2im, im2col
 from ..core.rules import Rule, RuleTable
 from ..errors import NotDifferentiableError
 
@@ -223,18 +223,26 @@ def d_col2im(node, d):
 
 @differential(BlockMax, name="block maximum (max pooling)")
 def d_blockmax(node, d):
-    """d(blockmax(P, 4)) = ((1 - step(blockmax(P, 4)@kron(ones(4).T, eye(8)) - P))*dP)@kron(ones(4), eye(8))
+    """d(blockmax(P, 4)) = (blockargmax(P, 4)*dP)@kron(ones(4), eye(8))
 
-    For g blocks of C columns (here 4 of 8): only the largest entry of each block moves the
-    maximum. The mask 1 - step(M@kron(ones(g).T, eye(C)) - P), the maxima M repeated over the
-    blocks, is 1 there and 0 elsewhere (the max mask of max pooling); @kron(ones(g), eye(C))
-    adds the g masked blocks. (Random inputs have no ties; at a tie every largest entry gets 1.)
+    For g blocks of C columns (here 4 of 8): only the largest entry of each block position
+    moves the maximum. blockargmax(P, g) is 1 there and 0 elsewhere, and where k entries tie
+    (a kink) 1/k at each: the mean of the one-sided derivatives, a subgradient, as `max`'s
+    record and autograd take it; @kron(ones(g), eye(C)) adds the g weighted blocks.
     """
     P, g = node.arg, node.blocks
     C = P.shape[1] / g
-    repeat = kron(ops.ones(1, g), ops.eye(C))
-    mask = ops.sub(1, functions.f("step", ops.sub(ops.matmul(node, repeat), P)))
-    return ops.matmul(ops.hadamard(mask, d(P)), kron(ops.ones(g, 1), ops.eye(C)))
+    return ops.matmul(ops.hadamard(blockargmax(P, g), d(P)), kron(ops.ones(g, 1), ops.eye(C)))
+
+
+@differential(BlockArgmax, name="block argmax weights")
+def d_blockargmax(node, d):
+    """d(blockargmax(P, 4)) = 0
+
+    blockargmax(P, g) is piecewise constant in P (it changes only where the largest entry of a
+    block changes), as ismax(A) is.
+    """
+    return ops.zero_like(node)
 
 
 # ---- every elementwise function of the registry ---------------------------------------------------

@@ -27,8 +27,9 @@ from sympy import HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, OneM
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
-from ..core import ops
+from ..core import dag, ops
 from ..core.nodes import ADJOINTS, Elementwise
+from ..core.windows import BlockArgmax, BlockMax, Im2col, blockmax
 from ..printing.base import ADD, ATOM, CMP, MUL, NEG, POW, PRECEDENCE, PrintError
 from ..printing.text import TextPrinter, dimension_factors
 from .backends import backend_of
@@ -214,7 +215,47 @@ class NumpyPrinter(TextPrinter):
         sizes = ", ".join(str(n) for n in e.parameters)
         return f"{e.numpy}({self.full(e.arg)[0]}, {sizes})", ATOM
 
-    _Im2col = _Col2im = _BlockMax = _window
+    _Im2col = _BlockArgmax = _window
+
+    def _BlockMax(self, e):
+        """blockmax(im2col(A, C, H, W, p, q, p, q, 0, 0), p*q), windows that tile the images
+        (max pooling): _maxpool(A, C, H, W, p, q) reads A in place, no window matrix formed."""
+        window = pooled_window(e)
+        if window is None:
+            return self._window(e)
+        w = window
+        return f"_maxpool({self.full(e.arg.arg)[0]}, {w.C}, {w.H}, {w.W}, {w.KH}, {w.KW})", ATOM
+
+    def _Col2im(self, e):
+        """col2im(G, ...) (core/windows.py), and two products it is never formed for:
+        col2im(A@B) adds A times each kernel offset's columns of B onto the images
+        (_col2im_product), and max pooling's adjoint col2im((G@kron(ones(g).T, eye(C)))*
+        blockargmax(im2col(A), g)) with windows that tile the images shares G among the maxima
+        M = blockmax(im2col(A), g) in A's layout (_maxpool_adjoint)."""
+        sizes = ", ".join(str(n) for n in e.parameters)
+        G = e.arg
+        if isinstance(G, HadamardProduct) and len(G.args) == 2 and G not in self.names:
+            weights = next((f for f in G.args if isinstance(f, BlockArgmax)), None)
+            tiled = next((f for f in G.args if f is not weights), None)
+            repeated = repeated_blocks(tiled) if weights is not None and \
+                weights not in self.names else None
+            maxima = blockmax(weights.arg, weights.blocks) if repeated is not None else None
+            if maxima is not None and pooled_window(maxima) == e.window:
+                coeff, mats = repeated
+                share = self.scaled(coeff, *self.product(mats))[0]
+                w = e.window
+                return (f"_maxpool_adjoint({share}, {self.full(weights.arg.arg)[0]}, "
+                        f"{self.p(maxima)[0]}, {w.C}, {w.H}, {w.W}, {w.KH}, {w.KW}, "
+                        f"{e.parameters[-1]})"), ATOM
+        if isinstance(G, MatMul) and G not in self.names:
+            coeff, mats = ops.split_coeff(G)
+            right = mats[-1] if len(mats) > 1 else None
+            if right is not None and block_ones(right) is None and \
+                    (dag.is_leaf(right) or right in self.names or
+                     (isinstance(right, Transpose) and dag.is_leaf(right.arg))):
+                left = self.scaled(coeff, *self.product(mats[:-1]))[0]
+                return f"_col2im_product({left}, {self.full(right)[0]}, {sizes})", ATOM
+        return self._window(e)
 
     CONCATENATE = {"torch": "torch.cat(({A}, {B}), dim={axis})",
                    "array_api": "xp.concat(({A}, {B}), axis={axis})"}
@@ -452,6 +493,27 @@ def ones_product_full(mats, shape):
 
 
 __all__ = ["NumpyPrinter", "float_text", "CMP"]
+
+
+def pooled_window(e):
+    """The window of blockmax(im2col(A, window), KH*KW) when the windows tile the images (max
+    pooling read from A in place), else None."""
+    if not isinstance(e, BlockMax) or not isinstance(e.arg, Im2col):
+        return None
+    w = e.arg.window
+    return w if w.tiles() and e.blocks == w.KH * w.KW else None
+
+
+def repeated_blocks(e):
+    """(coeff, [factors]) when e is coeff * factors @ kron(ones(g).T, eye(C)) (G repeated across
+    g blocks), else None."""
+    if not isinstance(e, MatMul):
+        return None
+    coeff, mats = ops.split_coeff(e)
+    blocks = block_ones(mats[-1]) if len(mats) > 1 else None
+    if blocks is None or blocks[0] != "repeat":
+        return None
+    return coeff, mats[:-1]
 
 
 def block_ones(m):

@@ -20,6 +20,7 @@ from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul
 
 from ..core import dag, functions, ops
 from ..core.nodes import Elementwise
+from ..core.windows import BlockArgmax, BlockMax, Col2im
 
 # a registry spelling that is one NumPy ufunc of the argument (and perhaps a constant), so that
 # it can write into a buffer: np.tanh({x}) -> np.tanh(a, out=a); np.maximum({x}, 0.0) -> relu
@@ -67,6 +68,10 @@ def is_fresh(expr, printer):
     if isinstance(expr, MatMul):
         coeff, mats = ops.split_coeff(expr)
         return len(mats) > 1 or coeff != 1 and not dag.is_leaf(mats[0])
+    if isinstance(expr, (BlockMax, BlockArgmax)):
+        return True                            # np.maximum's and the weights' new arrays
+    if isinstance(expr, Col2im):
+        return not expr.window.is_flatten()    # zeros with the windows added; a flatten's is a view
     record = functions.record_of(expr)
     return record is not None and record.kind != "elementwise"
 

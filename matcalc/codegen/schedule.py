@@ -27,6 +27,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import dag, functions, ops
 from ..core.nodes import ADJOINTS, AsScalar, Elementwise, MatrixPower, Named
+from ..core.windows import Im2col
 from ..calculus.program import backward_statements
 from ..calculus.simplify import simplify
 from ..notation.parse import source_of
@@ -132,6 +133,8 @@ def worth_naming(e, count):
             return False                       # a broadcast row or a row/column sum
     if is_expensive(e):
         return True
+    if isinstance(e, Im2col) and e.window.tiles():
+        return False                           # pooling reads the images in place (_maxpool)
     if isinstance(e, Elementwise) and e.name == "step" and count.get(e, 0) < 3:
         return False                           # relu's mask, (h > 0), costs less than a name
     return count.get(e, 0) >= 2

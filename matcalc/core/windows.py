@@ -18,6 +18,10 @@ hold the same entries in the same order, so im2col reads either.
 * `blockmax(P, g)`: for P whose columns are g blocks of equal width, the entrywise maximum over
   the blocks. Max pooling with p x p windows is `blockmax(im2col(X, C, H, W, p, p, p, p, 0, 0),
   p*p)`; the window of a whole image is a flatten, `im2col(X, C, H, W, H, W, 1, 1, 0, 0)`.
+* `blockargmax(P, g)`: P's shape; 1/k at each of the k entries that tie for the largest of the
+  g entries P[r, k*C + c] (k = 0..g-1), 0 elsewhere: blockmax's derivative weights, the blockwise
+  `ismax(A)/sum(ismax(A))` of `max`'s record (a tie shares the derivative, as autograd does).
+  Piecewise constant in P.
 
 Each node checks its shapes in __new__ and knows its NumPy spelling (`numpy`, with a `helper`
 function the generated module defines); the d-rules are in calculus/differentials.py and the
@@ -87,6 +91,17 @@ class Window:
     @property
     def OW(self):
         return (self.W + 2 * self.PW - self.KW) // self.SW + 1
+
+    def tiles(self):
+        """Windows that tile the images (stride = kernel, no padding, the kernel divides the
+        image): im2col then only reorders the entries, so pooling can read the images in place."""
+        return (self.SH, self.SW, self.PH, self.PW) == (self.KH, self.KW, 0, 0) and \
+            self.H % self.KH == 0 and self.W % self.KW == 0
+
+    def is_flatten(self):
+        """The whole image as the only window: im2col and col2im are reshapes (views)."""
+        return (self.KH, self.KW, self.SH, self.SW, self.PH, self.PW) == \
+            (self.H, self.W, 1, 1, 0, 0)
 
     def is_identity(self):
         """A 1 x 1 window over 1 x 1 images: im2col(X) is X (as N x C)."""
@@ -218,6 +233,32 @@ class BlockMax(_Printable, MatrixExpr):
         return _memo_shape(self, lambda: (self.arg.shape[0], self.arg.shape[1] / self.args[1]))
 
 
+class BlockArgmax(_Printable, MatrixExpr):
+    """blockargmax(P, g): 1/k at each of the k largest entries of every block position."""
+    notation = "blockargmax"
+    numpy = "_blockargmax"
+
+    def __new__(cls, P, g):
+        BlockMax(P, g)                                       # the same shape checks
+        return canonical(MatrixExpr.__new__(cls, P, sp.sympify(g)))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def blocks(self):
+        return int(self.args[1])
+
+    @property
+    def parameters(self):
+        return (self.blocks,)
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
 # ---- constructors: canonical forms ------------------------------------------------------------
 def im2col(X, *numbers):
     """im2col(X, C, H, W, KH, KW, SH, SW, PH, PW); zero stays zero, a 1 x 1 window is X."""
@@ -245,6 +286,11 @@ def blockmax(P, g):
     if node.blocks == 1:
         return P
     return node
+
+
+def blockargmax(P, g):
+    """blockargmax(P, g)."""
+    return BlockArgmax(P, g)
 
 
 # ---- values, for any array module (numpy or autograd.numpy) ----------------------------------
@@ -304,40 +350,113 @@ def blockmax_array(xp, P, g):
     return xp.max(xp.reshape(P, (P.shape[0], g, P.shape[1] // g)), axis=1)
 
 
+def blockargmax_array(xp, P, g):
+    """1 where an entry equals its block position's maximum, divided by how many do."""
+    blocks = xp.reshape(P, (P.shape[0], g, P.shape[1] // g))
+    top = (blocks == xp.max(blocks, axis=1, keepdims=True)) * 1.0
+    return xp.reshape(top / xp.sum(top, axis=1, keepdims=True), P.shape)
+
+
 # ---- the generated module's helpers (sliding_window_view, no loop over pixels) ----------------
 IM2COL_HELPER = '''
 def _im2col(X, C, H, W, KH, KW, SH, SW, PH, PW):
     """The KH x KW windows (stride SH, SW; zero padding PH, PW) of the C-channel images whose
-    entries X holds in (n, h, w, c) order, one window a row, columns in (i, j, c) order."""
+    entries X holds in (n, h, w, c) order, one window a row, columns in (i, j, c) order: a
+    window row of KW pixels is KW*C consecutive entries of an image row, so the windows are a
+    view of the (N, H, W*C) images and the matrix is one copy of it."""
     X4 = X.reshape(-1, H, W, C)
     if (KH, KW, SH, SW, PH, PW) == (H, W, 1, 1, 0, 0):
         return X4.reshape(X4.shape[0], -1)
     if PH or PW:
-        X4 = np.pad(X4, ((0, 0), (PH, PH), (PW, PW), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(X4, (KH, KW), axis=(1, 2))[:, ::SH, ::SW]
-    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, KH * KW * C)
+        padded = np.zeros((X4.shape[0], H + 2 * PH, W + 2 * PW, C), X.dtype)
+        padded[:, PH:PH + H, PW:PW + W] = X4
+        X4 = padded
+    N, HP, WP = X4.shape[:3]
+    rows = np.lib.stride_tricks.sliding_window_view(X4.reshape(N, HP, WP * C), (KH, KW * C),
+                                                    axis=(1, 2))
+    return rows[:, ::SH, ::SW * C].reshape(-1, KH * KW * C)
 '''
 
 COL2IM_HELPER = '''
 def _col2im(G, C, H, W, KH, KW, SH, SW, PH, PW, C_out):
-    """The adjoint of _im2col: each window entry of G added onto the pixel it was read from."""
+    """The adjoint of _im2col: each window entry of G added onto the pixel it was read from,
+    one strided slice of the images for each of the KH*KW kernel offsets."""
     OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
-    G6 = G.reshape(-1, OH, OW, KH, KW, C)
     if (KH, KW, SH, SW, PH, PW) == (H, W, 1, 1, 0, 0):
         return G.reshape(-1, C_out)
+    G6 = G.reshape(-1, OH, OW, KH, KW, C)
     X4 = np.zeros((G6.shape[0], H + 2 * PH, W + 2 * PW, C), dtype=G.dtype)
     for i in range(KH):
         for j in range(KW):
             X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW] += G6[:, :, :, i, j]
     return X4[:, PH:PH + H, PW:PW + W].reshape(-1, C_out)
+
+
+def _col2im_product(A, B, C, H, W, KH, KW, SH, SW, PH, PW, C_out):
+    """_col2im(A @ B, ...) without forming A @ B: for each kernel offset (i, j), A times B's C
+    columns of that offset, a contiguous block, is added onto its strided slice of the images."""
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    X4 = np.zeros((A.shape[0] // (OH * OW), H + 2 * PH, W + 2 * PW, C),
+                  dtype=np.result_type(A, B))
+    for i in range(KH):
+        for j in range(KW):
+            k = (i * KW + j) * C
+            X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW] += \
+                (A @ B[:, k:k + C]).reshape(-1, OH, OW, C)
+    return X4[:, PH:PH + H, PW:PW + W].reshape(-1, C_out)
 '''
 
-BLOCKMAX_HELPER = '''
+POOLING_HELPER = '''
 def _blockmax(P, g):
     """The entrywise maximum over the g column blocks of P."""
-    return P.reshape(P.shape[0], g, -1).max(axis=1)
+    blocks = np.split(P, g, axis=1)
+    out = np.maximum(blocks[0], blocks[1])
+    for block in blocks[2:]:
+        np.maximum(out, block, out=out)
+    return out
+
+
+def _blockargmax(P, g):
+    """1/k at each of the k largest entries of every block position of P (g column blocks), 0
+    elsewhere: the weights of blockmax's derivative (a tie shares it)."""
+    blocks = P.reshape(P.shape[0], g, -1)
+    top = (blocks == blocks.max(axis=1, keepdims=True)).astype(P.dtype)
+    top /= top.sum(axis=1, keepdims=True)
+    return top.reshape(P.shape)
+
+
+def _maxpool(A, C, H, W, KH, KW):
+    """_blockmax(_im2col(A, C, H, W, KH, KW, KH, KW, 0, 0), KH*KW) for windows that tile the
+    images, read from A in place: the maximum of its KH*KW strided views."""
+    A6 = A.reshape(-1, H // KH, KH, W // KW, KW, C)
+    views = [A6[:, :, i, :, j] for i in range(KH) for j in range(KW)]
+    out = np.maximum(views[0], views[1])
+    for view in views[2:]:
+        np.maximum(out, view, out=out)
+    return out.reshape(-1, C)
+
+
+def _maxpool_adjoint(G, A, M, C, H, W, KH, KW, C_out):
+    """_col2im(np.tile(G, (1, KH*KW)) * _blockargmax(_im2col(A, ...), KH*KW), ...) for windows
+    that tile the images, in A's layout: G shared among the entries of each window equal to its
+    maximum M (1/k each at a tie of k), 0 elsewhere."""
+    OH, OW = H // KH, W // KW
+    A6 = A.reshape(-1, OH, KH, OW, KW, C)
+    M4 = M.reshape(-1, OH, OW, C)
+    hits = [[A6[:, :, i, :, j] == M4 for j in range(KW)] for i in range(KH)]
+    flat = [hit for row in hits for hit in row]
+    dtype = np.result_type(G, A)
+    ties = np.add(flat[0], flat[1], dtype=dtype)
+    for hit in flat[2:]:
+        ties += hit
+    share = np.divide(G.reshape(M4.shape), ties, out=ties)
+    out = np.empty(A6.shape, dtype)
+    for i in range(KH):
+        for j in range(KW):
+            np.multiply(hits[i][j], share, out=out[:, :, i, :, j])
+    return out.reshape(-1, C_out)
 '''
 
 Im2col.helper = IM2COL_HELPER
 Col2im.helper = COL2IM_HELPER
-BlockMax.helper = BLOCKMAX_HELPER
+BlockMax.helper = BlockArgmax.helper = POOLING_HELPER

@@ -12,7 +12,7 @@ name -> (constructor, number of arguments); dimension functions -> (constructor,
 from ..core import ops
 from ..core.blocks import concat, hconcat
 from ..core.vec import commutation, kron, vec
-from ..core.windows import blockmax, col2im, im2col
+from ..core.windows import blockargmax, blockmax, col2im, im2col
 
 STRUCTURAL = {
     "tr": (ops.trace, 1),
@@ -24,6 +24,7 @@ STRUCTURAL = {
     "im2col": (im2col, 10),
     "col2im": (col2im, 11),
     "blockmax": (blockmax, 2),
+    "blockargmax": (blockargmax, 2),
     "concat": (concat, 2),
     "hconcat": (hconcat, 2),
 }

@@ -275,8 +275,8 @@ class Reader:
             joint = r" \\ " if f == "concat" else " & "
             return Math(r"\begin{bmatrix} " + joint.join(x.tex for x in args) + r" \end{bmatrix}",
                         ATOM)
-        if f == "blockmax" and len(args) == 2:
-            return Math(rf"\operatorname{{blockmax}}_{{{args[1].tex}}}\left({a.tex}\right)", ATOM)
+        if f in ("blockmax", "blockargmax") and len(args) == 2:
+            return Math(rf"\operatorname{{{f}}}_{{{args[1].tex}}}\left({a.tex}\right)", ATOM)
         if f == "eye":
             return Math(f"I_{{{a.tex}}}", ATOM)
         if f == "ones":

@@ -158,6 +158,9 @@ class LatexPrinter(TextPrinter):
     def _BlockMax(self, e):
         return rf"\operatorname{{blockmax}}_{{{e.blocks}}}\left({self.p(e.arg)[0]}\right)", ATOM
 
+    def _BlockArgmax(self, e):
+        return rf"\operatorname{{blockargmax}}_{{{e.blocks}}}\left({self.p(e.arg)[0]}\right)", ATOM
+
     # -- structural functions --
     def _Transpose(self, e):
         if isinstance(e.arg, Inverse):

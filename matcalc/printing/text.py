@@ -157,7 +157,7 @@ class TextPrinter(Printer):
         sizes = ", ".join(str(n) for n in e.parameters)
         return f"{e.notation}({self.p(e.arg)[0]}, {sizes})", ATOM
 
-    _Im2col = _Col2im = _BlockMax = _window
+    _Im2col = _Col2im = _BlockMax = _BlockArgmax = _window
 
     def _Concat(self, e):
         """concat(A, B) (A above B), hconcat(A, B) (A left of B) (core/blocks.py)."""
