@@ -159,6 +159,12 @@ def torch_peer(X, Y, Ws, bs, activation):
         loss = ((a - tY) ** 2).sum()
         loss.backward()
         return loss.detach(), [p.grad for p in tW], [p.grad for p in tb]
+
+    def release():
+        """Drop the last call's gradients (the memory runs measure from a baseline without them)."""
+        for p in tW + tb:
+            p.grad = None
+    run.release = release
     return run
 
 
@@ -310,6 +316,7 @@ def memory_child(directory, label, dtype, name):
     fn = make_cases(label, dtype, directory, which={name})[name]
     fn()
     fn()
+    getattr(fn, "release", lambda: None)()     # torch eager: the gradients it still holds
     gc.collect()
     before = status()["VmRSS"]
     with open("/proc/self/clear_refs", "w") as f:
@@ -357,13 +364,15 @@ def main():
     parser.add_argument("--only", default=",".join(NETWORKS))
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--no-memory", action="store_true", help="leave out the peak memory runs")
+    parser.add_argument("--memory-only", action="store_true", help="only the peak memory runs")
     args = parser.parse_args()
     only, dtypes = args.only.split(","), args.dtypes.split(",")
     with tempfile.TemporaryDirectory() as directory:
         generate(directory, sorted(set(only) | ({"wide"} if not args.no_memory else set())))
-        result = run_child(["--timing", directory, ",".join(only), ",".join(dtypes),
-                            str(args.repeat_scale)], child_env())
-        report(result, only, dtypes)
+        if not args.memory_only:
+            result = run_child(["--timing", directory, ",".join(only), ",".join(dtypes),
+                                str(args.repeat_scale)], child_env())
+            report(result, only, dtypes)
         if not args.no_memory:
             print("\npeak memory of one forward+backward, wide net, float64 (fresh process each, "
                   "MALLOC_MMAP_THRESHOLD_=131072, VmHWM over VmRSS):")

@@ -304,3 +304,22 @@ def test_network_float32_in_every_local(backend):
     values = {k: to_backend(backend, v) for k, v in net_values(net, np.float32).items()}
     found, (loss, grads) = float64_locals(lambda: codegen.compile(net, backend=backend)(**values))
     assert found == [] and str(loss.dtype).endswith("float32")
+
+
+def test_torch_parameters_record_no_autograd_graph():
+    """Tensors with requires_grad (nn.Parameter) are read detached: the module computes the
+    gradients itself, so torch records no graph (which cost 20% time on a deep net)."""
+    library("torch")
+    import torch
+    net = nn.from_spec(NETS[1][0], loss=NETS[1][1])
+    values = {k: to_backend("torch", v) for k, v in net_values(net).items()}
+    params = {k: torch.nn.Parameter(v.clone()) if k not in ("X", "Y") else v for k, v in values.items()}
+    loss, grads = codegen.compile(net, backend="torch")(**params)
+    assert not loss.requires_grad and all(g.grad_fn is None and not g.requires_grad for g in grads.values())
+    expected_loss, expected = codegen.compile(net)(**{k: v.numpy() for k, v in values.items()})
+    np.testing.assert_allclose(loss.numpy(), expected_loss, rtol=1e-12)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g.numpy(), expected[name], rtol=1e-10, atol=1e-12)
+    d = mc.hessian(mc.parse(*LOGISTIC), "w")
+    X, w, y = (torch.nn.Parameter(torch.rand(*s, dtype=torch.float64)) for s in [(6, 3), (3,), (6,)])
+    assert codegen.compile(d, backend="torch")(X=X, w=w, y=y).grad_fn is None

@@ -74,7 +74,8 @@ BACKENDS = {b.name: b for b in [
             spellings={"relu": "torch.clamp_min({x}, 0.0)", "sigmoid": "torch.sigmoid({x})",
                        "softplus": "torch.nn.functional.softplus({x})",
                        "step": "({x_} > 0).to({x_}.dtype)"},
-            dtype_of="{first}.dtype", asarray="torch.as_tensor({value})", reshape="torch.reshape",
+            # detached: a parameter with requires_grad (an nn.Parameter) records no autograd graph
+            dtype_of="{first}.dtype", asarray="torch.as_tensor({value}).detach()", reshape="torch.reshape",
             helper_spellings=(("np.max(", "torch.amax("),),
             fresh="torch.as_tensor({value}, dtype={dtype}).clone()",
             add_diagonal="torch.diagonal({result}).add_({value})",
