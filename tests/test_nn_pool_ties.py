@@ -129,6 +129,7 @@ def test_generated_cnn_with_tied_windows_equals_autograd(size, dtype, rtol):
     if size == 8:      # pooling read from the images in place: no window matrix, no mask of it
         assert "_maxpool(A1, 3, 8, 8, 2, 2)" in body and "_maxpool_adjoint(" in body
         assert "_im2col(A1" not in body and "_blockargmax(" not in body
+        assert "np.multiply(grad_A1, (A1 > 0), out=grad_A1)" in body   # relu's mask in place
     else:
         assert "_blockargmax(" in body and "_maxpool" not in body
     module = {}
