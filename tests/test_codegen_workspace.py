@@ -8,6 +8,7 @@ they are views into the same buffers), a new batch size (new buffers, right valu
 source (out= on the lines, the buffers made in one place), and the errors for the backends and
 modules that have no workspace.
 """
+import ast
 import json
 import pathlib
 import zlib
@@ -130,3 +131,54 @@ def test_no_workspace_without_numpy_or_for_derived_modules():
         codegen.numpy_source(f, wrt=["w"], backend="jax", workspace=True)
     with pytest.raises(MatcalcError, match="hessian"):
         codegen.numpy_source(mc.hessian(f, "w"), workspace=True)
+
+
+def constant_buffers(src):
+    """{position in the workspace tuple: "ones" | "zeros"} from the module's _mc_workspace."""
+    fn = next(node for node in ast.parse(src).body
+              if isinstance(node, ast.FunctionDef) and node.name == "_mc_workspace")
+    made = next(node for node in ast.walk(fn) if isinstance(node, ast.Tuple) and len(node.elts) > 1
+                and all(isinstance(e, ast.Call) for e in node.elts))
+    return {i: e.func.attr for i, e in enumerate(made.elts) if e.func.attr in ("ones", "zeros")}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_constant_buffers_are_read_and_never_written(dtype):
+    """relu is np.maximum(Z, zeros, out=...) and a bias gradient np.matmul(ones, G, out=...):
+    the ones and zeros are workspace buffers made once, that no line writes (no out= names
+    them) and that still hold ones and zeros after calls; the gradients are autograd's, from
+    the loss written in autograd.numpy (an evaluation that shares nothing with codegen)."""
+    import autograd
+    import autograd.numpy as anp
+    net = nn.from_spec("dense(6,5) relu dense(5,5) tanh dense(5,3)", loss="sse")
+    fn = codegen.compile(net, workspace=True)
+    src = fn.source
+    constants = constant_buffers(src)
+    assert sorted(constants.values()) == ["ones", "zeros"], src
+    idents = [ln.split(" = workspace")[0].split(", ") for ln in src.splitlines()
+              if ln.strip().startswith("buf") and ln.endswith("= workspace")][0]
+    idents = [i.strip() for i in idents]
+    names = {idents[i]: kind for i, kind in constants.items()}
+    for name, kind in names.items():
+        assert f"out={name}" not in src, name
+    assert any(f"np.maximum(Z1, {n}, out=" in src for n, k in names.items() if k == "zeros"), src
+    assert any(f"np.matmul({n}, grad_Z1, out=" in src for n, k in names.items() if k == "ones"), src
+    for seed in (1, 2):
+        values = net_values(net, 7, dtype, seed)
+        loss, grads = fn(**values)
+
+        def loss_of(params):
+            a = values["X"]
+            for k, act in ((1, lambda z: anp.maximum(z, 0.0)), (2, anp.tanh), (3, None)):
+                a = anp.dot(a, params[f"W{k}"]) + params[f"b{k}"]
+                a = act(a) if act else a
+            return anp.sum((a - values["Y"]) ** 2)
+        params = {k: np.asarray(v, np.float64) for k, v in values.items() if k not in ("X", "Y")}
+        expected = autograd.grad(loss_of)(params)
+        for name, g in expected.items():
+            assert grads[name].dtype == dtype, name
+            np.testing.assert_allclose(grads[name], g, rtol=rtol(dtype) * 10, atol=rtol(dtype),
+                                       err_msg=name)
+    for buffers in fn.value_and_grad.__globals__["_mc_workspaces"].values():
+        for i, kind in constants.items():
+            assert np.all(buffers[i] == (1.0 if kind == "ones" else 0.0)), kind
