@@ -160,3 +160,10 @@ def test_the_web_page_and_check_backward_say_where_recurrent_nets_are(capsys, tm
     script.write_text("def forward(X):\n    return X\n")
     code, _, err = run(capsys, "check-backward", str(script), "--net", "rnn(2,3) dense(3,1)")
     assert code == 2 and "recurrent nets (rnn, gru, lstm) are not supported" in err
+
+
+@pytest.mark.parametrize("loss", ["sse", "mse", "softmax_ce", "bce", "mae", "huber"])
+def test_check_holds_for_every_loss_and_a_numeric_batch(loss):
+    model = nn.from_spec("gru(2,3) dense(3,2)", loss=loss, batch="6", input=(4, 2))
+    report = sequence.check(model, steps=4)
+    assert report.ok and report.sizes == {"N": 6, "T": 4}, str(report)
