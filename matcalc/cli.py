@@ -5,7 +5,8 @@
     matcalc net "dense(1000,100,bias=false) relu dense(100,10,bias=false)" --loss sse [--steps | --latex] [--check]
     (grad, jacobian, hessian, hvp, net) [--tex FILE] [--notes below|tags|right]
     matcalc codegen EXPR --wrt w --shape ... [--kind gradient|jacobian|hessian|hvp] [-o FILE]
-    matcalc codegen --net SPEC --loss sse [--optimizer sgd|momentum|rmsprop|adam [--lr ...]] [-o FILE]
+    matcalc codegen --net SPEC --loss sse [--optimizer sgd|momentum|rmsprop|adam [--lr ...]]
+        [--workspace] [-o FILE]
 
 Bad input (a MatcalcError, or bad arguments) prints one line to stderr and exits with code 2,
 never a traceback; Ctrl-C prints one line and exits with 130; a failed --check exits with 1.
@@ -202,6 +203,11 @@ def build_parser():
     code.add_argument("--name", default=None, help="name recorded in the generated module")
     code.add_argument("--backend", default="numpy", choices=BACKENDS,
                       help="the array library of the module (gradients and networks)")
+    code.add_argument("--workspace", action="store_true",
+                      help="NumPy gradients and networks: every intermediate written with out= "
+                           "into buffers made once per input sizes and dtype and reused call "
+                           "after call; the results are views into them, valid until the next "
+                           "call")
     code.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
     training_options(code)
     helps = sub.add_parser("help", help="print a topic: " + ", ".join(HELP_TOPICS)

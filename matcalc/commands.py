@@ -208,11 +208,14 @@ def generate(args, out):
         if isinstance(net, Recurrent) and args.backend != "numpy":
             raise MatcalcError(f"the loop over t of a recurrent net is generated for NumPy only; "
                                f"backend {args.backend!r} covers expressions and layered networks")
+        if isinstance(net, Recurrent) and args.workspace:
+            raise MatcalcError("the loop over t of a recurrent net has no workspace; --workspace "
+                               "covers expressions and layered networks")
         if isinstance(net, Recurrent):
             source = net.numpy_source(name=args.name or "bptt", **training_options(args))
         else:
             source = codegen.numpy_source(net, name=args.name or "net", backend=args.backend,
-                                          **training_options(args))
+                                          workspace=args.workspace, **training_options(args))
     else:
         if not args.expr or not args.wrt:
             raise MatcalcError("codegen needs an expression and --wrt, or --net SPEC")
@@ -223,12 +226,13 @@ def generate(args, out):
                                    "value, so it uses no assumption; --assume applies to --kind "
                                    "jacobian, hessian and hvp")
             source = codegen.numpy_source(f, wrt=args.wrt, name=args.name or "f",
-                                          backend=args.backend, **training_options(args))
+                                          backend=args.backend, workspace=args.workspace,
+                                          **training_options(args))
         else:
             d = KINDS[args.kind](f, args.wrt[0] if len(args.wrt) == 1 else args.wrt,
                                  assume=parse_assume(args.assume))
             source = codegen.numpy_source(d, name=args.name or args.kind, backend=args.backend,
-                                          **training_options(args))
+                                          workspace=args.workspace, **training_options(args))
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(source)

@@ -69,3 +69,47 @@ def test_check_with_sizes_as_numbers_uses_the_independent_evaluator(capsys):
     assert main(["grad", "tr(X@A)", "--wrt", "X", "--shape", "X=3,3", "--shape", "A=3,3",
                  "--check"]) == 0
     assert "as typed, by an independent evaluator: ok" in capsys.readouterr().out
+
+
+def test_codegen_workspace_flag(tmp_path, capsys):
+    """`matcalc codegen ... --workspace` writes the module whose intermediates go into reused
+    buffers (codegen.numpy_source(..., workspace=True)): the same source, and a module whose
+    gradients equal the plain module's; the kinds and backends without a workspace are refused
+    in one line."""
+    import importlib.util
+
+    import numpy as np
+
+    import codegen
+    from matcalc import nn
+    spec = "dense(4,3) relu dense(3,2)"
+    out = tmp_path / "ws_net.py"
+    assert main(["codegen", "--net", spec, "--workspace", "--name", "ws_net", "-o", str(out)]) == 0
+    source = out.read_text()
+    assert source == codegen.numpy_source(nn.from_spec(spec, loss="sse"), name="ws_net",
+                                          workspace=True)
+    assert "def _mc_workspace(" in source and "out=buf" in source
+    plain_out = tmp_path / "plain_net.py"
+    assert main(["codegen", "--net", spec, "-o", str(plain_out)]) == 0
+    assert "_mc_workspace" not in plain_out.read_text()
+    modules = []
+    for path in (out, plain_out):
+        loaded = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(loaded)
+        loaded.loader.exec_module(module)
+        modules.append(module)
+    rng = np.random.default_rng(0)
+    values = {"X": rng.standard_normal((5, 4)), "Y": rng.standard_normal((5, 2)),
+              "W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal(3),
+              "W2": rng.standard_normal((3, 2)), "b2": rng.standard_normal(2)}
+    (ws_loss, ws_grads), (loss, grads) = (m.value_and_grad(**values) for m in modules)
+    assert np.isclose(ws_loss, loss)
+    for name, g in grads.items():
+        np.testing.assert_allclose(ws_grads[name], g, rtol=1e-12, err_msg=name)
+    assert main(["codegen", "sum(X @ w)", "--wrt", "w", "--shape", "X=n,3", "--shape", "w=3",
+                 "--workspace"]) == 0
+    assert "def _mc_workspace(" in capsys.readouterr().out
+    for argv, words in ((["--backend", "jax"], "backend 'jax'"), (["--kind", "hessian"], "hessian")):
+        r = run("codegen", "sum(X @ w)", "--wrt", "w", "--shape", "X=n,3", "--shape", "w=3",
+                "--workspace", *argv)
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
