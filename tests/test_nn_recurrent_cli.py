@@ -115,9 +115,9 @@ def test_errors_are_one_line_naming_the_layer(capsys, argv, message):
 
 def test_codegen_writes_a_loop_module_that_trains_with_adam(capsys, tmp_path):
     path = tmp_path / "train.py"
-    code, out, _ = run(capsys, "codegen", "--net", "lstm(2,8) dense(8,1)", "--input", "T,2",
-                       "--optimizer", "adam", "--lr", "0.02", "-o", str(path))
-    assert code == 0 and out == f"wrote {path}\n"
+    code, out, err = run(capsys, "codegen", "--net", "lstm(2,8) dense(8,1)", "--input", "T,2",
+                         "--optimizer", "adam", "--lr", "0.02", "-o", str(path))
+    assert code == 0 and out == f"wrote {path}\n", err
     source = path.read_text()
     assert "for t in reversed(range(T)):" in source and "def update(params, grads, state, step)" in source
     spec = importlib.util.spec_from_file_location("train", path)
