@@ -176,3 +176,13 @@ def test_maxpool_helpers_equal_blockmax_of_im2col_and_its_adjoint(C, H, W, K):
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-6)
     np.testing.assert_allclose(HELPERS["_blockargmax"](windows_of_A, g), weights, rtol=1e-6)
+
+
+def test_a_patch_convolution_forms_its_window_matrix_once():
+    """Windows that tile the image but feed a product (stride = kernel) are formed once and
+    saved for the kernel's gradient; only max pooling reads the images in place."""
+    net = nn.from_spec("conv2d(1,4,2,stride=2) relu maxpool(2) flatten dense(196,3)",
+                       input=(1, 28, 28), loss="softmax_ce")
+    body = codegen.numpy_source(net, name="patches").split("\ndef predict")[0]
+    assert body.count("_im2col(X, 1, 28, 28, 2, 2, 2, 2, 0, 0)") == 1
+    assert "_maxpool(A1, 4, 14, 14, 2, 2)" in body and "_im2col(A1" not in body

@@ -27,13 +27,13 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import dag, functions, ops
 from ..core.nodes import ADJOINTS, AsScalar, Elementwise, MatrixPower, Named
-from ..core.windows import Im2col
+from ..core.windows import BlockArgmax, BlockMax, Im2col, blockmax
 from ..calculus.program import backward_statements
 from ..calculus.simplify import simplify
 from ..notation.parse import source_of
 from .masks import masks_from_activations
 from .names import Names
-from .numpy_printer import block_ones
+from .numpy_printer import block_ones, pooled_window
 
 EXPENSIVE = (Inverse, Determinant, MatrixPower, KroneckerProduct)
 MAX_HEIGHT = 6          # a value nested deeper than this gets a name of its own
@@ -115,9 +115,25 @@ def is_expensive(e):
     return record is not None and record.expensive
 
 
-def worth_naming(e, count):
-    """Whether a subexpression gets its own statement (computed once, reused by name)."""
-    if dag.is_leaf(e) or isinstance(e, (Transpose, AsScalar, DiagMatrix)):
+def pooled_images(roots):
+    """The im2col nodes that only max pooling reads, with windows that tile the images: the
+    printer reads the images in place for their blockmax and its weights (_maxpool,
+    _maxpool_adjoint), so the window matrix is never formed and gets no name."""
+    readers = {}
+    for node in dag.postorder_many(roots):
+        for k in set(dag.children(node)):
+            if isinstance(k, Im2col):
+                readers.setdefault(k, []).append(node)
+    return {k for k, parents in readers.items()
+            if all(pooled_window(p if isinstance(p, BlockMax) else
+                                 blockmax(p.arg, p.blocks) if isinstance(p, BlockArgmax) else None)
+                   for p in parents)}
+
+
+def worth_naming(e, count, in_place=()):
+    """Whether a subexpression gets its own statement (computed once, reused by name);
+    `in_place`: nodes the printer never forms (pooled_images)."""
+    if dag.is_leaf(e) or e in in_place or isinstance(e, (Transpose, AsScalar, DiagMatrix)):
         return False                           # diag(v) is printed through v, never formed
     if block_ones(e) is not None:              # kron(ones, eye): its products are printed as a
         return False                           # repeat or a block sum, never formed
@@ -133,8 +149,6 @@ def worth_naming(e, count):
             return False                       # a broadcast row or a row/column sum
     if is_expensive(e):
         return True
-    if isinstance(e, Im2col) and e.window.tiles():
-        return False                           # pooling reads the images in place (_maxpool)
     if isinstance(e, Elementwise) and e.name == "step" and count.get(e, 0) < 3:
         return False                           # relu's mask, (h > 0), costs less than a name
     return count.get(e, 0) >= 2
@@ -214,6 +228,7 @@ def schedule(f, walk, inputs, node_names=None, named_adjoints=None, value_name="
     results = {x: program.results[x] for x in variables}
     roots = [f] + [e for _, e in statements] + [r for r in results.values() if r is not None]
     count = uses(roots)
+    in_place = pooled_images(roots)
 
     names = {}
     allocator = Names()
@@ -231,7 +246,7 @@ def schedule(f, walk, inputs, node_names=None, named_adjoints=None, value_name="
         if node in names or node is f or isinstance(node, ADJOINTS):
             height[node] = 0
             continue
-        if worth_naming(node, count):
+        if worth_naming(node, count, in_place):
             names[node] = allocator.fresh(wish(node))
             height[node] = 0
             continue
