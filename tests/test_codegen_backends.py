@@ -114,11 +114,39 @@ def test_float32_stays_float32(backend):
 
 
 @pytest.mark.parametrize("backend", OTHERS)
-def test_source_imports_only_its_library_and_writes_nothing_in_place(backend):
+def test_source_imports_only_its_library_and_writes_in_place_only_in_torch(backend):
     src = codegen.numpy_source(nn.from_spec(NETS[0][0]), backend=backend)
     assert "import numpy" not in src and "np." not in src.replace("jnp.", "")
-    assert "out=" not in src
     assert BACKENDS[backend].imports[-1] in src
+    if backend != "torch":
+        assert "out=" not in src                    # JAX arrays are immutable; no out= in the standard
+        return
+    # torch writes into dead buffers of its own, as the NumPy module does (passes.in_place)
+    for line in ("Z1 = torch.add(Z1, b1.T, out=Z1)", "A1 = torch.clamp_min(Z1, 0.0, out=Z1)",
+                 "A2 = torch.sigmoid(Z2)", "grad_Z1 = torch.mul(grad_A1, (A1 > 0), out=grad_A1)",
+                 "y_pred_minus_Y = torch.sub(y_pred, Y, out=y_pred)"):
+        assert line in src, line
+
+
+@pytest.mark.parametrize("spec, loss", NETS, ids=[n[0] for n in NETS])
+def test_torch_in_place_leaves_the_arguments_alone(spec, loss):
+    """Tensors share memory with the caller's arrays (torch.from_numpy): the in-place lines
+    write only into buffers the module made, and predict equals NumPy's."""
+    library("torch")
+    import torch
+    net = nn.from_spec(spec, loss=loss)
+    values = net_values(net)
+    tensors = {k: torch.from_numpy(v.copy()) for k, v in values.items()}
+    fn = codegen.compile(net, backend="torch")
+    assert "out=" in fn.source
+    fn(**tensors)
+    for k, v in values.items():
+        np.testing.assert_array_equal(tensors[k].numpy(), v, err_msg=k)
+    args = {k: v for k, v in tensors.items() if k != "Y"}
+    np.testing.assert_allclose(fn.predict(**args).numpy(),
+                               codegen.compile(net).predict(**{k: values[k] for k in args}), rtol=1e-12)
+    for k, v in values.items():
+        np.testing.assert_array_equal(tensors[k].numpy(), v, err_msg=k)
 
 
 def test_numpy_is_the_default_backend():

@@ -5,8 +5,10 @@ record's alias (`np`, `jnp`, `torch`, `xp`); every registry function is spelled 
 own template where it has one, else by the registry's NumPy template read in that namespace
 (`np.tanh({x})` is `jnp.tanh({x})` for JAX), the way the NumPy printer reads the registry. The
 record also says what the module imports, how it binds and checks its arguments, how it names
-the dtype of its inputs, and whether buffers may be written in place (`out=`: NumPy only; JAX
-arrays are immutable, and PyTorch's autograd must not see its saved tensors overwritten).
+the dtype of its inputs, and whether buffers may be written in place (`out=`, passes.in_place:
+NumPy, and torch, whose arguments are read detached so that no autograd graph sees a buffer
+overwritten; `torch.mul(g, mask, out=g)` for `np.multiply(g, mask, out=g)`, the record's
+`ufuncs`; JAX arrays are immutable, and the array API has no out=).
 
     numpy      import numpy as np                         the default, the fastest on the CPU here
     jax        import jax.numpy as jnp                    codegen.compile applies jax.jit
@@ -50,6 +52,7 @@ class Backend:
     flat: str = "{x}.ravel()"
     shape_of: str = "{xp}.shape({x})"
     structure: dict = field(default_factory=dict)  # printer structure (vec, kron, ...) -> template
+    ufuncs: dict = field(default_factory=dict)     # NumPy ufunc of an out= line -> this library's
 
     def spelling(self, record):
         """The template of a registry record in this backend."""
@@ -57,6 +60,10 @@ class Backend:
         if template is not None:
             return template
         return record.numpy if self.xp == "np" else record.numpy.replace("np.", f"{self.xp}.")
+
+    def ufunc(self, numpy_name):
+        """The function that writes `np.tanh(a, out=a)`'s result into a buffer in this library."""
+        return numpy_name if self.xp == "np" else self.ufuncs[numpy_name]
 
     def helper(self, source):
         """A registry helper (softmax, logsumexp), written for NumPy, in this namespace."""
@@ -70,7 +77,14 @@ BACKENDS = {b.name: b for b in [
     Backend("jax", ("import jax", "import jax.numpy as jnp"), "jnp", "jax", in_place=False,
             jit="jax.jit", reshape="jnp.reshape", fresh="{xp}.asarray({value}, dtype={dtype})",
             add_diagonal="{result} = {result}.at[jnp.diag_indices({n})].add({value})"),
-    Backend("torch", ("import torch",), "torch", "torch", in_place=False,
+    # torch: out= into a dead buffer of this function's own (passes.in_place), on detached tensors
+    Backend("torch", ("import torch",), "torch", "torch", in_place=True,
+            ufuncs={"np.multiply": "torch.mul", "np.add": "torch.add", "np.subtract": "torch.sub",
+                    "np.maximum": "torch.clamp_min", "np.exp": "torch.exp", "np.log": "torch.log",
+                    "np.log1p": "torch.log1p", "np.tanh": "torch.tanh", "np.sin": "torch.sin",
+                    "np.cos": "torch.cos", "np.tan": "torch.tan", "np.arctan": "torch.arctan",
+                    "np.arcsin": "torch.arcsin", "np.arccos": "torch.arccos", "np.sqrt": "torch.sqrt",
+                    "np.abs": "torch.abs", "np.sign": "torch.sign"},
             spellings={"relu": "torch.clamp_min({x}, 0.0)", "sigmoid": "torch.sigmoid({x})",
                        "softplus": "torch.nn.functional.softplus({x})",
                        "step": "({x_} > 0).to({x_}.dtype)"},

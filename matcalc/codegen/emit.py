@@ -174,7 +174,7 @@ class ModuleWriter:
             term = ops.neg(e) if negative else e
             reads = set(p.names_in(term)) | {line.target}
             if line.out == line.target:        # into the target's own new buffer
-                ufunc = "np.subtract" if negative else "np.add"
+                ufunc = self.backend.ufunc("np.subtract" if negative else "np.add")
                 return f"{line.target} = {ufunc}({line.target}, {p.p(term)[0]}, out={line.target})", reads
             text, prec = p.full(term)
             if prec <= ADD:
@@ -183,7 +183,7 @@ class ModuleWriter:
         elif is_alias(line, names):
             reads = {names[e]}
             text = names[e] if p.is_full(e) else \
-                f"np.broadcast_to({names[e]}, {p.shape_text(e.shape)})"
+                f"{p.xp}.broadcast_to({names[e]}, {p.shape_text(e.shape)})"
             text = f"{line.target} = {text}"
         elif line.out is not None:
             operand, ufunc, constants = buffer_operand(e, names)
@@ -193,16 +193,16 @@ class ModuleWriter:
                 is_mask = getattr(other, "name", None) == "step" and other not in names
                 other = ops.neg(other) if ufunc == "np.subtract" else other
                 other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
-                text = f"{line.target} = {ufunc}({line.out}, {other_text}, out={line.out})"
+                text = f"{line.target} = {self.backend.ufunc(ufunc)}({line.out}, {other_text}, out={line.out})"
             else:
-                text = f"{line.target} = {ufunc}({line.out}{constants}, out={line.out})"
+                text = f"{line.target} = {self.backend.ufunc(ufunc)}({line.out}{constants}, out={line.out})"
         else:
             if dag.is_leaf(e) and not isinstance(e, ADJOINTS):
                 (body, _), reads = p.full(e), set(p.names_in(e))
             else:
                 body, _, reads = p.define_with_names(e)
                 if not p.is_full(e):
-                    body = f"np.broadcast_to({body}, {p.shape_text(e.shape)})"
+                    body = f"{p.xp}.broadcast_to({body}, {p.shape_text(e.shape)})"
             if line.wrap is not None:
                 body = line.wrap.format(body)
             text = f"{line.target} = {body}"
@@ -327,7 +327,7 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
     if workspace:
         buffers = workspace_plan(s, w, grads)
         ws_name = s.allocator.fresh("workspace")
-    elif b.in_place:                    # out= buffers: NumPy's arrays only (backends.py)
+    elif b.in_place:                    # out= buffers: NumPy's arrays and torch's (backends.py)
         s.forward = product_then_add(s.forward, s.names, w.printer)
         s.backward = product_then_add(s.backward, s.names, w.printer)
         for line in s.forward + s.backward:
