@@ -351,3 +351,22 @@ def test_torch_parameters_record_no_autograd_graph():
     d = mc.hessian(mc.parse(*LOGISTIC), "w")
     X, w, y = (torch.nn.Parameter(torch.rand(*s, dtype=torch.float64)) for s in [(6, 3), (3,), (6,)])
     assert codegen.compile(d, backend="torch")(X=X, w=w, y=y).grad_fn is None
+
+
+@pytest.mark.parametrize("case", DERIVED, ids=[c[0] for c in DERIVED])
+def test_array_api_module_runs_on_torch_tensors(case):
+    """The array API module takes its namespace from its inputs: torch tensors in, torch
+    tensors out, the NumPy module's values (the Jacobians, Hessians, HVPs and the networks)."""
+    library("array_api")
+    library("torch")
+    import torch
+    cid, kind, text, shapes, wrt, assume = case
+    d = {"jacobian": mc.jacobian, "hessian": mc.hessian, "hvp": mc.hvp}[kind](mc.parse(text, shapes), wrt)
+    values = derived_values(case, d, np.random.default_rng(zlib.crc32(cid.encode())))
+    got = codegen.compile(d, backend="array_api")(**{k: to_backend("torch", v) for k, v in values.items()})
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_allclose(got.numpy(), codegen.compile(d)(**values), rtol=1e-9, atol=1e-12)
+    if cid == DERIVED[0][0]:
+        for spec, loss in NETS:
+            net = nn.from_spec(spec, loss=loss)
+            compare(codegen.compile(net), codegen.compile(net, backend="array_api"), net_values(net), "torch")
