@@ -21,13 +21,19 @@ swv = np.lib.stride_tricks.sliding_window_view
 # ---- the same network by hand, in NumPy (pixel rows N*H*W x C, as the seed's im2col) --------
 # with the tricks the generated module uses (core/windows.py), so the race is fair: windows as a
 # view of the (N, H, W*C) images (a window row is KW*C consecutive entries) copied once for the
-# GEMM; col2im of gZ @ K.T as one small GEMM per kernel offset added onto a strided slice; max
+# GEMM (one channel: a column per kernel offset); col2im of gZ @ K.T as one small GEMM per kernel offset added onto a strided slice; max
 # pooling as the maximum of the p*p strided views, its adjoint sharing the gradient among tied
 # maxima (1/k each, the convention of matcalc and autograd); bias gradients as ones @ G.
 def im2col(X4, k, pad):
     n, h, w, c = X4.shape
     padded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), X4.dtype)
     padded[:, pad:pad + h, pad:pad + w] = X4
+    if c == 1:                          # one channel: a column per kernel offset
+        out = np.empty((n, h, w, k * k), X4.dtype)
+        for i in range(k):
+            for j in range(k):
+                out[..., i * k + j] = padded[:, i:i + h, j:j + w, 0]
+        return out.reshape(-1, k * k)
     rows = swv(padded.reshape(n, h + 2 * pad, -1), (k, k * c), axis=(1, 2))[:, :, ::c]
     return rows.reshape(-1, k * k * c)
 

@@ -186,3 +186,15 @@ def test_a_patch_convolution_forms_its_window_matrix_once():
     body = codegen.numpy_source(net, name="patches").split("\ndef predict")[0]
     assert body.count("_im2col(X, 1, 28, 28, 2, 2, 2, 2, 0, 0)") == 1
     assert "_maxpool(A1, 4, 14, 14, 2, 2)" in body and "_im2col(A1" not in body
+
+
+@pytest.mark.parametrize("C, H, W, KH, KW, S, P", [(1, 7, 5, 3, 3, 2, 1), (1, 28, 28, 3, 3, 1, 1),
+                                                   (1, 5, 8, 2, 3, 1, 2), (3, 6, 7, 3, 2, 2, 1)])
+def test_im2col_helper_equals_the_evaluators_im2col(C, H, W, KH, KW, S, P):
+    """One channel takes the copy per kernel offset, more channels one copy of the row view."""
+    rng = np.random.default_rng(H * W)
+    w = windows.Window(C, H, W, KH, KW, S, S, P, P)
+    X = rng.standard_normal((2, H * W * C)).astype(np.float32)
+    got = HELPERS["_im2col"](X, *w.numbers())
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, windows.im2col_array(np, X.astype(np.float64), w))

@@ -363,7 +363,8 @@ def _im2col(X, C, H, W, KH, KW, SH, SW, PH, PW):
     """The KH x KW windows (stride SH, SW; zero padding PH, PW) of the C-channel images whose
     entries X holds in (n, h, w, c) order, one window a row, columns in (i, j, c) order: a
     window row of KW pixels is KW*C consecutive entries of an image row, so the windows are a
-    view of the (N, H, W*C) images and the matrix is one copy of it."""
+    view of the (N, H, W*C) images and the matrix is one copy of it. One channel: a column per
+    kernel offset, each a strided copy of whole image rows (runs of OW, not of KW)."""
     X4 = X.reshape(-1, H, W, C)
     if (KH, KW, SH, SW, PH, PW) == (H, W, 1, 1, 0, 0):
         return X4.reshape(X4.shape[0], -1)
@@ -372,6 +373,13 @@ def _im2col(X, C, H, W, KH, KW, SH, SW, PH, PW):
         padded[:, PH:PH + H, PW:PW + W] = X4
         X4 = padded
     N, HP, WP = X4.shape[:3]
+    if C == 1:
+        OH, OW = (HP - KH) // SH + 1, (WP - KW) // SW + 1
+        out = np.empty((N, OH, OW, KH * KW), X4.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                out[:, :, :, i * KW + j] = X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW, 0]
+        return out.reshape(-1, KH * KW)
     rows = np.lib.stride_tricks.sliding_window_view(X4.reshape(N, HP, WP * C), (KH, KW * C),
                                                     axis=(1, 2))
     return rows[:, ::SH, ::SW * C].reshape(-1, KH * KW * C)
