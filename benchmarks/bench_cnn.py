@@ -21,9 +21,10 @@ swv = np.lib.stride_tricks.sliding_window_view
 # ---- the same network by hand, in NumPy (pixel rows N*H*W x C, as the seed's im2col) --------
 # with the tricks the generated module uses (core/windows.py), so the race is fair: windows as a
 # view of the (N, H, W*C) images (a window row is KW*C consecutive entries) copied once for the
-# GEMM (one channel: a column per kernel offset); col2im of gZ @ K.T as one small GEMM per kernel offset added onto a strided slice; max
-# pooling as the maximum of the p*p strided views, its adjoint sharing the gradient among tied
-# maxima (1/k each, the convention of matcalc and autograd); bias gradients as ones @ G.
+# GEMM (one channel: a column per kernel offset); col2im of gZ @ K.T as one small GEMM per
+# kernel offset added onto a strided slice; max pooling by image rows then pixels, its adjoint
+# sharing the gradient among tied maxima (1/k each, the convention of matcalc and autograd)
+# with the maxima repeated along the image rows; bias gradients as ones @ G.
 def im2col(X4, k, pad):
     n, h, w, c = X4.shape
     padded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), X4.dtype)
@@ -50,25 +51,23 @@ def col2im_of_product(gZ, K, shape, k, pad):
 
 
 def maxpool(A, n, h, w, c):
-    """2 x 2 max pooling of pixel rows A (n*h*w x c) -> (n, h/2, w/2, c)."""
-    A6 = A.reshape(n, h // 2, 2, w // 2, 2, c)
-    out = np.maximum(A6[:, :, 0, :, 0], A6[:, :, 0, :, 1])
-    np.maximum(out, A6[:, :, 1, :, 0], out=out)
-    np.maximum(out, A6[:, :, 1, :, 1], out=out)
-    return out
+    """2 x 2 max pooling of pixel rows A (n*h*w x c) -> (n, h/2, w/2, c): the maximum of the
+    two image rows of each window (runs of w*c entries), then of its two pixels."""
+    rows = A.reshape(n, h // 2, 2, w * c)
+    top = np.maximum(rows[:, :, 0], rows[:, :, 1]).reshape(n, h // 2, w // 2, 2, c)
+    return np.maximum(top[:, :, :, 0], top[:, :, :, 1])
 
 
 def maxpool_adjoint(G, A, M, n, h, w, c):
-    A6 = A.reshape(n, h // 2, 2, w // 2, 2, c)
-    hits = [A6[:, :, i, :, j] == M for i in (0, 1) for j in (0, 1)]
-    ties = np.add(hits[0], hits[1], dtype=G.dtype)
-    ties += hits[2]
-    ties += hits[3]
-    share = np.divide(G.reshape(M.shape), ties, out=ties)
-    out = np.empty(A6.shape, G.dtype)
-    for (i, j), hit in zip([(0, 0), (0, 1), (1, 0), (1, 1)], hits):
-        np.multiply(hit, share, out=out[:, :, i, :, j])
-    return out.reshape(-1, c)
+    """G shared among the tied maxima M of each window, with the maxima repeated along the
+    image rows so that comparison and product run over whole rows."""
+    along_rows = np.repeat(M, 2, axis=2).reshape(n, h // 2, 1, w * c)
+    hits = A.reshape(n, h // 2, 2, w * c) == along_rows
+    ties = np.add(hits[:, :, 0], hits[:, :, 1], dtype=G.dtype).reshape(n, h // 2, w // 2, 2, c)
+    count = np.add(ties[:, :, :, 0], ties[:, :, :, 1])
+    share = np.divide(G.reshape(count.shape), count, out=count)
+    share = np.repeat(share, 2, axis=2).reshape(n, h // 2, 1, w * c)
+    return np.multiply(hits, share, dtype=G.dtype).reshape(-1, c)
 
 
 def hand(x, y, K1, b1, K2, b2, W3, b3):

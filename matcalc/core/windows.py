@@ -435,34 +435,48 @@ def _blockargmax(P, g):
 
 def _maxpool(A, C, H, W, KH, KW):
     """_blockmax(_im2col(A, C, H, W, KH, KW, KH, KW, 0, 0), KH*KW) for windows that tile the
-    images, read from A in place: the maximum of its KH*KW strided views."""
-    A6 = A.reshape(-1, H // KH, KH, W // KW, KW, C)
-    views = [A6[:, :, i, :, j] for i in range(KH) for j in range(KW)]
+    images, read from A in place: the maximum over the KH image rows of each window (runs of
+    W*C entries), then over its KW pixels."""
+    OH, OW = H // KH, W // KW
+    rows = A.reshape(-1, OH, KH, W * C)
+    top = _largest([rows[:, :, i] for i in range(KH)]).reshape(-1, OH, OW, KW, C)
+    return _largest([top[:, :, :, j] for j in range(KW)]).reshape(-1, C)
+
+
+def _largest(views):
+    """The entrywise maximum of the views, a new array."""
+    if len(views) == 1:
+        return views[0].copy()
     out = np.maximum(views[0], views[1])
     for view in views[2:]:
         np.maximum(out, view, out=out)
-    return out.reshape(-1, C)
+    return out
+
+
+def _total(views, dtype):
+    """The sum of the views, a new array of the dtype."""
+    if len(views) == 1:
+        return views[0].astype(dtype)
+    out = np.add(views[0], views[1], dtype=dtype)
+    for view in views[2:]:
+        out += view
+    return out
 
 
 def _maxpool_adjoint(G, A, M, C, H, W, KH, KW, C_out):
     """_col2im(np.tile(G, (1, KH*KW)) * _blockargmax(_im2col(A, ...), KH*KW), ...) for windows
     that tile the images, in A's layout: G shared among the entries of each window equal to its
-    maximum M (1/k each at a tie of k), 0 elsewhere."""
+    maximum M (1/k each at a tie of k), 0 elsewhere; the maxima repeated along the image rows,
+    so every comparison and product runs over whole rows of W*C entries."""
     OH, OW = H // KH, W // KW
-    A6 = A.reshape(-1, OH, KH, OW, KW, C)
-    M4 = M.reshape(-1, OH, OW, C)
-    hits = [[A6[:, :, i, :, j] == M4 for j in range(KW)] for i in range(KH)]
-    flat = [hit for row in hits for hit in row]
     dtype = np.result_type(G, A)
-    ties = np.add(flat[0], flat[1], dtype=dtype)
-    for hit in flat[2:]:
-        ties += hit
-    share = np.divide(G.reshape(M4.shape), ties, out=ties)
-    out = np.empty(A6.shape, dtype)
-    for i in range(KH):
-        for j in range(KW):
-            np.multiply(hits[i][j], share, out=out[:, :, i, :, j])
-    return out.reshape(-1, C_out)
+    along_rows = np.repeat(M.reshape(-1, OH, OW, C), KW, axis=2).reshape(-1, OH, 1, W * C)
+    hits = A.reshape(-1, OH, KH, W * C) == along_rows
+    ties = _total([hits[:, :, i] for i in range(KH)], dtype).reshape(-1, OH, OW, KW, C)
+    count = _total([ties[:, :, :, j] for j in range(KW)], dtype)
+    share = np.divide(G.reshape(count.shape), count, out=count)
+    share = np.repeat(share, KW, axis=2).reshape(-1, OH, 1, W * C)
+    return np.multiply(hits, share, dtype=dtype).reshape(-1, C_out)
 '''
 
 Im2col.helper = IM2COL_HELPER
