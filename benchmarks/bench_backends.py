@@ -24,6 +24,11 @@ Every case's gradients are checked against hand NumPy's before timing. Every lib
 thread (the thread variables and XLA_FLAGS are set before anything loads; torch.set_num_threads(1));
 the child prints the BLAS libraries and thread pools in use (threadpoolctl).
 
+The logistic-regression Hessian (N=1000, d=200, float64; unless --no-hessian), in the same
+process and the same way: the generated hessian module of each backend (JAX under jax.jit)
+against jax.jit(jax.hessian(loss)) and torch.func.hessian(loss) of the same loss written in each
+library, and the NumPy module against the closed form X.T @ (s*(1-s)*X).
+
 Peak memory (unless --no-memory): one forward+backward of the wide net (float64), each case in
 a fresh process with glibc's mmap threshold fixed at 128 KB (MALLOC_MMAP_THRESHOLD_), so that
 every large buffer is mapped when allocated and unmapped when freed, whichever library allocates
@@ -47,10 +52,18 @@ PAIRS = (("generated jax", "jax jit(value_and_grad)"), ("generated torch", "torc
 
 
 # ---- the parent: generate the modules -------------------------------------------------------------
+HESSIAN = ("sum(log(1 + exp(X @ w))) - y.T @ X @ w", {"X": ("N", "d"), "w": ("d",), "y": ("N",)})
+HESSIAN_SIZE, HESSIAN_REPEAT = (1000, 200), 60
+
+
 def generate(directory, only):
-    import matcalc.api  # noqa: F401
+    import matcalc as mc
     import codegen
     from matcalc import nn
+    hessian = mc.hessian(mc.parse(*HESSIAN), "w")
+    for backend in ("numpy", "jax", "torch"):
+        with open(os.path.join(directory, f"hess_{backend}.py"), "w") as f:
+            f.write(codegen.numpy_source(hessian, backend=backend))
     for label in only:
         cfg = NETWORKS[label]
         net = nn.from_spec(spec(cfg["sizes"], cfg["activation"], cfg["bias"]), loss="sse")
@@ -301,6 +314,61 @@ def timing_child(directory, only, dtypes, scale):
     print(json.dumps(out))
 
 
+def hessian_cases(directory):
+    """The logistic Hessian: the generated modules and each library's own hessian."""
+    import importlib
+    import numpy as np
+    import torch
+    import jax
+    import jax.numpy as jnp
+    sys.path.insert(0, directory)
+    N, d = HESSIAN_SIZE
+    rng = np.random.default_rng(0)
+    X, w, y = rng.standard_normal((N, d)) / np.sqrt(d), rng.standard_normal(d), (rng.random(N) < 0.5) * 1.0
+    gen = {b: importlib.import_module(f"hess_{b}").hessian for b in ("numpy", "jax", "torch")}
+    gen_jax = jax.jit(gen["jax"])
+    jX, jw, jy = jnp.asarray(X), jnp.asarray(w), jnp.asarray(y)
+    tX, tw, ty = torch.from_numpy(X), torch.from_numpy(w), torch.from_numpy(y)
+
+    def jax_loss(w, X, y):
+        return jnp.sum(jnp.logaddexp(0.0, X @ w)) - y @ (X @ w)
+    jax_hessian = jax.jit(jax.hessian(jax_loss))
+
+    def torch_loss(w):
+        z = tX @ w
+        return torch.sum(torch.nn.functional.softplus(z)) - ty @ z
+
+    def closed_form():
+        s = 1.0 / (1.0 + np.exp(-(X @ w)))
+        return X.T @ ((s * (1 - s))[:, None] * X)
+    return {
+        "NumPy closed form": closed_form,
+        "generated numpy": lambda: gen["numpy"](X=X, w=w, y=y),
+        "jax.jit(jax.hessian)": lambda: jax.block_until_ready(jax_hessian(jw, jX, jy)),
+        "generated jax": lambda: jax.block_until_ready(gen_jax(X=jX, w=jw, y=jy)),
+        "torch.func.hessian": lambda: torch.func.hessian(torch_loss)(tw),
+        "generated torch": lambda: gen["torch"](X=tX, w=tw, y=ty),
+    }
+
+
+def hessian_child(directory, scale):
+    import numpy as np
+    import torch
+    import jax
+    from timing import median_times
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    jax.config.update("jax_enable_x64", True)
+    cases = hessian_cases(directory)
+    reference = cases["NumPy closed form"]()
+    for name, fn in cases.items():
+        got = np.asarray(fn())
+        worst = float(np.max(np.abs(got - reference)) / np.max(np.abs(reference)))
+        if worst > 1e-9:
+            raise SystemExit(f"logistic Hessian, {name}: differs from the closed form ({worst:.1e})")
+    print(json.dumps(median_times(cases, max(5, int(HESSIAN_REPEAT * scale)))))
+
+
 def status():
     return {line.split(":")[0]: int(line.split()[1]) for line in open("/proc/self/status")
             if line.startswith(("VmRSS", "VmHWM"))}
@@ -365,6 +433,7 @@ def main():
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--no-memory", action="store_true", help="leave out the peak memory runs")
     parser.add_argument("--memory-only", action="store_true", help="only the peak memory runs")
+    parser.add_argument("--no-hessian", action="store_true", help="leave out the logistic Hessian")
     args = parser.parse_args()
     only, dtypes = args.only.split(","), args.dtypes.split(",")
     with tempfile.TemporaryDirectory() as directory:
@@ -373,6 +442,16 @@ def main():
             result = run_child(["--timing", directory, ",".join(only), ",".join(dtypes),
                                 str(args.repeat_scale)], child_env())
             report(result, only, dtypes)
+        if not args.memory_only and not args.no_hessian:
+            times = run_child(["--hessian", directory, str(args.repeat_scale)], child_env())
+            base = times["NumPy closed form"][1]
+            print(f"\nlogistic-regression Hessian, N={HESSIAN_SIZE[0]}, d={HESSIAN_SIZE[1]}, float64 "
+                  f"(CPU time; ratio to the NumPy closed form):")
+            for name, (wall, cpu) in times.items():
+                print(f"   {name:22} {cpu * 1e3:8.3f} ms CPU ({wall * 1e3:8.3f} ms wall)  {cpu / base:5.2f}x")
+            for gen, peer in (("generated jax", "jax.jit(jax.hessian)"), ("generated torch", "torch.func.hessian")):
+                print(f"   {gen} / {peer}: CPU {times[gen][1] / times[peer][1]:.2f}x "
+                      f"(wall {times[gen][0] / times[peer][0]:.2f}x)")
         if not args.no_memory:
             print("\npeak memory of one forward+backward, wide net, float64 (fresh process each, "
                   "MALLOC_MMAP_THRESHOLD_=131072, VmHWM over VmRSS):")
@@ -388,6 +467,9 @@ if __name__ == "__main__":
         i = sys.argv.index("--timing")
         timing_child(sys.argv[i + 1], sys.argv[i + 2].split(","), sys.argv[i + 3].split(","),
                      float(sys.argv[i + 4]))
+    elif "--hessian" in sys.argv:
+        i = sys.argv.index("--hessian")
+        hessian_child(sys.argv[i + 1], float(sys.argv[i + 2]))
     elif "--memory" in sys.argv:
         i = sys.argv.index("--memory")
         memory_child(*sys.argv[i + 1:i + 5])

@@ -370,3 +370,25 @@ def test_array_api_module_runs_on_torch_tensors(case):
         for spec, loss in NETS:
             net = nn.from_spec(spec, loss=loss)
             compare(codegen.compile(net), codegen.compile(net, backend="array_api"), net_values(net), "torch")
+
+
+def test_torch_arguments_checked_on_the_fast_path():
+    """Float tensors of the expected shape are taken as they are (a (n,) bias as an (n, 1)
+    view); any other shape still falls to the checks that name the argument."""
+    library("torch")
+    import torch
+    net = nn.from_spec("dense(6,5) relu dense(5,3)")
+    fn = codegen.compile(net, backend="torch")
+    values = {k: torch.from_numpy(v.ravel() if k.startswith("b") else v) for k, v in net_values(net).items()}
+    assert values["b1"].shape == (5,)
+    loss, grads = fn(**values)
+    assert grads["b1"].shape == (5,) and grads["W1"].shape == (6, 5)
+    expected_loss, expected = codegen.compile(net)(**{k: v.numpy() for k, v in values.items()})
+    np.testing.assert_allclose(loss.numpy(), expected_loss, rtol=1e-12)
+    np.testing.assert_allclose(grads["b1"].numpy(), expected["b1"], rtol=1e-10)
+    with pytest.raises(ValueError, match=r"W2 must have shape \(5, 3\)"):
+        fn(**dict(values, W2=torch.zeros(4, 3, dtype=torch.float64)))
+    with pytest.raises(ValueError, match=r"Y must have shape \('N', 3\) \(N = 4\)"):
+        fn(**dict(values, Y=torch.zeros(7, 3, dtype=torch.float64)))
+    with pytest.raises(ValueError, match="b1 must have shape"):
+        fn(**dict(values, b1=torch.zeros(6, dtype=torch.float64)))
