@@ -378,7 +378,8 @@ def _im2col(X, C, H, W, KH, KW, SH, SW, PH, PW):
         out = np.empty((N, OH, OW, KH * KW), X4.dtype)
         for i in range(KH):
             for j in range(KW):
-                out[:, :, :, i * KW + j] = X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW, 0]
+                out[:, :, :, i * KW + j] = \
+                    X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW, 0]
         return out.reshape(-1, KH * KW)
     rows = np.lib.stride_tricks.sliding_window_view(X4.reshape(N, HP, WP * C), (KH, KW * C),
                                                     axis=(1, 2))
@@ -417,11 +418,7 @@ def _col2im_product(A, B, C, H, W, KH, KW, SH, SW, PH, PW, C_out):
 POOLING_HELPER = '''
 def _blockmax(P, g):
     """The entrywise maximum over the g column blocks of P."""
-    blocks = np.split(P, g, axis=1)
-    out = np.maximum(blocks[0], blocks[1])
-    for block in blocks[2:]:
-        np.maximum(out, block, out=out)
-    return out
+    return _largest(np.split(P, g, axis=1))
 
 
 def _blockargmax(P, g):
