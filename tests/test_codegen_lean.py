@@ -266,3 +266,60 @@ def test_column_sums_are_a_product_with_a_ones_row(dtype):
         assert grads[name].dtype == dtype and grads[name].shape == g.shape
         np.testing.assert_allclose(grads[name], g, rtol=1e-10 if dtype == np.float64 else 1e-4,
                                    atol=1e-4 if dtype == np.float32 else 0)
+
+
+# ---- a derivative's steps in one private buffer (passes.private_buffers) -------------------
+def test_a_derivative_chain_runs_in_one_private_buffer():
+    """g * (1 - A*A) becomes t = A * A; t = 1.0 - t (in place); g * t, only when the chain's
+    value is read by that one line: where two lines read it, no line may write into it."""
+    from sympy import HadamardProduct
+    from matcalc.core import ops
+    from matcalc.codegen.numpy_printer import NumpyPrinter
+    from matcalc.codegen.passes import private_buffers
+    from matcalc.codegen.schedule import Line
+    A, G1, G2 = (ops.matrix_symbol(n, 3, 4) for n in ("A", "G1", "G2"))
+    chain = ops.sub(ops.ones(3, 4), ops.hadamard(A, A))          # 1 - A*A
+    names = {A: "A", G1: "G1", G2: "G2"}
+    counter = iter(range(1, 100))
+
+    def fresh(node):
+        return f"t{next(counter)}"
+    one = [Line("x", HadamardProduct(G1, chain))]
+    out = private_buffers(one, dict(names), NumpyPrinter(dict(names), {}), fresh)
+    assert [line.target for line in out] == ["t1", "t2", "x"], out
+    two = [Line("x", HadamardProduct(G1, chain)), Line("y", HadamardProduct(G2, chain))]
+    out = private_buffers(two, dict(names), NumpyPrinter(dict(names), {}), fresh)
+    assert [line.target for line in out] == ["x", "y"], out
+
+
+@pytest.mark.parametrize("spec", ["dense(6,5) tanh dense(5,5) tanh dense(5,3)",
+                                  "dense(6,5) sigmoid dense(5,3)",
+                                  "dense(6,5) softplus dense(5,4) tanh dense(4,3)"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_private_buffers_give_autograds_gradients(spec, dtype):
+    """With the derivative chains in private buffers, the gradients equal autograd's of the
+    loss evaluated independently (mc.evaluate on autograd.numpy), the caller's arrays are not
+    written, and float32 in gives float32 out."""
+    import autograd
+    import autograd.numpy as anp
+    from matcalc.api import evaluate
+    net = nn.from_spec(spec, loss="sse")
+    fn = codegen.compile(net)
+    if "tanh" in spec:
+        assert "np.subtract(1.0, t" in fn.source, fn.source
+    rng = np.random.default_rng(11)
+    values = {"X": rng.standard_normal((7, 6)), "Y": rng.standard_normal((7, 3))}
+    for name, p in net.parameters.items():
+        values[name] = rng.standard_normal(tuple(int(d) for d in p.shape))
+    given = {k: v.astype(dtype) for k, v in values.items()}
+    before = {k: v.copy() for k, v in given.items()}
+    loss, grads = fn(**given)
+    for k, v in given.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    for name in net.parameters:
+        ag = autograd.grad(lambda v: evaluate(net.loss_expr, {**values, name: v}, xp=anp))(
+            values[name])
+        assert grads[name].dtype == dtype, name
+        tol = 1e-10 if dtype == np.float64 else 2e-3
+        np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
+                                   atol=tol * np.max(np.abs(ag)), err_msg=name)

@@ -21,7 +21,7 @@ from .backends import bind_helper
 from .numpy_printer import NumpyPrinter
 from .schedule import Line
 from .workspace import dimension_args, plan as workspace_plan, prologue, workspace_source
-from .passes import buffer_operand, drop_dead, in_place, is_alias, product_then_add, release, \
+from .passes import drop_dead, in_place, is_alias, private_buffers, product_then_add, release, \
     saved as saved_names
 
 INDENT = "    "
@@ -186,16 +186,19 @@ class ModuleWriter:
                 f"{p.xp}.broadcast_to({names[e]}, {p.shape_text(e.shape)})"
             text = f"{line.target} = {text}"
         elif line.out is not None:
-            operand, ufunc, constants = buffer_operand(e, names)
-            reads = {line.out} | {n for a in dag.children(e) if a is not operand for n in p.names_in(a)}
-            if ufunc in ("np.multiply", "np.add", "np.subtract"):
-                other = [a for a in e.args if a is not operand][0]
+            form = line.inplace               # passes.InPlace: which operand, which ufunc
+            ufunc = self.backend.ufunc(form.call)
+            if form.other is not None:
+                other = form.other
+                reads = {line.out} | set(p.names_in(other))
                 is_mask = getattr(other, "name", None) == "step" and other not in names
-                other = ops.neg(other) if ufunc == "np.subtract" else other
                 other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
-                text = f"{line.target} = {self.backend.ufunc(ufunc)}({line.out}, {other_text}, out={line.out})"
+                operands = (line.out, other_text) if form.first else (other_text, line.out)
+                text = f"{line.target} = {ufunc}({operands[0]}, {operands[1]}, out={line.out})"
             else:
-                text = f"{line.target} = {self.backend.ufunc(ufunc)}({line.out}{constants}, out={line.out})"
+                reads = {line.out} | {n for a in dag.children(e) if a is not form.operand
+                                      for n in p.names_in(a)}
+                text = f"{line.target} = {ufunc}({line.out}{form.constants}, out={line.out})"
         else:
             if dag.is_leaf(e) and not isinstance(e, ADJOINTS):
                 (body, _), reads = p.full(e), set(p.names_in(e))
@@ -330,11 +333,19 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
     elif b.in_place:                    # out= buffers: NumPy's arrays and torch's (backends.py)
         s.forward = product_then_add(s.forward, s.names, w.printer)
         s.backward = product_then_add(s.backward, s.names, w.printer)
+        numpy = b.name == "numpy"
+        if numpy:                       # the derivative's steps in one private buffer
+            before = len(s.backward)
+            s.backward = private_buffers(s.backward, s.names, w.printer, lambda node: s.allocator.fresh())
+            if len(s.backward) != before:     # new names: a node printed before prints its name now
+                w.printer.memo.clear()
+                for line in s.backward:
+                    line.text = None
         for line in s.forward + s.backward:
             if line.text is None:
                 w.render(line)
         for lines, live in ((s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))):
-            for line in in_place(lines, s.names, w.printer, live, s.inputs):
+            for line in in_place(lines, s.names, w.printer, live, s.inputs, operand_second=numpy):
                 if line.out is not None:
                     w.render(line)
     # a name that holds a workspace buffer is not deleted: the buffer outlives the call

@@ -7,6 +7,10 @@ liveness, and in-place reuse of buffers.
 * `saved`: the forward names backward reads (what `forward` returns beside the value).
 * `release`: the names no later line reads are deleted after their last use (`del`).
 * `product_then_add`: `Z = X @ W + b.T` adds into the product's new buffer.
+* `private_buffers`: `grad * (1 - A*A)` (an in-place product whose other operand is a chain of
+  elementwise steps, each a new array) becomes `t = A * A`, `t = np.subtract(1.0, t, out=t)`,
+  `grad * t`: the chain runs in one private buffer, which `in_place` then proves dead, instead
+  of one new array per step.
 * `in_place`: a line `t = np.tanh(a)` or `t = a * b` may write into `a`'s buffer
   (`np.tanh(a, out=a)`) only when a is *fresh* (computed by this function as a new array of
   t's shape, not an input, not a view) and *dead* (no later line of this function reads it or
@@ -14,7 +18,7 @@ liveness, and in-place reuse of buffers.
   no buffer is ever overwritten while something still needs it.
 """
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul
 
@@ -86,8 +90,23 @@ def last_uses(lines):
     return last
 
 
-def in_place(lines, names, printer, live_out, inputs):
-    """Mark lines that can write into a dead fresh buffer (line.out); see the module docstring."""
+@dataclass(frozen=True)
+class InPlace:
+    """How a line's value is written into the buffer of one of its operands:
+    `call(operand, other, out=operand)`, or `call(other, operand, out=operand)` when the operand
+    is not first (`1.0 - t` as np.subtract(1.0, t, out=t)); `call(operand{constants}, out=operand)`
+    for a unary ufunc (np.tanh(a, out=a), np.maximum(a, 0.0, out=a))."""
+    operand: object            # the named node whose buffer is written
+    call: str                  # "np.multiply", "np.tanh", ...
+    constants: str = ""        # ", 0.0"
+    other: object = None       # the second argument as printed (a subtrahend already negated)
+    first: bool = True         # the operand is the call's first argument
+
+
+def in_place(lines, names, printer, live_out, inputs, operand_second=True):
+    """Mark lines that can write into a dead fresh buffer (line.out, and line.inplace: how);
+    see the module docstring. operand_second: the operand may be a ufunc's second argument
+    (np.subtract(1.0, t, out=t); NumPy, not torch.sub)."""
     fresh = {}
     for line in lines:
         if not line.accumulate:
@@ -106,39 +125,117 @@ def in_place(lines, names, printer, live_out, inputs):
     for i, line in enumerate(lines):
         if line.accumulate or line.out:
             continue
-        candidate = buffer_operand(line.expr, names)
-        if candidate is None:
-            continue
-        operand = candidate[0]
-        name = names[operand]
-        if name in input_names or not fresh.get(name) or name in live_out:
-            continue
-        if tuple(operand.shape) != tuple(line.expr.shape) or not printer.is_full(line.expr):
-            continue
-        if last.get(name, i) > i:          # read or assigned again later: still alive
-            continue
-        line.out = name
-        last[line.target] = max(last.get(line.target, i), i)
+        for form in in_place_forms(line.expr, names):
+            if not form.first and not operand_second:
+                continue
+            operand = form.operand
+            name = names[operand]
+            if name in input_names or not fresh.get(name) or name in live_out:
+                continue
+            if tuple(operand.shape) != tuple(line.expr.shape) or not printer.is_full(line.expr):
+                continue
+            if last.get(name, i) > i:          # read or assigned again later: still alive
+                continue
+            line.out = name
+            line.inplace = form
+            last[line.target] = max(last.get(line.target, i), i)
+            break
     return lines
 
 
-def buffer_operand(expr, names):
-    """(the named operand an in-place form could write into, the NumPy ufunc, the constant
-    arguments after the operand) or None: tanh(a) -> np.tanh(a, out=a); relu(a) ->
-    np.maximum(a, 0.0, out=a);  a * b -> np.multiply(a, b, out=a)."""
+def in_place_forms(expr, names):
+    """The InPlace forms of expr, one per named operand it could write into, in order:
+    tanh(a) -> np.tanh(a, out=a); relu(a) -> np.maximum(a, 0.0, out=a); a * b ->
+    np.multiply(a, b, out=a) or np.multiply(b, a, out=b); a - b -> np.subtract(a, b, out=a)
+    or np.subtract(a, b, out=b); 1 - t -> np.subtract(1.0, t, out=t)."""
+    forms = []
     if isinstance(expr, Elementwise) and expr.arg in names:
         m = UFUNC.fullmatch(functions.record_of(expr).numpy)
         if m:
-            return expr.arg, m.group(1), m.group(2)
+            forms.append(InPlace(expr.arg, m.group(1), m.group(2)))
     if isinstance(expr, HadamardProduct) and len(expr.args) == 2:
-        for a in expr.args:
-            if a in names:
-                return a, "np.multiply", ""
-    if isinstance(expr, MatAdd) and len(expr.args) == 2:
         for a, b in (expr.args, expr.args[::-1]):
             if a in names:
-                return a, "np.subtract" if ops.is_negative_term(b) else "np.add", ""
+                forms.append(InPlace(a, "np.multiply", other=b))
+    if isinstance(expr, MatAdd) and len(expr.args) == 2:
+        for a, b in (expr.args, expr.args[::-1]):
+            if ops.is_negative_term(a):
+                continue
+            if a in names:                                  # a + b, a - b
+                negative = ops.is_negative_term(b)
+                forms.append(InPlace(a, "np.subtract" if negative else "np.add",
+                                     other=ops.neg(b) if negative else b))
+            elif ops.is_negative_term(b) and ops.neg(b) in names:     # a - t
+                forms.append(InPlace(ops.neg(b), "np.subtract", other=a, first=False))
+    return forms
+
+
+def buffer_operand(expr, names):
+    """The first InPlace form of expr, or None."""
+    forms = in_place_forms(expr, names)
+    return forms[0] if forms else None
+
+
+def elementwise_steps(e):
+    """The operands of an elementwise step that has an in-place form (in_place_forms), or None:
+    a unary ufunc's argument, a two-factor product's factors, a two-term sum's terms (a
+    subtrahend without its sign)."""
+    if isinstance(e, Elementwise) and UFUNC.fullmatch(functions.record_of(e).numpy):
+        return [e.arg]
+    if isinstance(e, HadamardProduct) and len(e.args) == 2:
+        return list(e.args)
+    if isinstance(e, MatAdd) and len(e.args) == 2:
+        return [ops.neg(t) if ops.is_negative_term(t) else t for t in e.args]
     return None
+
+
+def private_buffers(lines, names, printer, fresh_name):
+    """`g * (1 - A*A)`, an elementwise product of a named value and a chain of elementwise
+    steps, each of which NumPy would compute as a new array, as the chain's steps on lines of
+    their own (`t = A * A`, `t = 1.0 - t`), each step after the first then written in place by
+    `in_place` into the buffer of the step before (nothing else can see it: the chain's values
+    are named here and read by no other line), and `g * t`: one new array instead of one per
+    step. Only for a product (the adjoint times a derivative, in backward) whose chain has at
+    least two steps, each the only non-trivial operand of the one above, of the product's full
+    shape. fresh_name(node) -> a new identifier. Returns the lines; the names map gains the
+    chain's names."""
+    appears = {}
+    for line in lines:
+        for node in dag.postorder(line.expr):
+            appears[node] = appears.get(node, 0) + 1
+    shape = None
+
+    def step_of(e):
+        return (e not in names and not dag.is_leaf(e) and appears.get(e) == 1 and ops.is_matrix(e)
+                and tuple(e.shape) == shape and is_fresh(e, printer))
+
+    out = []
+    for line in lines:
+        chain = []
+        if isinstance(line.expr, HadamardProduct) and len(line.expr.args) == 2 and \
+                not line.accumulate and not is_alias(line, names) and line.out is None:
+            shape = tuple(line.expr.shape)
+            a, b = line.expr.args
+            top = b if a in names else a if b in names else None
+            if top is not None and step_of(top) and printer.is_full(line.expr):
+                chain = [top]
+                while True:
+                    operands = elementwise_steps(chain[-1])
+                    if operands is None:
+                        break
+                    inner = [o for o in operands if not (o in names or dag.is_leaf(o)
+                                                         or ops.is_broadcast_scalar(o))]
+                    if len(inner) != 1 or not step_of(inner[0]):
+                        break
+                    chain.append(inner[0])
+        if len(chain) < 2:
+            out.append(line)
+            continue
+        for node in reversed(chain):       # the innermost step first
+            names[node] = fresh_name(node)
+            out.append(type(line)(names[node], node, node=line.node))    # under its comment
+        out.append(replace(line, text=None, reads=None))
+    return out
 
 
 def product_then_add(lines, names, printer):

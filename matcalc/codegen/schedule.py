@@ -46,6 +46,7 @@ class Line:
     accumulate: bool = False  # target = target + expr
     comment: str = None       # a comment line above (the differential this line implements)
     out: str = None           # in-place: the dead buffer the value is written into
+    inplace: object = None    # in-place: how (passes.InPlace: the operand, the ufunc, ...)
     node: object = None       # the node whose value this is (forward) or the adjoint placeholder
     wrap: str = None          # a template the value is written into: "np.array({}, dtype=d)"
     text: str = None          # its source, once printed (emit.ModuleWriter.render)
