@@ -126,12 +126,10 @@ def test_generated_cnn_with_tied_windows_equals_autograd(size, dtype, rtol):
     net, values, want = tied_cnn(size)
     source = codegen.numpy_source(net, name="tied")
     body = source.split("\ndef _")[0]
-    if size == 8:      # pooling read from the images in place: no window matrix, no mask of it
-        assert "_maxpool(A1, 3, 8, 8, 2, 2)" in body and "_maxpool_adjoint(" in body
-        assert "_im2col(A1" not in body and "_blockargmax(" not in body
-        assert "np.multiply(grad_A1, (A1 > 0), out=grad_A1)" in body   # relu's mask in place
-    else:
-        assert "_blockargmax(" in body and "_maxpool" not in body
+    # pooling read from the images in place: no window matrix, no mask of it
+    assert f"_maxpool(A1, 3, {size}, {size}, 2, 2)" in body and "_maxpool_adjoint(" in body
+    assert "_im2col(A1" not in body and "_blockargmax(" not in body
+    assert "np.multiply(grad_A1, (A1 > 0), out=grad_A1)" in body   # relu's mask in place
     module = {}
     exec(compile(source, "tied.py", "exec"), module)
     _, grads = module["value_and_grad"](**{k: np.asarray(v, dtype=dtype) for k, v in values.items()})
@@ -159,7 +157,8 @@ def test_col2im_of_a_product_equals_col2im_of_the_product(C, H, W, K, S, P):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("C, H, W, K", [(3, 8, 6, 2), (2, 9, 6, 3), (1, 4, 4, 4)])
+@pytest.mark.parametrize("C, H, W, K", [(3, 8, 6, 2), (2, 9, 6, 3), (1, 4, 4, 4), (2, 9, 7, 2),
+                                        (3, 5, 8, 3)])
 def test_maxpool_helpers_equal_blockmax_of_im2col_and_its_adjoint(C, H, W, K):
     rng = np.random.default_rng(H)
     w = windows.Window(C, H, W, K, K, K, K, 0, 0)
@@ -198,3 +197,30 @@ def test_im2col_helper_equals_the_evaluators_im2col(C, H, W, KH, KW, S, P):
     got = HELPERS["_im2col"](X, *w.numbers())
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, windows.im2col_array(np, X.astype(np.float64), w))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_generated_overlapping_max_pooling_with_ties_equals_the_derived_formula(dtype):
+    """Windows that overlap (3 x 3, stride 2) take the general path: the window matrix and
+    _blockargmax; ties share there too."""
+    f = mc.parse("sum(blockmax(im2col(X, 2, 5, 5, 3, 3, 2, 2, 0, 0), 9) * B)",
+                 {"X": (3, 50), "B": (12, 2)})
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 3, (3, 50)).astype(float)
+    B = rng.standard_normal((12, 2))
+    source = codegen.numpy_source(f, wrt=["X"], name="overlap")
+    assert "_blockargmax(" in source.split("\ndef _")[0] and "_maxpool" not in source.split("\ndef _")[0]
+    module = {}
+    exec(compile(source, "overlap.py", "exec"), module)
+    _, grads = module["value_and_grad"](X=X.astype(dtype), B=B.astype(dtype))
+    want = mc.evaluate(mc.grad(f, "X").result, {"X": X, "B": B})
+
+    def reference(X):
+        images = anp.reshape(X, (3, 5, 5, 2))
+        windows = [images[:, i:i + 3, j:j + 3, :] for i in (0, 2) for j in (0, 2)]
+        largest = anp.stack([anp.max(w, axis=(1, 2)) for w in windows], axis=1)
+        return anp.sum(anp.reshape(largest, (12, 2)) * B)
+    np.testing.assert_allclose(want, autograd.grad(reference)(X), rtol=1e-12)
+    assert grads["X"].dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(grads["X"], want, rtol=rtol, atol=rtol * np.abs(want).max())

@@ -218,7 +218,7 @@ class NumpyPrinter(TextPrinter):
     _Im2col = _BlockArgmax = _window
 
     def _BlockMax(self, e):
-        """blockmax(im2col(A, C, H, W, p, q, p, q, 0, 0), p*q), windows that tile the images
+        """blockmax(im2col(A, C, H, W, p, q, p, q, 0, 0), p*q), windows side by side
         (max pooling): _maxpool(A, C, H, W, p, q) reads A in place, no window matrix formed."""
         window = pooled_window(e)
         if window is None:
@@ -230,7 +230,7 @@ class NumpyPrinter(TextPrinter):
         """col2im(G, ...) (core/windows.py), and two products it is never formed for:
         col2im(A@B) adds A times each kernel offset's columns of B onto the images
         (_col2im_product), and max pooling's adjoint col2im((G@kron(ones(g).T, eye(C)))*
-        blockargmax(im2col(A), g)) with windows that tile the images shares G among the maxima
+        blockargmax(im2col(A), g)) with windows side by side shares G among the maxima
         M = blockmax(im2col(A), g) in A's layout (_maxpool_adjoint)."""
         sizes = ", ".join(str(n) for n in e.parameters)
         G = e.arg
@@ -513,7 +513,7 @@ __all__ = ["NumpyPrinter", "float_text", "CMP"]
 
 
 def pooled_window(e):
-    """The window of blockmax(im2col(A, window), KH*KW) when the windows tile the images (max
+    """The window of blockmax(im2col(A, window), KH*KW) when the windows lie side by side (max
     pooling read from A in place), else None."""
     if not isinstance(e, BlockMax) or not isinstance(e.arg, Im2col):
         return None

@@ -117,7 +117,7 @@ def is_expensive(e):
 
 
 def pooled_images(roots):
-    """The im2col nodes that only max pooling reads, with windows that tile the images: the
+    """The im2col nodes that only max pooling reads, with windows side by side: the
     printer reads the images in place for their blockmax and its weights (_maxpool,
     _maxpool_adjoint), so the window matrix is never formed and gets no name."""
     readers = {}

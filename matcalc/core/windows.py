@@ -93,10 +93,10 @@ class Window:
         return (self.W + 2 * self.PW - self.KW) // self.SW + 1
 
     def tiles(self):
-        """Windows that tile the images (stride = kernel, no padding, the kernel divides the
-        image): im2col then only reorders the entries, so pooling can read the images in place."""
-        return (self.SH, self.SW, self.PH, self.PW) == (self.KH, self.KW, 0, 0) and \
-            self.H % self.KH == 0 and self.W % self.KW == 0
+        """Windows side by side (stride = kernel, no padding), the last rows and columns left
+        out when the kernel does not divide the image: im2col then only picks and reorders
+        entries, so pooling can read the images in place."""
+        return (self.SH, self.SW, self.PH, self.PW) == (self.KH, self.KW, 0, 0)
 
     def is_flatten(self):
         """The whole image as the only window: im2col and col2im are reshapes (views)."""
@@ -430,12 +430,22 @@ def _blockargmax(P, g):
     return top.reshape(P.shape)
 
 
-def _maxpool(A, C, H, W, KH, KW):
-    """_blockmax(_im2col(A, C, H, W, KH, KW, KH, KW, 0, 0), KH*KW) for windows that tile the
-    images, read from A in place: the maximum over the KH image rows of each window (runs of
-    W*C entries), then over its KW pixels."""
+def _pooled_part(A, C, H, W, KH, KW):
+    """The images of A (n, h, w, c order) without the rows and columns no window covers, as
+    (N, OH, KH, OW*KW*C): a view when the kernel divides the image."""
     OH, OW = H // KH, W // KW
-    rows = A.reshape(-1, OH, KH, W * C)
+    A4 = A.reshape(-1, H, W, C)
+    if OW * KW != W:
+        A4 = np.ascontiguousarray(A4[:, :, :OW * KW])
+    return A4[:, :OH * KH].reshape(-1, OH, KH, OW * KW * C)
+
+
+def _maxpool(A, C, H, W, KH, KW):
+    """_blockmax(_im2col(A, C, H, W, KH, KW, KH, KW, 0, 0), KH*KW), windows side by side,
+    read from A in place: the maximum over the KH image rows of each window (runs of OW*KW*C
+    entries), then over its KW pixels."""
+    OH, OW = H // KH, W // KW
+    rows = _pooled_part(A, C, H, W, KH, KW)
     top = _largest([rows[:, :, i] for i in range(KH)]).reshape(-1, OH, OW, KW, C)
     return _largest([top[:, :, :, j] for j in range(KW)]).reshape(-1, C)
 
@@ -461,19 +471,24 @@ def _total(views, dtype):
 
 
 def _maxpool_adjoint(G, A, M, C, H, W, KH, KW, C_out):
-    """_col2im(np.tile(G, (1, KH*KW)) * _blockargmax(_im2col(A, ...), KH*KW), ...) for windows
-    that tile the images, in A's layout: G shared among the entries of each window equal to its
-    maximum M (1/k each at a tie of k), 0 elsewhere; the maxima repeated along the image rows,
-    so every comparison and product runs over whole rows of W*C entries."""
+    """_col2im(np.tile(G, (1, KH*KW)) * _blockargmax(_im2col(A, ...), KH*KW), ...), windows side
+    by side, in A's layout: G shared among the entries of each window equal to its maximum M
+    (1/k each at a tie of k), 0 elsewhere and where no window reads; the maxima repeated along
+    the image rows, so every comparison and product runs over whole rows of OW*KW*C entries."""
     OH, OW = H // KH, W // KW
     dtype = np.result_type(G, A)
-    along_rows = np.repeat(M.reshape(-1, OH, OW, C), KW, axis=2).reshape(-1, OH, 1, W * C)
-    hits = A.reshape(-1, OH, KH, W * C) == along_rows
+    along_rows = np.repeat(M.reshape(-1, OH, OW, C), KW, axis=2).reshape(-1, OH, 1, OW * KW * C)
+    hits = _pooled_part(A, C, H, W, KH, KW) == along_rows
     ties = _total([hits[:, :, i] for i in range(KH)], dtype).reshape(-1, OH, OW, KW, C)
     count = _total([ties[:, :, :, j] for j in range(KW)], dtype)
     share = np.divide(G.reshape(count.shape), count, out=count)
-    share = np.repeat(share, KW, axis=2).reshape(-1, OH, 1, W * C)
-    return np.multiply(hits, share, dtype=dtype).reshape(-1, C_out)
+    share = np.repeat(share, KW, axis=2).reshape(-1, OH, 1, OW * KW * C)
+    shared = np.multiply(hits, share, dtype=dtype)
+    if (OH * KH, OW * KW) == (H, W):
+        return shared.reshape(-1, C_out)
+    out = np.zeros((hits.shape[0], H, W, C), dtype)
+    out[:, :OH * KH, :OW * KW] = shared.reshape(-1, OH * KH, OW * KW, C)
+    return out.reshape(-1, C_out)
 '''
 
 Im2col.helper = IM2COL_HELPER
