@@ -170,6 +170,7 @@ class Grammar:
             "hadamard": (3, self.hadamard), "scale": (4, self.scale), "divide": (2, self.divide),
             "matmul": (5, self.matmul), "smooth": (4, self.smooth), "kinked": (2, self.kinked),
             "domain": (4, self.domain), "power": (4, self.power),
+            "variable_power": (EXTENSION_WEIGHT, self.variable_power),
             "scale_by_product": (2, self.scale_by_product),
             "entrywise_pair": (EXTENSION_WEIGHT, self.entrywise_pair),
         }
@@ -267,6 +268,18 @@ class Grammar:
         else:                                     # any sign: (-x)**0.5 gives NaN, skipped
             base = self.sub(shape, d)
         return Text(f"{operand(base, ATOM)}**{exponent}", POWER)
+
+    def variable_power(self, shape, d):
+        """A varying exponent (issue 14): E**a, E**(scalar text) of a mostly positive base (the
+        domain where log(E), in the derivative, is real), or p**E, a positive scalar to a
+        bounded matrix of powers."""
+        form = self.choose.pick(["symbol", "expression", "scalar base"], [3, 1, 1])
+        if form == "scalar base":
+            return Text(f"p**{operand(self.bounded(shape, d - 1), ATOM)}", POWER)
+        exponent = (self.named(self.choose.pick(["a", "c", "p"])) if form == "symbol"
+                    else self.bounded(SCALAR, d - 1))
+        return Text(f"{operand(self.positive(shape, d - 1), ATOM)}**{operand(exponent, ATOM)}",
+                    POWER)
 
     def scale_by_product(self, shape, d):
         """A 1 x 1 product used as a scalar: (x.T@y)*A."""
