@@ -424,6 +424,8 @@ def hadamard(*factors):
 def _side(e):
     """Where a merged exponent goes: 1 the numerator (positive or symbolic), -1 the
     denominator (a negative number), 0 nowhere (zero: the factor is 1)."""
+    if type(e) is int:                  # the common case, kept cheap
+        return (e > 0) - (e < 0)
     e = sym(e)
     if e == 0:
         return 0
