@@ -224,3 +224,63 @@ def test_generated_overlapping_max_pooling_with_ties_equals_the_derived_formula(
     assert grads["X"].dtype == dtype
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(grads["X"], want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
+# ---- average pooling, read from the images in place too ---------------------------------------
+def avgpool_nchw(x, p):
+    N, C, H, W = x.shape
+    x = x[:, :, :H // p * p, :W // p * p]
+    return anp.mean(anp.reshape(x, (N, C, H // p, p, W // p, p)), axis=(3, 5))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("size", [8, 9], ids=["windows tile", "windows leave a remainder"])
+def test_generated_average_pooling_reads_the_images_in_place_and_equals_autograd(size, dtype, rtol):
+    out = size // 2
+    net = nn.from_spec(f"conv2d(1,3,3,padding=1) tanh avgpool(2) flatten dense({out * out * 3},4)",
+                       input=(1, size, size), loss="softmax_ce")
+    rng = np.random.default_rng(size + 1)
+    x = rng.standard_normal((5, 1, size, size))
+    w, b = rng.standard_normal((3, 1, 3, 3)), rng.standard_normal(3)
+    W3, b3 = rng.standard_normal((out * out * 3, 4)), rng.standard_normal(4)
+    y = np.eye(4)[rng.integers(0, 4, 5)]
+
+    def loss(params):
+        w, b, W3, b3 = params
+        h = avgpool_nchw(anp.tanh(conv2d_nchw(x, w, b, 1)), 2)
+        z = anp.reshape(anp.transpose(h, (0, 2, 3, 1)), (5, -1)) @ W3 + b3
+        m = anp.max(z, axis=1, keepdims=True)
+        lse = m + anp.log(anp.sum(anp.exp(z - m), axis=1, keepdims=True))
+        return anp.sum(lse[:, 0] - anp.sum(y * z, axis=1)) / 5
+    grads = autograd.grad(loss)([w, b, W3, b3])
+    want = {"K1": grads[0].transpose(2, 3, 1, 0).reshape(-1, 3), "b1": grads[1], "W2": grads[2],
+            "b2": grads[3]}
+    source = codegen.numpy_source(net, name="avg")
+    body = source.split("\ndef _")[0]
+    assert f"_sumpool(A1, 3, {size}, {size}, 2, 2)" in body and "_unpool(" in body
+    assert "_im2col(A1" not in body and "np.tile(" not in body
+    module = {}
+    exec(compile(source, "avg.py", "exec"), module)
+    values = {"X": nn.images_as_rows(x), "Y": y, "K1": w.transpose(2, 3, 1, 0).reshape(-1, 3),
+              "b1": b, "W2": W3, "b2": b3}
+    _, got = module["value_and_grad"](**{k: np.asarray(v, dtype=dtype) for k, v in values.items()})
+    for name in want:
+        assert got[name].dtype == dtype
+        np.testing.assert_allclose(np.ravel(got[name]), np.ravel(want[name]), rtol=rtol,
+                                   atol=rtol * np.abs(want[name]).max())
+
+
+@pytest.mark.parametrize("C, H, W, K", [(3, 8, 6, 2), (2, 9, 7, 2), (1, 9, 6, 3)])
+def test_sum_pooling_helpers_equal_the_window_sums_and_their_adjoint(C, H, W, K):
+    rng = np.random.default_rng(W)
+    w = windows.Window(C, H, W, K, K, K, K, 0, 0)
+    A = rng.standard_normal((2 * H * W, C)).astype(np.float32)
+    g = K * K
+    summed = windows.im2col_array(np, A, w).reshape(-1, g, C).sum(axis=1)
+    got = HELPERS["_sumpool"](A, C, H, W, K, K)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, summed, rtol=1e-5, atol=1e-5)
+    G = rng.standard_normal(summed.shape).astype(np.float32)
+    back = HELPERS["_unpool"](G, C, H, W, K, K, C)
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, windows.col2im_array(np, np.tile(G, (1, g)), w, C), rtol=1e-6)

@@ -247,6 +247,14 @@ class NumpyPrinter(TextPrinter):
                 return (f"_maxpool_adjoint({share}, {self.full(weights.arg.arg)[0]}, "
                         f"{self.p(maxima)[0]}, {w.C}, {w.H}, {w.W}, {w.KH}, {w.KW}, "
                         f"{e.parameters[-1]})"), ATOM
+        repeated = repeated_blocks(G) if G not in self.names else None
+        if repeated is not None and e.window.tiles() and \
+                block_ones(ops.split_coeff(G)[1][-1])[2] == e.window.C:   # average pooling
+            coeff, mats = repeated
+            w = e.window
+            share = self.scaled(coeff, *self.product(mats))[0]
+            return (f"_unpool({share}, {w.C}, {w.H}, {w.W}, {w.KH}, {w.KW}, "
+                    f"{e.parameters[-1]})"), ATOM
         if isinstance(G, MatMul) and G not in self.names:
             coeff, mats = ops.split_coeff(G)
             right = mats[-1] if len(mats) > 1 else None
@@ -334,6 +342,13 @@ class NumpyPrinter(TextPrinter):
         blocks = block_ones(mats[-1])
         if blocks is not None:        # the max-pooling mask: blocks repeated or summed, no kron
             kind, g, C = blocks
+            windows = mats[0] if len(mats) == 2 and isinstance(mats[0], Im2col) and \
+                mats[0] not in self.names else None
+            if kind == "sum" and windows is not None and windows.window.tiles() and \
+                    C == windows.window.C:       # sum pooling, read from the images in place
+                w = windows.window
+                return (f"_sumpool({self.full(windows.arg)[0]}, {w.C}, {w.H}, {w.W}, {w.KH}, "
+                        f"{w.KW})"), ATOM
             left, lprec = self.product(mats[:-1])
             if kind == "repeat":      # A @ kron(ones(g).T, eye(C)): A repeated g times across
                 return f"np.tile({left}, (1, {g}))", ATOM

@@ -384,6 +384,32 @@ def _im2col(X, C, H, W, KH, KW, SH, SW, PH, PW):
     rows = np.lib.stride_tricks.sliding_window_view(X4.reshape(N, HP, WP * C), (KH, KW * C),
                                                     axis=(1, 2))
     return rows[:, ::SH, ::SW * C].reshape(-1, KH * KW * C)
+
+
+def _pooled_part(A, C, H, W, KH, KW):
+    """The images of A (n, h, w, c order) without the rows and columns no window covers, as
+    (N, OH, KH, OW*KW*C): a view when the kernel divides the image."""
+    OH, OW = H // KH, W // KW
+    A4 = A.reshape(-1, H, W, C)
+    if OW * KW != W:
+        A4 = np.ascontiguousarray(A4[:, :, :OW * KW])
+    return A4[:, :OH * KH].reshape(-1, OH, KH, OW * KW * C)
+
+
+def _sumpool(A, C, H, W, KH, KW):
+    """_im2col(A, C, H, W, KH, KW, KH, KW, 0, 0) @ kron(ones(KH*KW), eye(C)), windows side by
+    side (sum pooling), read from A in place: the sum over each window's KH image rows (runs of
+    OW*KW*C entries), then over its KW pixels."""
+    OH, OW = H // KH, W // KW
+    parts = _pooled_part(A, C, H, W, KH, KW)
+    rows = parts[:, :, 0].copy()
+    for i in range(1, KH):
+        rows += parts[:, :, i]
+    pixels = rows.reshape(-1, OH, OW, KW, C)
+    out = pixels[:, :, :, 0].copy()
+    for j in range(1, KW):
+        out += pixels[:, :, :, j]
+    return out.reshape(-1, C)
 '''
 
 COL2IM_HELPER = '''
@@ -413,6 +439,20 @@ def _col2im_product(A, B, C, H, W, KH, KW, SH, SW, PH, PW, C_out):
             X4[:, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW] += \
                 (A @ B[:, k:k + C]).reshape(-1, OH, OW, C)
     return X4[:, PH:PH + H, PW:PW + W].reshape(-1, C_out)
+
+
+def _unpool(G, C, H, W, KH, KW, C_out):
+    """_col2im(np.tile(G, (1, KH*KW)), C, H, W, KH, KW, KH, KW, 0, 0, C_out), windows side by
+    side: each window's row of G on every pixel of the window (repeated along the image rows,
+    then over the window's KH rows), 0 where no window reads."""
+    OH, OW = H // KH, W // KW
+    along_rows = np.repeat(G.reshape(-1, OH, OW, C), KW, axis=2).reshape(-1, OH, 1, OW * KW * C)
+    shape = (along_rows.shape[0], OH, KH, OW * KW * C)
+    if (OH * KH, OW * KW) == (H, W):
+        return np.ascontiguousarray(np.broadcast_to(along_rows, shape)).reshape(-1, C_out)
+    out = np.zeros((shape[0], H, W, C), G.dtype)
+    out[:, :OH * KH, :OW * KW] = np.broadcast_to(along_rows, shape).reshape(-1, OH * KH, OW * KW, C)
+    return out.reshape(-1, C_out)
 '''
 
 POOLING_HELPER = '''
@@ -428,16 +468,6 @@ def _blockargmax(P, g):
     top = (blocks == blocks.max(axis=1, keepdims=True)).astype(P.dtype)
     top /= top.sum(axis=1, keepdims=True)
     return top.reshape(P.shape)
-
-
-def _pooled_part(A, C, H, W, KH, KW):
-    """The images of A (n, h, w, c order) without the rows and columns no window covers, as
-    (N, OH, KH, OW*KW*C): a view when the kernel divides the image."""
-    OH, OW = H // KH, W // KW
-    A4 = A.reshape(-1, H, W, C)
-    if OW * KW != W:
-        A4 = np.ascontiguousarray(A4[:, :, :OW * KW])
-    return A4[:, :OH * KH].reshape(-1, OH, KH, OW * KW * C)
 
 
 def _maxpool(A, C, H, W, KH, KW):
