@@ -1,8 +1,9 @@
 """Max pooling at ties (issue 11): where k entries of a pooling window tie for the largest, each
 gets 1/k of the derivative, as `max`'s record and autograd take it (blockargmax in
 core/windows.py); in the derived formula (evaluate) and in generated code, float64 and float32,
-on integer images whose relu outputs and windows tie. Also the generated pooling and col2im
-helpers against the evaluator's own im2col/col2im."""
+on integer images whose relu outputs and windows tie. Also the generated module's pooling
+(max and average pooling read from the images in place, with and without a remainder), im2col
+and col2im helpers against the evaluator's own im2col/col2im and against autograd."""
 import autograd
 import autograd.numpy as anp
 import numpy as np
