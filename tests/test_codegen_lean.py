@@ -323,3 +323,38 @@ def test_private_buffers_give_autograds_gradients(spec, dtype):
         tol = 1e-10 if dtype == np.float64 else 2e-3
         np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
                                    atol=tol * np.max(np.abs(ag)), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_relu_against_one_zeros_array(dtype):
+    """Relus of one shape run against one zeros array made per call (np.maximum of two arrays
+    is NumPy's vector loop), which no line writes into and which is deleted after the last
+    relu; one relu alone keeps np.maximum(h, 0.0, out=h). The gradients are autograd's of the
+    loss evaluated independently, in the inputs' dtype."""
+    import autograd
+    import autograd.numpy as anp
+    from matcalc.api import evaluate
+    net = nn.from_spec("dense(6,5) relu dense(5,5) relu dense(5,5) relu dense(5,3)", loss="sse")
+    fn = codegen.compile(net)
+    forward = function_defs(fn.source)["forward"]
+    text = ast.unparse(forward)
+    assert "zeros = np.zeros((N, 5), dtype=dtype)" in text, text
+    for k in (1, 2, 3):
+        assert f"A{k} = np.maximum(Z{k}, zeros, out=Z{k})" in text, text
+    assert "out=zeros" not in fn.source
+    check_releases(forward)                           # deleted after its last use
+    single = codegen.numpy_source(nn.from_spec("dense(6,5) relu dense(5,3)", loss="sse"))
+    assert "zeros =" not in single and "np.maximum(h, 0.0, out=h)" in single, single
+    rng = np.random.default_rng(2)
+    values = {"X": rng.standard_normal((7, 6)), "Y": rng.standard_normal((7, 3))}
+    for name, p in net.parameters.items():
+        values[name] = rng.standard_normal(tuple(int(d) for d in p.shape))
+    for _ in range(2):                                # a second call: the zeros are zeros again
+        loss, grads = fn(**{k: v.astype(dtype) for k, v in values.items()})
+    for name in net.parameters:
+        ag = autograd.grad(lambda v: evaluate(net.loss_expr, {**values, name: v}, xp=anp))(
+            values[name])
+        assert grads[name].dtype == dtype, name
+        tol = 1e-10 if dtype == np.float64 else 2e-3
+        np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
+                                   atol=tol * np.max(np.abs(ag)), err_msg=name)

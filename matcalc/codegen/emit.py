@@ -22,7 +22,7 @@ from .numpy_printer import NumpyPrinter
 from .schedule import Line
 from .workspace import dimension_args, plan as workspace_plan, prologue, workspace_source
 from .passes import drop_dead, in_place, is_alias, private_buffers, product_then_add, release, \
-    saved as saved_names
+    relu_against_zeros, saved as saved_names
 
 INDENT = "    "
 VERSION = "0.2.0"
@@ -190,9 +190,12 @@ class ModuleWriter:
             ufunc = self.backend.ufunc(form.call)
             if form.other is not None:
                 other = form.other
-                reads = {line.out} | set(p.names_in(other))
-                is_mask = getattr(other, "name", None) == "step" and other not in names
-                other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
+                if isinstance(other, str):     # an identifier: relu's zeros
+                    reads, other_text = {line.out, other}, other
+                else:
+                    reads = {line.out} | set(p.names_in(other))
+                    is_mask = getattr(other, "name", None) == "step" and other not in names
+                    other_text = p.mask(other)[0] if is_mask else p.p(other)[0]
                 operands = (line.out, other_text) if form.first else (other_text, line.out)
                 text = f"{line.target} = {ufunc}({operands[0]}, {operands[1]}, out={line.out})"
             else:
@@ -348,6 +351,12 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
             for line in in_place(lines, s.names, w.printer, live, s.inputs, operand_second=numpy):
                 if line.out is not None:
                     w.render(line)
+        if numpy:                       # relu against a zeros array, one per shape
+            s.forward = relu_against_zeros(s.forward, lambda: s.allocator.fresh("zeros"))
+            for line in s.forward:
+                if line.text is None:
+                    w.render(line)
+            reads_dtype = reads_dtype or any(dtype in line.reads for line in s.forward)
     # a name that holds a workspace buffer is not deleted: the buffer outlives the call
     held = {line.target for line in s.forward + s.backward if getattr(line, "form", None)}
     release(s.forward, set(s.saved) | {s.value}, held)

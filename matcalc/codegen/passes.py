@@ -11,6 +11,11 @@ liveness, and in-place reuse of buffers.
   elementwise steps, each a new array) becomes `t = A * A`, `t = np.subtract(1.0, t, out=t)`,
   `grad * t`: the chain runs in one private buffer, which `in_place` then proves dead, instead
   of one new array per step.
+* `relu_against_zeros`: relu in place, `np.maximum(Z, 0.0, out=Z)`, as
+  `np.maximum(Z, zeros, out=Z)` with one zeros array per shape and call where two or more relus
+  share the shape: NumPy's maximum of two arrays runs its vector loop, against a number it is
+  2-3x slower. The zeros array is made after in_place has chosen every buffer, so that nothing
+  is ever written into it.
 * `in_place`: a line `t = np.tanh(a)` or `t = a * b` may write into `a`'s buffer
   (`np.tanh(a, out=a)`) only when a is *fresh* (computed by this function as a new array of
   t's shape, not an input, not a view) and *dead* (no later line of this function reads it or
@@ -20,7 +25,7 @@ liveness, and in-place reuse of buffers.
 import re
 from dataclasses import dataclass, replace
 
-from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul
+from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, ZeroMatrix
 
 from ..core import dag, functions, ops
 from ..core.nodes import Elementwise
@@ -99,7 +104,8 @@ class InPlace:
     operand: object            # the named node whose buffer is written
     call: str                  # "np.multiply", "np.tanh", ...
     constants: str = ""        # ", 0.0"
-    other: object = None       # the second argument as printed (a subtrahend already negated)
+    other: object = None       # the second argument as printed (a subtrahend already negated),
+                               # a node or an identifier (relu's zeros)
     first: bool = True         # the operand is the call's first argument
 
 
@@ -282,3 +288,32 @@ def release(lines, live_out, keep=()):
     for i, line in enumerate(lines):
         line.release = sorted(ends.get(i, ()), key=defined.get)
     return lines
+
+
+def relu_against_zeros(lines, fresh_name, min_uses=2):
+    """The lines with each in-place relu `np.maximum(Z, 0.0, out=Z)` written against a zeros
+    array, `np.maximum(Z, zeros, out=Z)`, where at least min_uses relus share Z's shape: one
+    line `zeros = np.zeros(shape, dtype=dtype)` before the first of them (fresh_name() -> its
+    identifier). Run after in_place, so no line writes into the zeros; the relu lines must be
+    printed again (their text is cleared)."""
+    groups = {}
+    for i, line in enumerate(lines):
+        form = line.inplace
+        if line.out is not None and form is not None and form.call == "np.maximum" and \
+                form.constants == ", 0.0" and form.other is None:
+            groups.setdefault(tuple(line.expr.shape), []).append(i)
+    before = {}
+    for shape, where in groups.items():
+        if len(where) < min_uses:
+            continue
+        zeros = fresh_name()
+        before[where[0]] = type(lines[0])(zeros, ZeroMatrix(*shape))
+        for i in where:
+            lines[i].inplace = replace(lines[i].inplace, other=zeros, constants="")
+            lines[i].text = None
+    out = []
+    for i, line in enumerate(lines):
+        if i in before:
+            out.append(before[i])
+        out.append(line)
+    return out
