@@ -160,7 +160,7 @@ class Evaluator:
 
     def _pow(self, e):
         base, p = e.args
-        if p.is_number:
+        if p.is_Number:
             return self.get(base) ** float(p)
         return self.xp.power(self.get(base), self.get(p))    # x**a, a**x: NaN where not real
 

@@ -446,7 +446,7 @@ def elementwise_algebra(e):
             return sp.Mul(*[to_scalar(a) for a in x.args])
         if isinstance(x, MatAdd):
             return sp.Add(*[to_scalar(a) for a in x.args])
-        if isinstance(x, HadamardPower) and x.args[1].is_number:
+        if isinstance(x, HadamardPower) and x.args[1].is_Number:
             return to_scalar(x.args[0]) ** x.args[1]
         if isinstance(x, MatMul):
             c, ms = ops.split_coeff(x)
@@ -479,7 +479,7 @@ def _has_quotient(x, budget=None):
     if budget[0] < 0:
         return False
     if isinstance(x, HadamardPower):
-        return x.args[1].is_number and x.args[1] < 0 or _has_quotient(x.args[0], budget)
+        return ops.negative_number(x.args[1]) or _has_quotient(x.args[0], budget)
     if isinstance(x, (HadamardProduct, MatAdd)):
         return any(_has_quotient(a, budget) for a in x.args)
     if isinstance(x, MatMul):

@@ -168,7 +168,7 @@ class NumpyPrinter(TextPrinter):
     _ScalarAdjoint = _Adjoint
 
     def exponent_text(self, x):
-        if not x.is_number:         # a scalar expression or a matrix: x ** a, x ** (a + 1)
+        if not x.is_Number:         # a scalar expression or a matrix: x ** a, x ** (a + 1)
             return self.wrap(x, ATOM)
         if x.is_Integer:
             return str(int(x)) if x >= 0 else f"({int(x)})"
@@ -451,7 +451,7 @@ class NumpyPrinter(TextPrinter):
     def _HadamardProduct(self, e):
         parts = []
         for i, f in enumerate(e.args):
-            if isinstance(f, HadamardPower) and f.args[1].is_number and f.args[1] < 0:
+            if isinstance(f, HadamardPower) and ops.negative_number(f.args[1]):
                 t = self.wrap(ops.hpow(f.args[0], -f.args[1]), MUL, strict=True)
                 parts.append(("1.0 / " if i == 0 else " / ") + t)
                 continue
@@ -466,7 +466,7 @@ class NumpyPrinter(TextPrinter):
         base, exp = e.args
         if exp == -1:
             return f"1.0 / {self.wrap(base, MUL, strict=True)}", MUL
-        if exp.is_number and exp < 0:
+        if ops.negative_number(exp):
             return f"1.0 / {self.wrap(base, POW, strict=True)} ** {self.exponent_text(-exp)}", MUL
         if exp == sp.S.Half:
             return f"{self.xp}.sqrt({self.text(base)})", ATOM
@@ -495,7 +495,7 @@ class NumpyPrinter(TextPrinter):
         coeff, rest = e.as_coeff_Mul()
         num, den = [], []
         for f in sp.Mul.make_args(rest):
-            if isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0:
+            if isinstance(f, sp.Pow) and ops.negative_number(f.exp):
                 den.append(f.base ** -f.exp)
             else:
                 num.append(f)
@@ -510,7 +510,7 @@ class NumpyPrinter(TextPrinter):
         base, exp = e.args
         if exp == sp.S.Half:
             return f"{self.xp}.sqrt({self.text(base)})", ATOM
-        if exp.is_number and exp < 0:
+        if ops.negative_number(exp):
             return self._Mul(sp.Mul(1, e, evaluate=False))
         return f"{self.wrap(base, POW, strict=True)} ** {self.exponent_text(exp)}", POW
 

@@ -73,7 +73,7 @@ def out_form(e):
             return OutForm("np.maximum", (Operand(e.arg), Operand(Constant("zeros", tuple(e.shape)))))
         return OutForm(m.group(1), (Operand(e.arg),), m.group(2)) if m else None
     if isinstance(e, HadamardProduct) and len(e.args) == 2:
-        if any(isinstance(a, HadamardPower) and a.args[1].is_number and a.args[1] < 0 for a in e.args):
+        if any(isinstance(a, HadamardPower) and ops.negative_number(a.args[1]) for a in e.args):
             return None
         return OutForm("np.multiply", tuple(
             Operand(a, "mask" if isinstance(a, Elementwise) and a.name == "step" else "value")

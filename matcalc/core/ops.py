@@ -421,6 +421,13 @@ def hadamard(*factors):
     return scale(coeff, body)
 
 
+def negative_number(x):
+    """Whether x is a number known to be negative: False for symbols, matrices and numbers
+    SymPy cannot order (tanh(1) of the notation's own tanh), which print and merge as symbolic
+    exponents do."""
+    return bool(getattr(x, "is_number", False)) and x.is_negative is True
+
+
 def _side(e):
     """Where a merged exponent goes: 1 the numerator (positive or symbolic), -1 the
     denominator (a negative number), 0 nowhere (zero: the factor is 1)."""
@@ -429,13 +436,13 @@ def _side(e):
     e = sym(e)
     if e == 0:
         return 0
-    return -1 if e.is_number and e < 0 else 1
+    return -1 if negative_number(e) else 1
 
 
 def power(a, p):
     """a ** p for scalars; a number to a large power is computed as a float."""
     a, p = sym(a), whole(sym(p))
-    if a.is_number and p.is_number and abs(float(p)) > MAX_EXACT_EXPONENT and abs(a) != 1 \
+    if a.is_Number and p.is_Number and abs(float(p)) > MAX_EXACT_EXPONENT and abs(a) != 1 \
             and a != 0:
         try:
             return sp.Float(float(a) ** float(p))

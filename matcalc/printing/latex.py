@@ -212,7 +212,7 @@ class LatexPrinter(TextPrinter):
 
     def _HadamardProduct(self, e):
         def divides(f):
-            return isinstance(f, HadamardPower) and f.args[1].is_number and f.args[1] < 0
+            return isinstance(f, HadamardPower) and ops.negative_number(f.args[1])
         num = [f for f in e.args if not divides(f)]      # split by the test, never by ==, which
         den = [ops.hpow(f.args[0], -f.args[1]) for f in e.args if divides(f)]   # recurses
         text = r" \odot ".join(self.wrap(f, MUL, strict=True) for f in num) or r"\mathbf{1}"
@@ -250,7 +250,7 @@ class LatexPrinter(TextPrinter):
         base, exp = e.args
         if exp == sp.S.Half:
             return rf"\sqrt{{{self.p(base)[0]}}}", ATOM
-        if exp.is_number and exp < 0:
+        if ops.negative_number(exp):
             return self._Mul(sp.Mul(1, e, evaluate=False))
         return rf"{self.wrap(base, ATOM)}^{{{self.p(exp)[0]}}}", POW
 

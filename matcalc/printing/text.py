@@ -245,7 +245,7 @@ class TextPrinter(Printer):
     def _HadamardProduct(self, e):
         parts = []
         for i, f in enumerate(e.args):
-            if isinstance(f, HadamardPower) and f.args[1].is_number and f.args[1] < 0:
+            if isinstance(f, HadamardPower) and ops.negative_number(f.args[1]):
                 base = ops.hpow(f.args[0], -f.args[1])
                 t = self.wrap(base, MUL, strict=True)
                 parts.append(("/" if i else "1/") + t)
@@ -255,13 +255,13 @@ class TextPrinter(Printer):
 
     def _HadamardPower(self, e):
         base, exp = e.args
-        if exp.is_number and exp < 0:
+        if ops.negative_number(exp):
             inverse = ops.hpow(base, -exp)
             return f"1/{self.wrap(inverse, MUL, strict=True)}", MUL
         return f"{self.wrap(base, ATOM)}**{self.exponent_text(exp)}", POW
 
     def exponent_text(self, x):
-        if not x.is_number:         # a scalar expression or a matrix: x**a, x**(a + 1), a**x
+        if not x.is_Number:         # a scalar expression or a matrix: x**a, x**(a + 1), a**x
             return self.wrap(x, ATOM)
         t = number_text(x)
         return t if float(x) >= 0 and "/" not in t else f"({t})"
@@ -328,7 +328,7 @@ class TextPrinter(Printer):
             if d != 1:
                 den.append(d)
         for f in sp.Mul.make_args(rest):
-            if isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0:
+            if isinstance(f, sp.Pow) and ops.negative_number(f.exp):
                 den.append(f.base ** -f.exp)
             else:
                 num.append(f)
@@ -359,7 +359,7 @@ class TextPrinter(Printer):
 
     def _Pow(self, e):
         base, exp = e.args
-        if exp.is_number and exp < 0:
+        if ops.negative_number(exp):
             return self._Mul(sp.Mul(1, e, evaluate=False))
         return f"{self.wrap(base, ATOM)}**{self.exponent_text(exp)}", POW
 
