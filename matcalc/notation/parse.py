@@ -5,8 +5,9 @@ Grammar (Python's precedence and associativity; `**` binds tightest, `-x**2` is 
     expr     := expr ("+" | "-") expr        (left associative, weakest)
               | expr ("@" | "*" | "/") expr   (left associative)
               | ("-" | "+") expr              (unary, tighter than @ * /)
-              | expr "**" expr                (right associative; the exponent must reduce
-                                               to a numeric constant: 2, -1, (1/3), 2**2)
+              | expr "**" expr                (right associative; the exponent is a number,
+                                               2, -1, (1/3), 2**2, or a scalar: x**a, or a
+                                               matrix of the base's shape: a**x, X**Y)
               | atom (".T")*
     atom     := NUMBER | NAME | NAME "(" arguments ")" | "(" expr ")"
 
