@@ -294,3 +294,20 @@ def test_constant_exponents_that_are_not_literals(kind, text, wrt, shapes):
     if kind != "jacobian":                       # codegen writes gradients of scalars
         source = codegen.numpy_source(f, wrt=[wrt], name="f")
         exec(compile(source, "<generated>", "exec"), {})
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch", "array_api"])
+def test_codegen_backends_equal_numpy(backend):
+    """The same module over JAX, PyTorch and the array API gives the NumPy module's value and
+    gradients with respect to the base and the exponent."""
+    from test_codegen_backends import compare, library, to_backend   # noqa: F401 (skips)
+    library(backend)
+    shapes = {"x": ("n",), "y": ("n",), "a": ()}
+    f = mc.parse("y.T @ x**a + sum(a**x)", shapes)
+    rng = np.random.default_rng(9)
+    # a as a 0-d array: torch's log() refuses a Python float (the torch backend keeps scalar
+    # arguments as numbers), for log(a) here as for exp(a) anywhere
+    values = {"x": rng.uniform(0.5, 1.5, (4, 1)), "y": rng.standard_normal((4, 1)),
+              "a": np.array(1.3)}
+    compare(codegen.compile(f, wrt=["x", "a"]), codegen.compile(f, wrt=["x", "a"],
+                                                                 backend=backend), values, backend)
