@@ -99,7 +99,7 @@ SOURCES = {
 def test_dead_intermediates_are_deleted_after_their_last_use(make):
     src = make()
     defs = function_defs(src)
-    for name in ("forward", "backward"):
+    for name in ("forward", "backward", "value_and_grad"):
         check_releases(defs[name])
     assert "del " in src
 
@@ -358,3 +358,54 @@ def test_relu_against_one_zeros_array(dtype):
         tol = 1e-10 if dtype == np.float64 else 2e-3
         np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
                                    atol=tol * np.max(np.abs(ag)), err_msg=name)
+
+
+def test_value_and_grad_is_one_program():
+    """value_and_grad runs forward's lines then backward's as one function, so a saved
+    activation is deleted (or written into) after its last use in backward: its peak memory
+    (tracemalloc) is below forward + backward(**saved)'s, where saved holds every activation,
+    and below hand-written NumPy's; the answers are forward + backward's."""
+    import tracemalloc
+    net = nn.from_spec("dense(64,256) tanh dense(256,256) tanh dense(256,64)", loss="sse")
+    fn = codegen.compile(net)
+    body = ast.unparse(function_defs(fn.source)["value_and_grad"])
+    assert "forward(" not in body and "del A1" in body, body
+    rng = np.random.default_rng(4)
+    values = {"X": rng.standard_normal((128, 64)), "Y": rng.standard_normal((128, 64))}
+    for name, p in net.parameters.items():
+        shape = tuple(int(d) for d in p.shape)
+        values[name] = rng.standard_normal(shape[:1] if shape[1] == 1 else shape)  # biases (n,)
+
+    def split():
+        loss, saved = fn.forward(**values)
+        return loss, fn.backward(**saved)
+
+    def hand():
+        X, Ws, bs = values["X"], [values[f"W{k}"] for k in (1, 2, 3)], [values[f"b{k}"] for k in (1, 2, 3)]
+        A = [X]
+        for k in range(2):
+            A.append(np.tanh(A[-1] @ Ws[k] + bs[k]))
+        diff = A[-1] @ Ws[2] + bs[2] - values["Y"]
+        loss, g, grads = np.sum(diff * diff), 2.0 * diff, {}
+        for k in (2, 1, 0):
+            grads[f"W{k + 1}"], grads[f"b{k + 1}"] = A[k].T @ g, g.sum(axis=0)
+            if k:
+                g = (g @ Ws[k].T) * (1.0 - A[k] * A[k])
+        return loss, grads
+
+    def peak(call):
+        call()
+        tracemalloc.start()
+        call()
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+    one, two, by_hand = peak(lambda: fn(**values)), peak(split), peak(hand)
+    assert one < 0.9 * two and one < 0.8 * by_hand, (one, two, by_hand)
+    loss, grads = fn(**values)
+    split_loss, split_grads = split()
+    reference = hand()
+    assert np.isclose(loss, split_loss) and np.isclose(loss, reference[0])
+    for k, name in enumerate(net.parameters):
+        np.testing.assert_allclose(np.ravel(grads[name]), np.ravel(split_grads[k]), rtol=1e-12)
+        np.testing.assert_allclose(np.ravel(grads[name]), np.ravel(reference[1][name]), rtol=1e-9)

@@ -10,6 +10,8 @@ from those and fixed words; the module name is validated too, and dimension name
 literals only through repr(). The generated module imports only NumPy.
 """
 
+from dataclasses import replace
+
 import sympy as sp
 
 from ..core import dag, functions, ops
@@ -307,6 +309,7 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
     (workspace.py; NumPy only): the results are views into them, valid until the next call."""
     name = module_name(name)
     s = sched
+    fused = None                        # value_and_grad's own lines (NumPy)
     grads = [g for _, g in s.gradients]
     dtype = s.allocator.fresh("dtype")
     w = ModuleWriter(s, dtype, backend)
@@ -347,22 +350,33 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
         for line in s.forward + s.backward:
             if line.text is None:
                 w.render(line)
-        for lines, live in ((s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))):
+        # value_and_grad as one program: forward's lines then backward's, its own copies, so
+        # that liveness runs across (a saved activation is deleted, or written into, after its
+        # last use in backward, which forward + backward(**saved) cannot do: saved holds it)
+        fused = [replace(line) for line in s.forward + s.backward] if numpy else None
+        programs = [(s.forward, set(s.saved) | {s.value}), (s.backward, set(grads))]
+        if fused:
+            programs.append((fused, set(grads) | {s.value}))
+        for lines, live in programs:
             for line in in_place(lines, s.names, w.printer, live, s.inputs, operand_second=numpy):
                 if line.out is not None:
                     w.render(line)
         if numpy:                       # relu against a zeros array, one per shape
             s.forward = relu_against_zeros(s.forward, lambda: s.allocator.fresh("zeros"))
-            for line in s.forward:
+            fused = relu_against_zeros(fused, lambda: s.allocator.fresh("zeros"))
+            for line in s.forward + fused:
                 if line.text is None:
                     w.render(line)
-            reads_dtype = reads_dtype or any(dtype in line.reads for line in s.forward)
+            reads_dtype = reads_dtype or any(dtype in line.reads for line in s.forward + fused)
     # a name that holds a workspace buffer is not deleted: the buffer outlives the call
     held = {line.target for line in s.forward + s.backward if getattr(line, "form", None)}
     release(s.forward, set(s.saved) | {s.value}, held)
     release(s.backward, set(grads), held)
     forward_body = w.body(s.forward)
     backward_body = w.body(s.backward)
+    if fused:
+        release(fused, set(grads) | {s.value}, held)
+        fused_body = w.body(fused)
     args = ", ".join([x.name for x in s.inputs] + list(w.free_dims.values()))
     wrt = [x.name for x, _ in s.gradients]
     functions = ", ".join(["forward, backward, value_and_grad"] + [names for names, _, _ in more])
@@ -395,13 +409,22 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
         out += [INDENT + t for t in prologue(buffers, ws_name)]
     out += backward_body
     out.append(INDENT + f"return {ret}")
-    grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {x})" for x, g in zip(wrt, grads))
     out += ["", "", f"def value_and_grad({args}):",
             INDENT + f'"""({s.value}, {{name: gradient}}), each gradient in the shape and dtype '
-                     f'of its argument."""',
-            INDENT + f"{s.value}, saved = forward({args})",
-            INDENT + f"{ret} = backward(**saved)",
-            INDENT + f"return {s.value}, {{{grad_dict}}}"]
+                     f'of its argument."""']
+    if fused:                           # forward and backward as one program (see above)
+        given = s.allocator.fresh("given")
+        out.append(INDENT + f"{given} = ({', '.join(wrt)}{',' if len(wrt) == 1 else ''})"
+                            f"    # the caller's arrays: the answers take their shapes and dtypes")
+        out += bind_inputs(s.inputs, w, dims_name, dtype if reads_dtype else None)
+        out += fused_body
+        grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {given}[{i}])"
+                              for i, (x, g) in enumerate(zip(wrt, grads)))
+    else:
+        grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {x})" for x, g in zip(wrt, grads))
+        out += [INDENT + f"{s.value}, saved = forward({args})",
+                INDENT + f"{ret} = backward(**saved)"]
+    out.append(INDENT + f"return {s.value}, {{{grad_dict}}}")
     for _, text, _ in more:
         out += ["", "", text]
     helpers = HELPERS if b.name == "numpy" else bind_helper(b)

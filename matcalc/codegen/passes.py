@@ -125,7 +125,8 @@ def in_place(lines, names, printer, live_out, inputs, operand_second=True):
     # a value that is not a new array may be a view of what it reads (grad.T, X[0, 0], a
     # reshape): what it reads lives as long as it does
     for line in reversed(lines):
-        if not fresh.get(line.target, False):
+        # a scalar (np.sum(...), X[0, 0]) is a new number, never a view of what it reads
+        if not fresh.get(line.target, False) and ops.is_matrix(line.expr):
             for name in line.reads:
                 last[name] = max(last.get(name, 0), last.get(line.target, 0))
     for i, line in enumerate(lines):
@@ -152,7 +153,8 @@ def in_place(lines, names, printer, live_out, inputs, operand_second=True):
 def in_place_forms(expr, names):
     """The InPlace forms of expr, one per named operand it could write into, in order:
     tanh(a) -> np.tanh(a, out=a); relu(a) -> np.maximum(a, 0.0, out=a); a * b ->
-    np.multiply(a, b, out=a) or np.multiply(b, a, out=b); a - b -> np.subtract(a, b, out=a)
+    np.multiply(a, b, out=a) or np.multiply(b, a, out=b); a**2 -> np.multiply(a, a, out=a);
+    2.0 * a -> np.multiply(a, 2.0, out=a); a - b -> np.subtract(a, b, out=a)
     or np.subtract(a, b, out=b); 1 - t -> np.subtract(1.0, t, out=t)."""
     forms = []
     if isinstance(expr, Elementwise) and expr.arg in names:
@@ -163,6 +165,12 @@ def in_place_forms(expr, names):
         for a, b in (expr.args, expr.args[::-1]):
             if a in names:
                 forms.append(InPlace(a, "np.multiply", other=b))
+    if isinstance(expr, HadamardPower) and expr.args[1] == 2 and expr.args[0] in names:
+        forms.append(InPlace(expr.args[0], "np.multiply", other=expr.args[0]))     # a * a
+    if isinstance(expr, MatMul):                                                   # c * a
+        coeff, mats = ops.split_coeff(expr)
+        if len(mats) == 1 and mats[0] in names and coeff.is_number and coeff != 1:
+            forms.append(InPlace(mats[0], "np.multiply", other=coeff))
     if isinstance(expr, MatAdd) and len(expr.args) == 2:
         for a, b in (expr.args, expr.args[::-1]):
             if ops.is_negative_term(a):
