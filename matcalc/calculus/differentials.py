@@ -123,9 +123,10 @@ def d_matrix_power(node, d):
 def d_hadamard_power(node, d):
     """d(A**p) = p*A**(p - 1)*dA + A**p*log(A)*dp
 
-    Entry by entry, A**p = exp(p*log(A)), so d(A**p) = A**p*(p/A*dA + log(A)*dp): the power
-    rule in the base and the exponential rule in the exponent (Magnus & Neudecker, Matrix
-    Differential Calculus, ch. 8 on elementwise functions; Matrix Cookbook (2.8) for a**x).
+    Entry by entry, A**p = exp(p*log(A)), so by the scalar rules d(exp(u)) = exp(u)*du and
+    d(log(a)) = da/a with the Hadamard product rule d(U*V) = dU*V + U*dV (Zhang, Matrix
+    Analysis and Applications), d(A**p) = A**p*(p/A*dA + log(A)*dp): the power rule in the
+    base and the exponential rule in the exponent.
     The exponent p is a number (then dp = 0 and only the power rule remains), a scalar
     expression or a matrix of A's shape; A or p may be a scalar. Domain: where the exponent
     varies, A > 0 (log(A) is real only there); for a constant p, wherever A**p is real.
