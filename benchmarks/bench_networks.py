@@ -35,6 +35,12 @@ in one call (tracemalloc):
     workspace f+b   its forward then backward(**saved)
     GEMM floor      only the matrix products of the same forward and backward passes
 
+Peak memory of one call: NumPy's through tracemalloc (every NumPy array buffer allocated during
+the call; the inputs exist before it), PyTorch's (peers process) through its own allocator
+counter, the "Total Allocated" of the profiler's memory events (profile_memory=True) over one
+forward + backward with the gradients cleared before it, so that both count what the call
+allocates and still holds or held at its peak, the returned gradients included.
+
 Every case's gradients are checked against hand NumPy's before timing. BLAS is single-threaded
 (the thread variables are set before NumPy loads); each child prints the BLAS library and kernel
 in use (threadpoolctl) and OPENBLAS_CORETYPE when it is set.
@@ -239,6 +245,48 @@ def autograd_peer(X, Y, Ws, bs, activation):
     return run
 
 
+def torch_peak_memory(X, Y, Ws, bs, activation):
+    """The peak of the memory PyTorch's CPU allocator holds during one forward + backward, in MB:
+    the largest "Total Allocated" of the profiler's memory events (its running count of the
+    bytes allocated) less the count before the call. The gradients of the previous call are
+    cleared before the profiler starts (a block freed that was allocated before would not be
+    subtracted)."""
+    import json
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    torch.set_num_threads(1)
+    act = torch.tanh if activation == "tanh" else torch.relu
+    tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
+    tW = [torch.from_numpy(W.copy()).requires_grad_() for W in Ws]
+    tb = [torch.from_numpy(b.copy()).requires_grad_() for b in bs]
+
+    def run():
+        a = tX
+        for k, W in enumerate(tW):
+            a = a @ W + tb[k] if tb else a @ W
+            if k < len(tW) - 1:
+                a = act(a)
+        ((a - tY) ** 2).sum().backward()
+    run()
+    for p in tW + tb:
+        p.grad = None
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    memory = [e["args"] for e in events
+              if e.get("name") == "[memory]" and e["args"].get("Device Type", 0) == 0]
+    if not memory:
+        return 0.0
+    # the counter runs on from an earlier profile in the process: the count before the call
+    # is the first event's total less its own size
+    before = memory[0]["Total Allocated"] - memory[0]["Bytes"]
+    return (max(m["Total Allocated"] for m in memory) - before) / 2**20
+
+
 def peak_memory(fn):
     """The peak of the memory NumPy allocates during one call, in MB (tracemalloc sees every
     NumPy array buffer; the inputs exist before the call and are not counted)."""
@@ -336,9 +384,15 @@ def run_child(libraries, directory, only, scale):
             repeat = max(5, int(cfg["repeat"] * scale))
             times = median_times(cases, repeat)
             out["rows"].setdefault(label, {})[dt] = times
-            out.setdefault("peak_MB", {}).setdefault(label, {})[dt] = {
-                name: peak_memory(cases[name]) for name in ("hand NumPy", "generated", "generated f+b",
-                                                            "workspace")}
+            peaks = {name: peak_memory(cases[name]) for name in ("hand NumPy", "generated",
+                                                                 "generated f+b", "workspace")}
+            if libraries == "peers":
+                try:
+                    peaks["torch eager (its allocator)"] = torch_peak_memory(X, Y, Ws, bs,
+                                                                             cfg["activation"])
+                except ImportError:
+                    pass
+            out.setdefault("peak_MB", {}).setdefault(label, {})[dt] = peaks
     out["blas"] = blas_info()
     out["modules"] = sorted(m for m in ("torch", "jax", "autograd", "sympy", "matcalc")
                             if m in sys.modules)
@@ -363,9 +417,16 @@ def report(title, result, only):
                 cells += [f"{wall * 1e3:.3f} ms", f"{wall / base:.2f}x",
                           f"{cpu * 1e3:.3f} ms ({cpu / base_cpu:.2f}x)"]
             print(f"| {name} | " + " | ".join(cells) + " |")
+        floor = {dt: rows[dt]["GEMM floor"][1] for dt in ("float64", "float32")}
+        print("workspace / GEMM floor, CPU time, float64 / float32: " + " / ".join(
+            f"{rows[dt]['workspace'][1] / floor[dt]:.2f}x" for dt in ("float64", "float32")) +
+              " (value_and_grad); " + " / ".join(
+            f"{rows[dt]['workspace f+b'][1] / floor[dt]:.2f}x" for dt in ("float64", "float32")) +
+              " (forward + backward)")
         peaks = result["peak_MB"][label]
-        print("peak NumPy memory of one call (tracemalloc), float64 / float32: " + "; ".join(
-            f"{name} {peaks['float64'][name]:.2f} / {peaks['float32'][name]:.2f} MB"
+        print("peak memory of one call, float64 / float32 (ratio to hand NumPy): " + "; ".join(
+            f"{name} {peaks['float64'][name]:.2f} / {peaks['float32'][name]:.2f} MB "
+            f"({peaks['float64'][name] / peaks['float64']['hand NumPy']:.2f}x)"
             for name in peaks["float64"]))
 
 
