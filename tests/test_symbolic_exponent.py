@@ -177,6 +177,8 @@ def test_shapes_and_errors():
     for text in ("x**X", "X**W", "X**x.T"):
         with pytest.raises(mc.ShapeError, match=r"shape mismatch in \*\*"):
             mc.parse(text, SHAPES)
+    with pytest.raises(mc.MatcalcError, match=r"\(-8\)\*\*\(1/3\) is not a real number"):
+        mc.parse("x**(-8)**(1/3)", SHAPES)        # SymPy's 2*(-1)**(1/3) is complex
     with pytest.raises(reference.NotationError, match=r"shape mismatch in \*\*"):
         typed("x**X", {"x": ("n",), "X": ("n", "m")},
               {"x": np.ones((2, 1)), "X": np.ones((2, 3))}, {"n": 2, "m": 3})

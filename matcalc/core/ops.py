@@ -453,8 +453,8 @@ def power(a, p):
         if p == 1:
             return a
     value = a ** p
-    if value.has(sp.I, sp.zoo, sp.nan):
-        raise MatcalcError(f"{a}**{p} is not a real number")
+    if value.has(sp.I, sp.zoo, sp.nan) or (value.is_number and value.is_extended_real is False):
+        raise MatcalcError(f"({a})**({p}) is not a real number")
     return value
 
 
