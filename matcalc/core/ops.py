@@ -442,8 +442,8 @@ def _side(e):
 def power(a, p):
     """a ** p for scalars; a number to a large power is computed as a float."""
     a, p = sym(a), whole(sym(p))
-    if a.is_Number and p.is_Number and abs(float(p)) > MAX_EXACT_EXPONENT and abs(a) != 1 \
-            and a != 0:
+    literal = a.is_Number and p.is_Number        # two numbers (is_number would walk the tree)
+    if literal and abs(float(p)) > MAX_EXACT_EXPONENT and abs(a) != 1 and a != 0:
         try:
             return sp.Float(float(a) ** float(p))
         except (OverflowError, ZeroDivisionError):
@@ -453,7 +453,7 @@ def power(a, p):
         if p == 1:
             return a
     value = a ** p
-    if value.has(sp.I, sp.zoo, sp.nan) or (value.is_number and value.is_extended_real is False):
+    if value.has(sp.I, sp.zoo, sp.nan) or (literal and value.is_extended_real is False):
         raise MatcalcError(f"({a})**({p}) is not a real number")
     return value
 
