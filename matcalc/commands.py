@@ -16,6 +16,7 @@ from .audit import command as audit_cli  # --expect (issue 12)
 from .calculus.assumptions import parse_assume
 from .cli import parse_shapes, read_expression
 from .codegen.numpy_printer import NumpyPrinter
+from .core.ops import free_variables
 from .core.shapes import is_matrix
 from .derive.gradient import grad
 from .derive.second_order import hessian, hvp, jacobian
@@ -149,12 +150,12 @@ def print_results(d, f, args, out):
 
 def results_json(d, f, args, report=None):
     """The derivation as JSON: results (notation, LaTeX, shape), steps with rule and identity,
-    the declared shapes and the check report."""
+    the shape of every symbol (declared with --shape or assumed) and the check report."""
     def shape(e):
         return [str(n) for n in e.shape] if is_matrix(e) else []
     return json.dumps({
         "kind": d.kind, "expression": to_text(f), "wrt": list(d.results),
-        "shapes": {name: list(dims) for name, dims in parse_shapes(args.shape).items()},
+        "shapes": {name: shape(s) for name, s in sorted(free_variables(f).items())},
         "results": {name: {"text": to_text(r), "latex": latex(r), "shape": shape(r)}
                     for name, r in d.results.items()},
         "steps": [{"before": to_text(s.before), "after": to_text(s.after), "rule": s.rule,

@@ -120,6 +120,14 @@ def test_formats():
     assert data["results"]["X"]["shape"] == ["n", "m"]
     assert data["check"]["ok"] is True
     assert all({"rule", "identity", "before", "after"} <= set(s) for s in data["steps"])
+    assert data["shapes"] == {"A": ["m", "m"], "X": ["n", "m"]}
+
+
+@needs_script
+def test_json_shapes_include_the_assumed_ones():
+    data = json.loads(run("grad", "sum(x**a) + tr(A)", "--wrt", "x", "--shape", "A=n,n",
+                          "--format", "json").stdout)
+    assert data["shapes"] == {"A": ["n", "n"], "a": [], "x": ["n", "1"]}
 
 
 @needs_script
