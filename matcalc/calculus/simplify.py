@@ -17,6 +17,8 @@ form a person writes comes from these rewrites, each an identity:
                          simplify them; kept only when strictly smaller
     plain_first          in a factored sum, untransposed terms first: A.T + A -> A + A.T
     inner_product_sum    u.T@(v/u) -> sum(v): u.T@W = sum(u*W), taken when u*W cancels
+    ones_product_sum     tr(ones(n, m)@M) -> sum(M), ones(n).T@w -> sum(w): a sum of entries
+                         written as a product with ones (the read-off of a scalar variable)
     assumed facts        sum(y) -> 1 for a y assumed one-hot or on the simplex, y**2 -> y for
                          one-hot, ... (calculus/assumptions.py; each use is recorded)
     symmetric_inverse    inv(M).T -> inv(M) when M.T = M (X.T@X, A + A.T)
@@ -37,7 +39,7 @@ from functools import partial
 
 import sympy as sp
 from sympy import (HadamardPower, HadamardProduct, Identity, Inverse, MatAdd, MatMul, OneMatrix,
-                   Transpose, ZeroMatrix)
+                   Trace, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from ..core import dag, functions, ops
@@ -69,6 +71,8 @@ def simplify_node(x, kids, assume=None):
     x = rebuild_node(x, kids)
     if assume is not None:
         x = assume.rewrite(x, at)
+    if isinstance(x, (MatMul, Trace)):
+        x = ones_product_sum(x)
     if isinstance(x, MatMul):
         x = inner_product_sum(x, assume, at)
     if isinstance(x, MatMul):
@@ -288,6 +292,30 @@ def inner_product_sum(e, assume=None, at=None):
             total = assume.rewrite(total, at)
         return ops.matmul(c, total, *ms[:i], *ms[i + 2:])
     return e
+
+
+def ones_product_sum(e):
+    """tr(ones(n, m)@M) = sum(M) = tr(M@ones(n, m)), and ones(n).T@w = sum(w) for a column w
+
+    tr(ones(n, m)@M) = sum_i sum_j 1*M[j, i], the sum of M's entries; a row of ones times a
+    column adds its entries. Only these whole forms: ones(N).T@G with G wider than one column
+    is a column sum (a bias gradient) and stays a product."""
+    inner = e.args[0] if isinstance(e, Trace) else e
+    if not isinstance(inner, MatMul):
+        return e
+    c, ms = ops.split_coeff(inner)
+    if len(ms) != 2:
+        return e
+    if isinstance(e, Trace):
+        ones = [i for i, m in enumerate(ms) if isinstance(m, OneMatrix)]
+        if not ones:
+            return e
+        M = ms[1 - ones[0]]
+    elif isinstance(ms[0], OneMatrix) and ms[0].shape[0] == 1 and ms[1].shape[1] == 1:
+        M = ms[1]
+    else:
+        return e
+    return ops.matmul(c, functions.apply("sum", M))
 
 
 def block_product(e):
