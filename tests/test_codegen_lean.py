@@ -409,3 +409,31 @@ def test_value_and_grad_is_one_program():
     for k, name in enumerate(net.parameters):
         np.testing.assert_allclose(np.ravel(grads[name]), np.ravel(split_grads[k]), rtol=1e-12)
         np.testing.assert_allclose(np.ravel(grads[name]), np.ravel(reference[1][name]), rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_a_sum_of_products_is_a_dot(dtype):
+    """sum(A * B) and sum(A**2) of full operands are np.vdot(A, B) (BLAS's dot, no array A * B):
+    the values and gradients are autograd's of the text evaluated independently, in the inputs'
+    dtype; a product with a broadcast operand keeps np.sum."""
+    import autograd
+    import autograd.numpy as anp
+    from matcalc.api import evaluate
+    cases = [("sum((X @ W - Y) ** 2)", {"X": ("N", 4), "W": (4, 3), "Y": ("N", 3)}, "W",
+              "value = np.vdot(t1, t1)"),
+             ("sum(tanh(X @ W) * Y)", {"X": ("N", 4), "W": (4, 3), "Y": ("N", 3)}, "W", "np.vdot("),
+             ("sum((X @ W) * b.T)", {"X": ("N", 4), "W": (4, 3), "b": (3,)}, "W", "np.sum(")]
+    rng = np.random.default_rng(8)
+    for text, shapes, wrt, shown in cases:
+        f = mc.parse(text, shapes)
+        fn = codegen.compile(f, wrt=[wrt])
+        forward = ast.unparse(function_defs(fn.source)["forward"])
+        assert shown in forward, forward
+        values = {k: rng.standard_normal([6 if d == "N" else d for d in shape])
+                  for k, shape in shapes.items()}
+        value, grads = fn(**{k: v.astype(dtype) for k, v in values.items()})
+        assert np.asarray(value).dtype == dtype and grads[wrt].dtype == dtype
+        tol = 1e-10 if dtype == np.float64 else 1e-4
+        np.testing.assert_allclose(value, evaluate(f, values), rtol=tol)
+        ag = autograd.grad(lambda v: evaluate(f, {**values, wrt: v}, xp=anp))(values[wrt])
+        np.testing.assert_allclose(grads[wrt], ag, rtol=tol, atol=tol)

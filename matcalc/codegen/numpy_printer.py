@@ -176,6 +176,8 @@ class NumpyPrinter(TextPrinter):
 
     # -- functions --------------------------------------------------------------------------------
     def function(self, record, arg):
+        if record.name == "sum" and self.backend.name == "numpy" and ops.is_matrix(arg):
+            return self.entry_sum(arg), ATOM        # sum(A * B) as np.vdot(A, B)
         x = self.full(arg)[0] if record.kind != "elementwise" else self.p(arg)[0]
         x_ = self.wrap(arg, ATOM)
         if record.name == "step" and record.name not in self.backend.spellings:
@@ -404,7 +406,7 @@ class NumpyPrinter(TextPrinter):
             parts.append(self.row_totals(first))
         for seg in middle:
             if seg:
-                parts.append(f"{self.xp}.sum({self.full(ops.matmul(*seg))[0]})")
+                parts.append(self.entry_sum(ops.matmul(*seg)))
             else:
                 raise AssertionError("adjacent ones are merged by ops.matmul")
         if last:
@@ -414,6 +416,21 @@ class NumpyPrinter(TextPrinter):
         if len(parts) == 1:
             return parts[0], ATOM
         return " * ".join(parts), MUL
+
+    def entry_sum(self, M):
+        """The sum of M's entries: np.sum(M), or for M = A * B (A * A, A**2) of two full
+        operands of M's shape, np.vdot(A, B): BLAS's dot of the entries, 3-6x faster than
+        np.sum(A * B), with no array A * B (a sum-of-squares loss). NumPy only."""
+        pair = None
+        if isinstance(M, HadamardProduct) and len(M.args) == 2:
+            pair = M.args
+        elif isinstance(M, HadamardPower) and M.args[1] == 2:
+            pair = (M.args[0], M.args[0])
+        if self.backend.name == "numpy" and pair is not None and all(
+                ops.is_matrix(a) and tuple(a.shape) == tuple(M.shape) and self.is_full(a)
+                and not (isinstance(a, Elementwise) and a.name == "step") for a in pair):
+            return f"{self.xp}.vdot({self.full(pair[0])[0]}, {self.full(pair[1])[0]})"
+        return f"{self.xp}.sum({self.full(M)[0]})"
 
     def row_totals(self, mats):
         """(M) @ ones(m): the column of row sums of the product M."""
