@@ -11,11 +11,18 @@ Four networks, sum-of-squares loss, float64 and float32:
     deep_relu   20 dense layers 64 wide with biases, relu, N = 256
 
 The parent process generates each network's module with codegen (SymPy and matcalc loaded) and
-writes it to a temporary directory; nothing is timed there. Each library set is then timed in a
-fresh child process of its own, so that one library's allocator and threads do not load another:
+writes it to a temporary directory; nothing is timed there. Each network and library set is then
+timed in a fresh child process of its own, so that one library's allocator and threads do not
+load another, and one network's arrays do not change the allocator another runs with:
 
     numpy   imports NumPy and the generated modules only, as a user's training script imports a
-            generated module: the headline ratios to hand NumPy
+            generated module: the headline ratios to hand NumPy. Run twice: as started, and
+            "warm", after one 16 MB array was made and freed. glibc's malloc serves a block of
+            128 KB or more (a 256 x 64 float64 activation) with mmap, and returns freed heap
+            to the system beyond 256 KB; freeing an mmap-ed block raises both thresholds. As
+            started, every such array of hand NumPy faults its pages in again on every call
+            (what the workspace avoids); warm, they are reused from the heap. A training script
+            that has freed a large array runs warm; one that has not, as started.
     peers   the same NumPy cases again, with PyTorch eager + autograd (one thread),
             jax.jit(jax.value_and_grad) and HIPS autograd (grad of an autograd.numpy loss), each
             in its own idiomatic code, whichever of them is importable, and the generated
@@ -83,14 +90,27 @@ def generate(directory, only):
                                                  workspace=workspace))
 
 
-def child(libraries, directory, only, scale):
+def child(libraries, directory, only, scale, warm=False):
+    """The results of one fresh process per network (merged): a network's timings do not depend
+    on which networks ran before it in the process (one that frees large arrays raises glibc's
+    thresholds, after which small ones no longer fault their pages in: see the docstring)."""
     env = dict(os.environ, **{v: "1" for v in THREAD_VARIABLES})
     env.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    p = subprocess.run([sys.executable, __file__, "--child", libraries, directory, ",".join(only),
-                        str(scale)], env=env, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit(f"the {libraries} process failed:\n{p.stderr}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    merged = None
+    for label in only:
+        p = subprocess.run([sys.executable, __file__, "--child", libraries, directory, label,
+                            str(scale)] + (["--warm"] if warm else []), env=env, capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"the {libraries} process failed:\n{p.stderr}")
+        result = json.loads(p.stdout.strip().splitlines()[-1])
+        if merged is None:
+            merged = result
+        else:
+            for key in ("rows", "peak_MB"):
+                merged[key].update(result[key])
+            merged["maxrss_MB"] = max(merged["maxrss_MB"], result["maxrss_MB"])
+    return merged
 
 
 # ---- the children: the cases ----------------------------------------------------------------------
@@ -318,10 +338,13 @@ def worst_difference(np, result, reference):
     return worst
 
 
-def run_child(libraries, directory, only, scale):
+def run_child(libraries, directory, only, scale, warm=False):
     import importlib
     import resource
     import numpy as np
+    if warm:      # glibc: a freed 16 MB block raises the mmap threshold to 16 MB, the trim one to 32
+        warming = np.ones(2**21)
+        del warming
     sys.path.insert(0, HERE)
     sys.path.insert(0, directory)
     from timing import median_times
@@ -434,13 +457,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat-scale", type=float, default=1.0, help="scale the rounds per case")
     parser.add_argument("--only", default=",".join(NETWORKS))
-    parser.add_argument("--no-peers", action="store_true", help="only the NumPy-only process")
+    parser.add_argument("--no-peers", action="store_true", help="only the NumPy-only processes")
+    parser.add_argument("--allocator", choices=("fresh", "warm", "both"), default="both",
+                        help="NumPy-only processes as started (fresh), or after a 16 MB array was "
+                             "made and freed (warm), or both")
     args = parser.parse_args()
     only = args.only.split(",")
     with tempfile.TemporaryDirectory() as directory:
         generate(directory, only)
-        report("NumPy-only process (the headline)", child("numpy", directory, only, args.repeat_scale),
-               only)
+        if args.allocator in ("fresh", "both"):
+            report("NumPy-only process per network, allocator as started (the headline)",
+                   child("numpy", directory, only, args.repeat_scale), only)
+        if args.allocator in ("warm", "both"):
+            report("NumPy-only process per network, allocator warmed (a 16 MB array made and "
+                   "freed first)", child("numpy", directory, only, args.repeat_scale, warm=True),
+                   only)
         if not args.no_peers:
             report("process with the peers loaded", child("peers", directory, only, args.repeat_scale),
                    only)
@@ -449,6 +480,7 @@ def main():
 if __name__ == "__main__":
     if "--child" in sys.argv:
         i = sys.argv.index("--child")
-        run_child(sys.argv[i + 1], sys.argv[i + 2], sys.argv[i + 3].split(","), float(sys.argv[i + 4]))
+        run_child(sys.argv[i + 1], sys.argv[i + 2], sys.argv[i + 3].split(","), float(sys.argv[i + 4]),
+                  warm="--warm" in sys.argv)
     else:
         main()
