@@ -392,3 +392,19 @@ def test_torch_arguments_checked_on_the_fast_path():
         fn(**dict(values, Y=torch.zeros(7, 3, dtype=torch.float64)))
     with pytest.raises(ValueError, match="b1 must have shape"):
         fn(**dict(values, b1=torch.zeros(6, dtype=torch.float64)))
+
+
+@pytest.mark.parametrize("backend", ["numpy"] + OTHERS)
+def test_functions_of_a_scalar_argument_keep_float32_and_run(backend):
+    """exp(a), log(a) of a scalar given as a Python number: torch's functions take no number,
+    and NumPy's make it float64; each module binds it in the arrays' float dtype."""
+    if backend != "numpy":
+        library(backend)
+    f = mc.parse("sum(exp(a)*x + log(a)*x**2)", {"x": ("n",), "a": ()})
+    fn = codegen.compile(f, wrt=["x", "a"], backend=backend)
+    x = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
+    found, (value, grads) = float64_locals(lambda: fn(x=to_backend(backend, x), a=0.7))
+    assert found == [] and str(value.dtype).endswith("float32"), (found, value.dtype)
+    want = {"x": np.exp(0.7) + 2 * np.log(0.7) * x, "a": np.sum(x**2) / 0.7 + np.sum(x) * np.exp(0.7)}
+    for k in want:
+        np.testing.assert_allclose(to_numpy(grads[k]).reshape(np.shape(want[k])), want[k], rtol=1e-5)

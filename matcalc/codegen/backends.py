@@ -40,6 +40,9 @@ class Backend:
     spellings: dict = field(default_factory=dict)   # registry name -> template in this backend
     dtype_of: str = "{xp}.result_type({arrays}, {xp}.float32)"   # the inputs' float dtype
     asarray: str = "{xp}.asarray({value})"                       # an argument as an array
+    # a scalar argument in the float dtype of the array arguments: a Python number is float64 to
+    # NumPy's functions (np.exp(0.7)) and no tensor to torch's (torch.exp(0.7) fails)
+    scalar_as: str = "np.result_type({arrays}).type({x})"
     namespace_line: str = ""  # a first line of each function (array_api: xp = ...)
     reshape: str = ""         # the reshape function in the helpers (which see no xp)
     helper_spellings: tuple = ()   # (NumPy call, this backend's) in the registry's helpers
@@ -75,7 +78,8 @@ class Backend:
 BACKENDS = {b.name: b for b in [
     Backend("numpy", ("import numpy as np",), "np", "numpy", in_place=True),
     Backend("jax", ("import jax", "import jax.numpy as jnp"), "jnp", "jax", in_place=False,
-            jit="jax.jit", reshape="jnp.reshape", fresh="{xp}.asarray({value}, dtype={dtype})",
+            jit="jax.jit", reshape="jnp.reshape", spellings={"sigmoid": "jax.nn.sigmoid({x})"},
+            scalar_as="jnp.asarray({x}, dtype=jnp.result_type({arrays}))", fresh="{xp}.asarray({value}, dtype={dtype})",
             add_diagonal="{result} = {result}.at[jnp.diag_indices({n})].add({value})"),
     # torch: out= into a dead buffer of this function's own (passes.in_place), on detached tensors
     Backend("torch", ("import torch",), "torch", "torch", in_place=True,
@@ -90,6 +94,7 @@ BACKENDS = {b.name: b for b in [
                        "step": "({x_} > 0).to({x_}.dtype)"},
             # detached: a parameter with requires_grad (an nn.Parameter) records no autograd graph
             dtype_of="{first}.dtype", asarray="torch.as_tensor({value}).detach()", reshape="torch.reshape",
+            scalar_as="torch.as_tensor({x}, dtype={first}.dtype)",
             helper_spellings=(("np.max(", "torch.amax("),),
             fresh="torch.as_tensor({value}, dtype={dtype}).clone()",
             add_diagonal="torch.diagonal({result}).add_({value})",
@@ -102,8 +107,10 @@ BACKENDS = {b.name: b for b in [
                                       ".T.ravel()]"}),
     Backend("array_api", ("from array_api_compat import array_namespace",), "xp", "array_api_compat",
             in_place=False,
-            spellings={"step": "xp.astype({x_} > 0, {x_}.dtype)"},
+            spellings={"step": "xp.astype({x_} > 0, {x_}.dtype)",
+                       "sigmoid": "xp.exp(-xp.logaddexp(0.0, -{x_}))"},   # NumPy's helper writes out=
             dtype_of="xp.result_type({arrays}, xp.float32)",
+            scalar_as="xp.asarray({x}, dtype=xp.result_type({arrays}))",
             asarray="array_namespace({value}).asarray({value})",
             helper_spellings=(("np.", "array_namespace(z)."),),     # the helpers' argument is z
             namespace_line="xp = array_namespace({arrays})",

@@ -26,7 +26,7 @@ from ..printing.base import ATOM, MUL
 from ..printing.text import to_text
 from .backends import backend_of, bind_helper
 from .emit import HELPERS, INDENT, VERSION, ModuleWriter, expected_literal, header_text, \
-    module_name, shape_doc
+    module_name, scalars_as_arrays, shape_doc
 from .gram import gram_products
 from .names import Names
 from .passes import drop_dead, is_fresh
@@ -160,6 +160,7 @@ def derived_module(d, name=None, backend="numpy"):
     for s in inputs:
         lines_out.append(INDENT + f"{s.name} = _mc_bind({s.name!r}, {s.name}, {expected_literal(s)}, "
                                   f"{dims_name})")
+    lines_out += scalars_as_arrays(inputs, b)
     for dm, ident in w.dims.items():
         if dm in w.printer.used_dims:
             lines_out.append(INDENT + f"{ident} = {dims_name}[{str(dm)!r}][0]")

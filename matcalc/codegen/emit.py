@@ -251,6 +251,8 @@ class ModuleWriter:
         for node in dag.postorder_many(roots):
             record = functions.record_of(node)
             helper = record.helper if record is not None else getattr(node, "helper", "")
+            if record is not None and record.name in self.backend.spellings:
+                continue                 # the backend's own spelling (torch.sigmoid) needs none
             if helper and helper not in found:
                 found.append(helper)
         return "".join("\n" + self.backend.helper(h) for h in found)
@@ -267,6 +269,7 @@ def bind_inputs(inputs, writer, dims_name, dtype=None):
     for x in inputs:
         out.append(INDENT + f"{x.name} = _mc_bind({x.name!r}, {x.name}, {expected_literal(x)}, "
                             f"{dims_name})")
+    out += scalars_as_arrays(inputs, b)
     for d, ident in writer.dims.items():
         if d not in writer.free_dims:
             out.append(INDENT + f"{ident} = {dims_name}[{str(d)!r}][0]")
@@ -276,6 +279,18 @@ def bind_inputs(inputs, writer, dims_name, dtype=None):
         out.append(INDENT + f"{dtype} = " + b.dtype_of.format(xp=b.xp, arrays=", ".join(arrays),
                                                             first=arrays[0]))
     return out
+
+
+def scalars_as_arrays(inputs, b):
+    """Each scalar input in the float dtype of the array inputs, after they are bound: a Python
+    number is float64 to NumPy's functions (np.exp(0.7) would make float32 work float64) and
+    no tensor to torch's (torch.exp(0.7) fails)."""
+    arrays = [x.name for x in inputs if ops.is_matrix(x)]
+    if not arrays:
+        return []
+    return [INDENT + f"{x.name} = " + b.scalar_as.format(xp=b.xp, x=x.name, arrays=", ".join(arrays),
+                                                         first=arrays[0])
+            for x in inputs if not ops.is_matrix(x)]
 
 
 def complete(lines, sched, writer, available):

@@ -16,7 +16,7 @@ import re
 from ..errors import MatcalcError
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-HELPERS = {"_mc_bind", "_mc_shape_text", "_mc_like", "_mc_out", "_softmax", "_logsumexp", "_ismax"}
+HELPERS = {"_mc_bind", "_mc_shape_text", "_mc_like", "_mc_out", "_softmax", "_logsumexp", "_ismax", "_sigmoid"}
 FUNCTIONS = {"forward", "backward", "value_and_grad", "jacobian", "hessian", "hvp"}
 RESERVED = set(keyword.kwlist) | HELPERS | FUNCTIONS | {"np", "None", "True", "False"}
 MAX_DERIVED = 20

@@ -150,14 +150,16 @@ BUILDERS = {"elementwise": _build_elementwise, "scalar of matrix": _build_node,
 
 # ---- registration decorators --------------------------------------------------------------------
 def elementwise(name, *, array, numpy, latex, numpy_prec="atom", keeps_zero=False,
-                expensive=False, word="", aliases=(), domain="real", kink=False, notes=""):
+                expensive=False, word="", aliases=(), domain="real", kink=False, notes="",
+                helper=""):
     """Register an elementwise function; the decorated function is f'(X, fX)."""
     def register(prime):
         rule = Rule(Elementwise, f"{name}'", prime)
         _register(Function(name, name, "elementwise", rule, array, numpy, latex, Elementwise,
                            scalar_class=scalar_function(name), aliases=aliases,
                            numpy_prec=numpy_prec, keeps_zero=keeps_zero, expensive=expensive,
-                           word=word or name, domain=domain, kink=kink, notes=notes))
+                           word=word or name, domain=domain, kink=kink, notes=notes,
+                           helper=helper))
         return prime
     return register
 
@@ -272,10 +274,23 @@ def tanh_prime(X, fX):
     return ops.sub(1, ops.hpow(fX, 2))
 
 
+SIGMOID_HELPER = '''
+def _sigmoid(z):
+    """1/(1 + exp(-z)) without overflow: with e = exp(-|z|) <= 1, 1/(1 + e) where z >= 0 and
+    e/(1 + e) where z < 0 (equal forms; each keeps its relative precision)."""
+    e = np.abs(z)
+    e = np.exp(np.negative(e, out=e), out=e) if type(e) is np.ndarray else np.exp(-e)
+    s = np.where(z >= 0, 1.0, e)
+    s /= 1.0 + e
+    return s
+'''
+
+
 @elementwise("sigmoid", array=lambda xp, x: xp.exp(-xp.logaddexp(0.0, -x)),
-             numpy="np.exp(-np.logaddexp(0.0, -{x_}))", latex=r"\sigma\left({x}\right)",
-             notes="evaluated as exp(-softplus(-x)), which equals 1/(1 + exp(-x)), never overflows "
-                   "and keeps its precision near 0 and near 1")
+             numpy="_sigmoid({x})", helper=SIGMOID_HELPER, latex=r"\sigma\left({x}\right)",
+             notes="evaluated as exp(-softplus(-x)), and in generated code as 1/(1 + e) or "
+                   "e/(1 + e) with e = exp(-|x|): equal to 1/(1 + exp(-x)), they never overflow "
+                   "and keep their precision near 0 and near 1")
 def sigmoid_prime(X, fX):
     """sigmoid'(X) = sigmoid(X)*(1 - sigmoid(X))"""
     return ops.hadamard(fX, ops.sub(1, fX))
