@@ -17,7 +17,10 @@ values chosen (emit.py prints the result, once):
   overlap its operands). A line that is a view or a copy of a name (`grad_W = t1`, `g.T`) holds
   the buffers of what it reads as long as it lives. Inputs are never written.
 
-What a buffer is: (storage shape in dimension symbols, "float" or "bool"). The module's
+What a buffer is: (storage shape in dimension symbols, "float" or "bool"), or a constant made
+once and only read: "ones" (the row a column sum is a product with, np.matmul(ones, G): a
+matrix-vector product, 2-4x faster than np.sum(G, axis=0)) and "zeros" (relu is
+np.maximum(Z, zeros, out=...): against an array NumPy runs its vector loop). The module's
 `_mc_workspace(dtype, N, ...)` makes them on the first call with those sizes and dtype and hands
 the same ones back after; so every result (the gradients, forward's saved values) is a view
 into the workspace, valid until the next call of the module with the same sizes and dtype.
