@@ -5,6 +5,11 @@ data, by the NumPy printer with the schedule's names map; nothing is parsed back
 Each backward group is headed by a comment quoting the differential it implements, printed
 from the visit of the reverse walk (`# d(h_relu) = step(h)*dh`).
 
+In NumPy, value_and_grad is its own copy of forward's lines then backward's, analysed as one
+program (passes.py), so that an activation backward no longer reads is deleted, or written into,
+in the middle of the call: forward + backward(**saved) cannot do that, as saved holds every
+activation until backward returns (the wide benchmark network: 28 MB at the peak against 40).
+
 Every identifier in the source is a validated symbol or dimension name or one built by names.py
 from those and fixed words; the module name is validated too, and dimension names reach string
 literals only through repr(). The generated module imports only NumPy.
