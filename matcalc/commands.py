@@ -15,7 +15,6 @@ from . import codegen
 from .audit import command as audit_cli  # --expect (issue 12)
 from .calculus.assumptions import parse_assume
 from .cli import parse_shapes, read_expression
-from .codegen.numpy_printer import NumpyPrinter
 from .core.ops import free_variables
 from .core.shapes import is_matrix
 from .derive.gradient import grad
@@ -28,6 +27,7 @@ from .printing.document import standalone
 from .printing.latex import latex
 from .printing.text import to_text
 from .progress import Progress
+from .sympy_printing import numpy_expression
 from .web import cli as serve_cli        # `matcalc serve` (issue 13)
 
 DERIVE = {"grad": grad, "jacobian": jacobian, "hessian": hessian, "hvp": hvp}
@@ -143,7 +143,7 @@ def print_results(d, f, args, out):
             lhs = "" if args.result_only else rf"\frac{{\partial f}}{{\partial {name}}} = "
             out.write(lhs + formula + "\n")
         elif args.format == "numpy":
-            out.write((f"{name}: " if several else "") + NumpyPrinter().doprint(r) + "\n")
+            out.write((f"{name}: " if several else "") + numpy_expression(r) + "\n")
         else:
             out.write((f"{name}: " if several else "") + to_text(r) + "\n")
 

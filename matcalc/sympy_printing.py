@@ -17,17 +17,26 @@ matcalc's) as matcalc's NumPy printer does.
 The nodes sit at the bottom of the pipeline and cannot import the printers; this module, loaded
 with the public API (api.py), hands them over. It prints nothing itself.
 """
+from dataclasses import replace
+
 from sympy.printing.numpy import NumPyPrinter as SympyNumPyPrinter
 
+from .codegen.backends import BACKENDS
 from .codegen.numpy_printer import NumpyPrinter
 from .core import nodes
 from .printing.latex import latex
 from .printing.text import to_text
 
 
+# one expression stands alone (sympy.lambdify defines no helpers): sigmoid inline, not the
+# generated modules' _sigmoid helper
+ONE_EXPRESSION = replace(BACKENDS["numpy"], name="numpy, one expression",
+                         spellings={"sigmoid": "np.exp(-np.logaddexp(0.0, -{x_}))"})
+
+
 def numpy_expression(e):
     """The NumPy source of one expression (np.exp(X @ w), ...)."""
-    return NumpyPrinter().doprint(e)
+    return NumpyPrinter(backend=ONE_EXPRESSION).doprint(e)
 
 
 nodes.PRINTERS.update(text=to_text, latex=latex, numpy=numpy_expression)

@@ -124,6 +124,14 @@ def test_formats():
 
 
 @needs_script
+def test_format_numpy_is_one_expression_needing_only_numpy():
+    """Generated modules call their _sigmoid helper; one printed expression spells it inline."""
+    r = run("grad", "sum(log(1 + exp(X@w))) - y.T@X@w", "--wrt", "w", "--shape", "X=N,d",
+            "--shape", "w=d", "--shape", "y=N", "--format", "numpy")
+    assert r.stdout.strip() == "X.T @ (np.exp(-np.logaddexp(0.0, -(X @ w))) - y)"
+
+
+@needs_script
 def test_json_shapes_include_the_assumed_ones():
     data = json.loads(run("grad", "sum(x**a) + tr(A)", "--wrt", "x", "--shape", "A=n,n",
                           "--format", "json").stdout)
