@@ -191,10 +191,20 @@ def _derivative(function, d, h):
     return (4 * d(h / 2) - d(h)) / 3
 
 
-def _relative(a, b):
+def _relative(a, b, floor=1e-12):
+    """max|a - b| over the larger of max|a|, max|b| and `floor`."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    den = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-12)
+    den = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), floor)
     return float(np.max(np.abs(a - b))) / den
+
+
+def _floor(value):
+    """The size below which a first derivative counts as zero: 1e-6 of the function's size.
+    A gradient that is exactly zero (a bias before batch normalisation) is then compared with
+    the differences' rounding noise, about 1e-13 of f, instead of being divided by it; a wrong
+    gradient still fails unless it is wrong by less than 1e-12 of f."""
+    size = float(np.max(np.abs(np.asarray(value, dtype=float)))) if np.size(value) else 0.0
+    return max(1e-12, 1e-6 * size) if np.isfinite(size) else 1e-12
 
 
 def gradient_error(function, d, x, values, sizes, rng):
@@ -209,7 +219,8 @@ def gradient_error(function, d, x, values, sizes, rng):
             return float(np.real(function({**values, x.name: x0 + t * V}, sizes)))
         return (at(h) - at(-h)) / (2 * h)
 
-    return _relative(_derivative(function, along, 1e-3 * scale), analytic)
+    return _relative(_derivative(function, along, 1e-3 * scale), analytic,
+                     _floor(np.real(function(values, sizes))))
 
 
 def jacobian_error(function, d, x, values, sizes, rng):
@@ -226,7 +237,8 @@ def jacobian_error(function, d, x, values, sizes, rng):
             return np.reshape(F, (-1,), order="F")
         return (at(h) - at(-h)) / (2 * h)
 
-    return _relative(_derivative(function, along, 1e-3 * scale), analytic)
+    return _relative(_derivative(function, along, 1e-3 * scale), analytic,
+                     _floor(function(values, sizes)))
 
 
 def _mixed(function, values, sizes, x, x0, U, W, scale):
