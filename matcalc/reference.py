@@ -550,6 +550,8 @@ class Reader:
     def read_Name(self, node):
         if node.id in self.symbols:
             return self.symbols[node.id]
+        if node.id in self.sizes:              # a dimension used as a number: sum(x)/n
+            return Operand(numpy.float64(self.sizes[node.id]), None)
         if node.id in FUNCTIONS:
             raise NotationError(f"function {node.id}() needs its arguments in parentheses")
         raise NotationError(f"undeclared symbol {node.id!r}{self.where(node)}")

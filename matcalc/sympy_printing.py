@@ -19,6 +19,7 @@ with the public API (api.py), hands them over. It prints nothing itself.
 """
 from dataclasses import replace
 
+from sympy import Symbol
 from sympy.printing.numpy import NumPyPrinter as SympyNumPyPrinter
 
 from .codegen.backends import BACKENDS
@@ -35,8 +36,10 @@ ONE_EXPRESSION = replace(BACKENDS["numpy"], name="numpy, one expression",
 
 
 def numpy_expression(e):
-    """The NumPy source of one expression (np.exp(X @ w), ...)."""
-    return NumpyPrinter(backend=ONE_EXPRESSION).doprint(e)
+    """The NumPy source of one expression (np.exp(X @ w), ...); a dimension used as a number
+    (sum(x)/n) is written by its name."""
+    dims = {s: s.name for s in e.free_symbols if isinstance(s, Symbol)}
+    return NumpyPrinter(dims=dims, backend=ONE_EXPRESSION).doprint(e)
 
 
 nodes.PRINTERS.update(text=to_text, latex=latex, numpy=numpy_expression)

@@ -245,3 +245,32 @@ def test_the_unrelated_matcalc_distribution_is_named_when_installed(monkeypatch)
         raise metadata.PackageNotFoundError(name)
     monkeypatch.setattr(metadata, "distribution", missing)
     assert entry.shadowing_note() == ""
+
+
+def test_a_dimension_is_a_number_in_the_notation():
+    """sum(x)/n divides by the size of x (issue 14: mean and division by a dimension); the
+    check runs against the text as typed, whose evaluator reads n off the values' shapes."""
+    import numpy as np
+    import matcalc as mc
+    from matcalc import codegen
+    shapes = {"x": ("n",)}
+    f = mc.parse("sum((x - sum(x)/n)**2)/n", shapes)
+    d = mc.grad(f, "x")
+    report = d.check()
+    assert report.ok and report.against.endswith("as typed, by an independent evaluator")
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    want = 2 * (x - x.mean()) / 4
+    np.testing.assert_allclose(np.ravel(mc.evaluate(d.result, {"x": x})), want)
+    value, grads = codegen.compile(f, wrt=["x"])(x=x)
+    np.testing.assert_allclose(value, np.var(x))
+    np.testing.assert_allclose(grads["x"], want)
+
+
+@needs_script
+def test_dividing_by_a_dimension_on_the_command_line():
+    r = run("grad", "mean((X@w - y)**2)", "--wrt", "w", "--shape", "X=N,d", "--shape", "w=d",
+            "--shape", "y=N", "--format", "numpy")
+    assert r.stdout.strip() == "2.0 * (1.0 / N) * (X.T @ (X @ w - y))"
+    r = run("grad", "sum((X@w - y)**2)/N", "--wrt", "w", "--shape", "X=N,d", "--shape", "w=d",
+            "--shape", "y=N", "--check")
+    assert r.returncode == 0 and "ok" in r.stdout and "as typed" in r.stdout

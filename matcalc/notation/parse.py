@@ -454,6 +454,8 @@ class _Parser:
         name = tok.text
         if name in self.symbols:
             return self.symbols[name]
+        if name in self.dims:          # a dimension used as a number: sum(x)/n
+            return self.dims[name]
         if name in known_names():
             raise ParseError(f"function {name}() needs its arguments in parentheses",
                              self.text, tok.column + len(name))
