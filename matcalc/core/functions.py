@@ -396,10 +396,10 @@ def _mean_simplify(A):
                   latex=r"\operatorname{mean}\left({x}\right)", simplify=_mean_simplify,
                   rule_name="mean of entries")
 def d_mean(node, d):
-    """d(mean(Z)) = sum(dZ)/(sum(ones(C))*sum(ones(N)))
+    """d(mean(Z)) = sum(dZ)/(C*N)
 
     The mean of an N x C matrix is the sum of its entries over their number, N*C (a dimension
-    used as a number is written sum(ones(N)) in the notation).
+    name is a number in the notation).
     """
     A = node.arg
     return ops.divide(apply("sum", d(A)), A.shape[0] * A.shape[1])

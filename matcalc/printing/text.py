@@ -87,9 +87,8 @@ class TextPrinter(Printer):
         return e.name, ATOM
 
     def _Symbol(self, e):
-        if e.is_integer and e.is_positive:
-            # a dimension used as a number (tr(eye(n)) = n): the notation spells it sum(ones(n))
-            return f"sum(ones({e.name}))", ATOM
+        # a dimension used as a number (tr(eye(n)) = n) is its name too: the notation reads a
+        # dimension name as its size, and no name is both a dimension and a symbol
         return e.name, ATOM
 
     def dim(self, d):
