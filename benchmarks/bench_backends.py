@@ -46,6 +46,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_networks import NETWORKS, THREAD_VARIABLES, init, spec  # noqa: E402 - the four nets
+from bench_networks import hand_numpy as by_hand  # noqa: E402
 
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 PAIRS = (("generated jax", "jax jit(value_and_grad)"), ("generated torch", "torch eager + autograd"))
@@ -92,31 +93,10 @@ def names_of(cfg):
 
 
 def hand_numpy(X, Y, Ws, bs, activation):
+    """bench_networks' hand-written NumPy pass (the base of every ratio), on these arrays."""
     import numpy as np
-
-    def run():
-        A = [X]
-        for k, W in enumerate(Ws[:-1]):
-            Z = A[-1] @ W
-            if bs:
-                Z += bs[k]
-            A.append(np.tanh(Z) if activation == "tanh" else np.maximum(Z, 0.0))
-        diff = A[-1] @ Ws[-1]
-        if bs:
-            diff += bs[-1]
-        diff -= Y
-        loss = np.sum(diff * diff)
-        g = 2.0 * diff
-        gWs, gbs = [None] * len(Ws), [None] * len(bs)
-        for k in range(len(Ws) - 1, -1, -1):
-            gWs[k] = A[k].T @ g
-            if bs:
-                gbs[k] = g.sum(axis=0)
-            if k > 0:
-                g = g @ Ws[k].T
-                g *= (1.0 - A[k] * A[k]) if activation == "tanh" else (A[k] > 0)
-        return loss, gWs, gbs
-    return run
+    run = by_hand(np, activation)
+    return lambda: run(X, Y, Ws, bs)
 
 
 def jax_peer(X, Y, Ws, bs, activation):

@@ -201,7 +201,23 @@ class Col2im(_Printable, MatrixExpr):
         return _memo_shape(self, compute)
 
 
-class BlockMax(_Printable, MatrixExpr):
+class _Blocks:
+    """P and g of blockmax(P, g) and blockargmax(P, g)."""
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def blocks(self):
+        return int(self.args[1])
+
+    @property
+    def parameters(self):
+        return (self.blocks,)
+
+
+class BlockMax(_Blocks, _Printable, MatrixExpr):
     """blockmax(P, g): the entrywise maximum over the g column blocks of P."""
     notation = "blockmax"
     numpy = "_blockmax"
@@ -217,23 +233,11 @@ class BlockMax(_Printable, MatrixExpr):
         return canonical(MatrixExpr.__new__(cls, P, g))
 
     @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def blocks(self):
-        return int(self.args[1])
-
-    @property
-    def parameters(self):
-        return (self.blocks,)
-
-    @property
     def shape(self):
         return _memo_shape(self, lambda: (self.arg.shape[0], self.arg.shape[1] / self.args[1]))
 
 
-class BlockArgmax(_Printable, MatrixExpr):
+class BlockArgmax(_Blocks, _Printable, MatrixExpr):
     """blockargmax(P, g): 1/k at each of the k largest entries of every block position."""
     notation = "blockargmax"
     numpy = "_blockargmax"
@@ -241,18 +245,6 @@ class BlockArgmax(_Printable, MatrixExpr):
     def __new__(cls, P, g):
         BlockMax(P, g)                                       # the same shape checks
         return canonical(MatrixExpr.__new__(cls, P, sp.sympify(g)))
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def blocks(self):
-        return int(self.args[1])
-
-    @property
-    def parameters(self):
-        return (self.blocks,)
 
     @property
     def shape(self):
