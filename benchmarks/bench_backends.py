@@ -46,7 +46,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_networks import NETWORKS, THREAD_VARIABLES, init, spec  # noqa: E402 - the four nets
-from bench_networks import hand_numpy as by_hand  # noqa: E402
+from bench_networks import hand_numpy as by_hand, jax_value_and_grad  # noqa: E402
 
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 PAIRS = (("generated jax", "jax jit(value_and_grad)"), ("generated torch", "torch eager + autograd"))
@@ -102,16 +102,7 @@ def hand_numpy(X, Y, Ws, bs, activation):
 def jax_peer(X, Y, Ws, bs, activation):
     import jax
     import jax.numpy as jnp
-    act = jnp.tanh if activation == "tanh" else jax.nn.relu
-
-    def loss(Ws, bs, X, Y):
-        a = X
-        for k, W in enumerate(Ws):
-            a = a @ W + bs[k] if bs else a @ W
-            if k < len(Ws) - 1:
-                a = act(a)
-        return jnp.sum((a - Y) ** 2)
-    vg = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    vg = jax_value_and_grad(activation)
     jW, jb, jX, jY = [jnp.asarray(W) for W in Ws], [jnp.asarray(b) for b in bs], jnp.asarray(X), \
         jnp.asarray(Y)
 

@@ -186,11 +186,10 @@ def torch_peer(X, Y, Ws, bs, activation):
     return run
 
 
-def jax_peer(X, Y, Ws, bs, activation):
+def jax_value_and_grad(activation):
+    """jax.jit(jax.value_and_grad) of the network's loss, as a JAX user writes it."""
     import jax
     import jax.numpy as jnp
-    import numpy as np
-    jax.config.update("jax_enable_x64", X.dtype == np.float64)
     act = jnp.tanh if activation == "tanh" else jax.nn.relu
 
     def loss(Ws, bs, X, Y):
@@ -200,7 +199,15 @@ def jax_peer(X, Y, Ws, bs, activation):
             if k < len(Ws) - 1:
                 a = act(a)
         return jnp.sum((a - Y) ** 2)
-    vg = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+
+
+def jax_peer(X, Y, Ws, bs, activation):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    jax.config.update("jax_enable_x64", X.dtype == np.float64)
+    vg = jax_value_and_grad(activation)
     jW, jb, jX, jY = [jnp.asarray(W) for W in Ws], [jnp.asarray(b) for b in bs], jnp.asarray(X), \
         jnp.asarray(Y)
 
