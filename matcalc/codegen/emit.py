@@ -432,12 +432,16 @@ def gradient_module(sched, title, name="f", backend="numpy", more=(), workspace=
     out += ["", "", f"def value_and_grad({args}):",
             INDENT + f'"""({s.value}, {{name: gradient}}), each gradient in the shape and dtype '
                      f'of its argument."""']
-    if fused:                           # forward and backward as one program (see above)
+    if fused or workspace:              # forward and backward as one program (see above)
         given = s.allocator.fresh("given")
         out.append(INDENT + f"{given} = ({', '.join(wrt)}{',' if len(wrt) == 1 else ''})"
                             f"    # the caller's arrays: the answers take their shapes and dtypes")
         out += bind_inputs(s.inputs, w, dims_name, dtype if reads_dtype else None)
-        out += fused_body
+        if workspace:                   # the buffers are planned over forward then backward
+            out += [INDENT + t for t in prologue(buffers, ws_name, call)]
+            out += forward_body + backward_body
+        else:
+            out += fused_body
         grad_dict = ", ".join(f"{x!r}: _mc_like({g}, {given}[{i}])"
                               for i, (x, g) in enumerate(zip(wrt, grads)))
     else:
