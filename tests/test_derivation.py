@@ -27,6 +27,21 @@ def test_steps_follow_the_hand_derivation():
     assert any("d(A@B) = dA@B + A@dB" == s.identity for s in d.steps)
 
 
+@pytest.mark.parametrize("expr, shapes, wrt, cited", [
+    # a number as exponent: the power rule alone, no dp term a student would have to discard
+    ("sum((X@w - y)**2)", {"X": ("n", "m"), "w": ("m",), "y": ("n",)}, "w",
+     "d(A**p) = p*A**(p - 1)*dA"),
+    ("x**3", {"x": ()}, "x", "d(a**p) = p*a**(p - 1)*da"),
+    # a varying exponent: the whole rule
+    ("sum(X**a)", {"X": ("n", "m"), "a": ()}, "X", "d(A**p) = p*A**(p - 1)*dA + A**p*log(A)*dp"),
+    ("x**a", {"x": (), "a": ()}, "x", "d(a**p) = p*a**(p - 1)*da + a**p*log(a)*dp"),
+])
+def test_the_power_rule_cites_what_applies(expr, shapes, wrt, cited):
+    d = derive(expr, shapes, wrt)
+    powers = [s.identity for s in d.steps if "power" in s.rule]
+    assert powers == [cited]
+
+
 def test_several_variables_share_one_expansion():
     d = derive("tr(A @ B @ C)", {"A": ("n", "m"), "B": ("m", "p"), "C": ("p", "n")}, ["A", "C"])
     assert set(d.results) == {"A", "C"}

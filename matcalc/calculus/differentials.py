@@ -143,6 +143,10 @@ def d_hadamard_power(node, d):
     return ops.add(*terms) if terms else ops.zero_like(node)
 
 
+d_hadamard_power.narrowed = lambda node: (
+    "d(A**p) = p*A**(p - 1)*dA" if node.args[1].is_number else None)
+
+
 @differential(sp.Pow, name="power rule")
 def d_pow(node, d):
     """d(a**p) = p*a**(p - 1)*da + a**p*log(a)*dp
@@ -155,6 +159,9 @@ def d_pow(node, d):
     if not p.is_number:
         out = out + node * functions.f("log", a) * d(p)
     return out
+
+
+d_pow.narrowed = lambda node: "d(a**p) = p*a**(p - 1)*da" if node.args[1].is_number else None
 
 
 @differential(Inverse, name="inverse")

@@ -21,6 +21,12 @@ class Rule:
         """The first line of the rule's docstring: the identity it implements."""
         return (self.function.__doc__ or "").strip().splitlines()[0]
 
+    def identity_at(self, node):
+        """The identity as it applies at node: a rule may narrow its citation with a function
+        `narrowed(node)` set on it (the power rule without its dp term when p is a number)."""
+        narrowed = getattr(self.function, "narrowed", None)
+        return (narrowed(node) if narrowed is not None and node is not None else None) or self.identity
+
     @property
     def source(self):
         """The rest of the docstring: derivation notes and sources, if any."""

@@ -117,11 +117,12 @@ def _sum(terms):
     return terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
 
 
-def cited(rule, derivative=None):
-    """(name, identity) a step cites: the rule, and an elementwise function's f' beside it."""
+def cited(rule, derivative=None, node=None):
+    """(name, identity) a step cites: the rule as it applies at node, and an elementwise
+    function's f' beside it."""
     if derivative is None:
-        return rule.name, rule.identity
-    return rule.name, f"{rule.identity}, {derivative.identity}"
+        return rule.name, rule.identity_at(node)
+    return rule.name, f"{rule.identity_at(node)}, {derivative.identity}"
 
 
 def gradient_steps(f, walk, variables, raw, results, assumptions=None):
@@ -151,7 +152,7 @@ def gradient_steps(f, walk, variables, raw, results, assumptions=None):
 
     for v in walk.visits:
         at = collect(v.node, v.value)
-        name, identity = cited(v.rule, v.derivative)
+        name, identity = cited(v.rule, v.derivative, v.node)
         add(line(at, expanded_term(v.node, v.value, v.expansion)), name, identity)
         del terms[at]
         for k, c in enumerate(v.pulled):

@@ -56,7 +56,7 @@ def forward_steps(steps, root=None, symbol=None):
     of a Hessian) is written by its symbol: dg = ..."""
     out = []
     for s in steps:
-        name, identity = cited(s.rule, s.derivative)
+        name, identity = cited(s.rule, s.derivative, s.node)
         node = symbol if symbol is not None and s.node == root else s.node
         out.append(Step(differential_of(node), s.expansion, name, identity))
     return out

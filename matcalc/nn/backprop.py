@@ -167,12 +167,10 @@ class Backprop:
         read = []
         for v in visits:
             read += self._statements_of(v)
-        rules = []
-        for v in visits:
-            for r in (v.rule, v.derivative, *v.pull_rules):
-                if r is not None and r not in rules:
-                    rules.append(r)
-        identity = "; ".join(f"{r.name}: {r.identity}" for r in rules)
+        cites = unique_rules([f"{r.name}: {r.identity_at(v.node) if r is v.rule else r.identity}"
+                              for v in visits for r in (v.rule, v.derivative, *v.pull_rules)
+                              if r is not None])
+        identity = "; ".join(cites)
         terms = [read_off_term(self.symbolic(st.target.arg),
                                    self.symbolic(st.expr)) for st in read]
         form = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
@@ -198,10 +196,11 @@ class Backprop:
             return
         dZ = Differential(self.symbols[name])
         expansion = self.symbolic(composed(inner, self.has_differential))
-        rules = unique_rules([r for v in inner for r in (v.rule, v.derivative) if r is not None])
-        note = "; ".join(f"{r.name}: {r.identity}" for r in rules)
+        cited = unique_rules([(r.name, r.identity_at(v.node) if r is v.rule else r.identity)
+                              for v in inner for r in (v.rule, v.derivative) if r is not None])
+        note = "; ".join(f"{name}: {identity}" for name, identity in cited)
         rows.append(Row(dZ, expansion, note=note))
-        self._steps.append(Step(dZ, expansion, rules[0].name, "; ".join(r.identity for r in rules)))
+        self._steps.append(Step(dZ, expansion, cited[0][0], "; ".join(i for _, i in cited)))
         G = self.symbols[f"grad_{name}"]
         parts = list(expansion.args) if isinstance(expansion, sp.MatAdd) else [expansion]
         traced = sp.Add(*[inner_product(G, t) for t in parts], evaluate=False) if len(parts) > 1 \
