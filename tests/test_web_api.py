@@ -89,6 +89,18 @@ def test_every_example_derives_and_checks(server, example):
     assert "def " in a["code"]["source"]
 
 
+def test_notation_lists_what_values_may_be_assumed(server):
+    status, _, raw = call(server, "/api/notation")
+    assert status == 200
+    notation = json.loads(raw)
+    assert notation["assume"] == {"onehot": "one-hot", "simplex": "on the probability simplex"}
+    # each is accepted by /api/derive: the page offers no kind the server refuses
+    for kind in notation["assume"]:
+        status, a = derive(server, {"expr": "-sum(y*log(softmax(z)))", "shapes": {"y": ["n"], "z": ["n"]},
+                                    "wrt": "z", "kind": "gradient", "assume": {"y": kind}})
+        assert status == 200 and a["results"][0]["text"] == "softmax(z) - y", a
+
+
 def test_network_answer_names_the_layers(server):
     status, a = derive(server, {"net": "dense(1000,100,bias=false) relu dense(100,10,bias=false)",
                                 "loss": "sse"})

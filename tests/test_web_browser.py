@@ -226,3 +226,27 @@ def test_examples_derive_on_choice(page):
     assert page.locator('[aria-label="differentiate by w"]').is_checked()
     assert page.problems == []
 
+
+
+def test_values_assumed_in_the_table_and_links_followed_in_the_page(page):
+    type_expression(page, "-sum(y*log(softmax(z)))", {"y": ("n",), "z": ("n",)}, "z")
+    derive(page)
+    assert page.locator("#results code").inner_text() != "z: softmax(z) - y"
+    page.select_option('[aria-label="values of y"]', "onehot")
+    derive(page)
+    assert page.locator("#results code").inner_text() == "z: softmax(z) - y"
+    link = page.get_attribute("#permalink", "href")
+    assert "assume=y%3Donehot" in link
+    # a link followed inside the open page (the address changes, the page stays) derives it
+    page.evaluate("delete document.body.dataset.state")
+    page.evaluate("h => { location.hash = h }", "kind=gradient&expr=tr(X%40A%40X.T)"
+                  "&shape=X%3Dn,m&shape=A%3Dm,m&wrt=X")
+    page.wait_for_selector("body[data-state=done]")
+    assert page.locator("#results code").inner_text() == "X: X@(A + A.T)"
+    # back to the first link: its assumption is in the table again
+    page.evaluate("delete document.body.dataset.state")
+    page.evaluate("h => { location.hash = h }", link[1:])
+    page.wait_for_selector("body[data-state=done]")
+    assert page.locator('[aria-label="values of y"]').input_value() == "onehot"
+    assert page.locator("#results code").inner_text() == "z: softmax(z) - y"
+    assert page.problems == []

@@ -3,7 +3,8 @@
     GET  /                 the page (static/index.html)
     GET  /static/...       the page's script, style sheet and KaTeX (shipped in the package)
     GET  /api/examples     [{"title", "request"}]: the examples the page offers
-    GET  /api/notation     the function names, losses and kinds the notation knows
+    GET  /api/notation     the function names, losses and kinds the notation knows, and what
+                           values may be assumed of a variable (--assume)
     POST /api/derive       a request (web/request.py) -> its answer (web/answer.py)
 
 Answers: 200 with the derivation; 400 with {"error": {"message", "column", "field", "type"}}
@@ -31,6 +32,7 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ..calculus.assumptions import KINDS as VALUE_KINDS
 from ..core import functions
 from ..nn import LOSSES, activation_names
 from ..notation.structural import DIMENSION_FUNCTIONS, STRUCTURAL
@@ -68,7 +70,8 @@ def static_files():
 def notation():
     return {"functions": sorted(set(functions.BY_NOTATION) | set(STRUCTURAL)
                                 | set(DIMENSION_FUNCTIONS)),
-            "kinds": list(KINDS), "losses": list(LOSSES), "activations": activation_names()}
+            "kinds": list(KINDS), "losses": list(LOSSES), "activations": activation_names(),
+            "assume": {name: kind.adjective for name, kind in VALUE_KINDS.items()}}
 
 
 def error_body(message, field=None, kind="RequestError"):

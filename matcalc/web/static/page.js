@@ -8,7 +8,8 @@ const $ = (id) => document.getElementById(id);
 const SCALAR_NAMES = new Set(["alpha", "beta", "gamma", "delta", "epsilon", "eps", "eta",
   "lambda", "lam", "mu", "nu", "rho", "sigma", "tau", "theta", "c", "t", "lr"]);
 let functionNames = new Set();
-let declared = new Map();       // name -> {kind, rows, cols}: what the user set or we guessed
+let declared = new Map();       // name -> {kind, rows, cols, assume}: what the user set or we guessed
+let valueKinds = {};            // what may be assumed of a variable's values: name -> adjective
 let lastAnswer = null;
 let examples = [];
 
@@ -59,6 +60,7 @@ function guess(name) {
 
 function refreshVariables() {
   const names = namesIn($("expr").value);
+  const same = $("vars").dataset.expr === $("expr").value;   // a kind changed: keep the ticks as they are
   $("vars").dataset.expr = $("expr").value;     // the expression the table was made for
   const body = $("vars").tBodies[0];
   const wrt = new Set(currentWrt());
@@ -81,10 +83,16 @@ function refreshVariables() {
     cols.addEventListener("input", () => { d.cols = cols.value.trim(); });
     rows.disabled = d.kind === "scalar";
     cols.disabled = d.kind !== "matrix";
+    const values = el("select"); values.className = "assume";
+    values.setAttribute("aria-label", `values of ${name}`);
+    values.append(new Option("any", "", false, !d.assume));
+    for (const [k, adjective] of Object.entries(valueKinds)) values.append(new Option(adjective, k, false, k === d.assume));
+    values.disabled = d.kind === "scalar";
+    values.addEventListener("change", () => { d.assume = values.value; });
     const by = el("input"); by.type = "checkbox"; by.className = "wrt";
     by.setAttribute("aria-label", `differentiate by ${name}`);
-    by.checked = wrt.size ? wrt.has(name) : i === 0;
-    for (const node of [kind, rows, cols, by]) { const td = el("td"); td.append(node); tr.append(td); }
+    by.checked = wrt.size || same ? wrt.has(name) : i === 0;
+    for (const node of [kind, rows, cols, values, by]) { const td = el("td"); td.append(node); tr.append(td); }
     body.append(tr);
   });
 }
@@ -116,7 +124,12 @@ function request() {
   const wrt = currentWrt();
   const body = {expr: $("expr").value, shapes: shapes(), wrt: wrt.length === 1 ? wrt[0] : wrt,
                 kind: $("kind").value};
-  if ($("assume").value) body.assume = JSON.parse($("assume").value);
+  const assume = {};
+  for (const tr of $("vars").querySelectorAll("tbody tr")) {
+    const d = declared.get(tr.dataset.name);
+    if (d.assume && d.kind !== "scalar") assume[tr.dataset.name] = d.assume;
+  }
+  if (Object.keys(assume).length) body.assume = assume;
   return body;
 }
 
@@ -159,9 +172,9 @@ function showRequest(body) {
     $("expr").value = body.expr;
     for (const [name, dims] of Object.entries(body.shapes || {})) {
       const kind = dims.length === 0 ? "scalar" : dims.length === 1 ? "vector" : "matrix";
-      declared.set(name, {kind, rows: String(dims[0] ?? "n"), cols: String(dims[1] ?? (kind === "vector" ? "1" : "n"))});
+      declared.set(name, {kind, rows: String(dims[0] ?? "n"), cols: String(dims[1] ?? (kind === "vector" ? "1" : "n")),
+                          assume: (body.assume || {})[name] || ""});
     }
-    $("assume").value = body.assume ? JSON.stringify(body.assume) : "";
     const wrt = new Set([].concat(body.wrt || []));
     refreshVariables();
     for (const tr of $("vars").querySelectorAll("tbody tr")) {
@@ -312,6 +325,7 @@ async function start() {
   try {
     const notation = await (await fetch("/api/notation")).json();
     functionNames = new Set(notation.functions);
+    valueKinds = notation.assume || {};
     examples = await (await fetch("/api/examples")).json();
   } catch (e) { /* the page still works; guesses may include function names */ }
   examples.forEach((ex, i) => $("examples").append(new Option(ex.title, String(i))));
@@ -329,6 +343,12 @@ async function start() {
   $("copy-code").addEventListener("click", () => copy($("code").textContent));
   $("download-code").addEventListener("click", () => {
     if (lastAnswer && lastAnswer.code && lastAnswer.code.source) download(lastAnswer.code.filename, lastAnswer.code.source);
+  });
+  // a link to another derivation followed in this page (or the address edited) derives it;
+  // derive() itself writes the address with replaceState, which fires no hashchange
+  window.addEventListener("hashchange", () => {
+    const r = requestOf(new URLSearchParams(location.hash.slice(1)));
+    if (r) { declared = new Map(); showRequest(r); derive(); }
   });
   const initial = requestOf(new URLSearchParams(location.hash.slice(1)));
   if (initial) { showRequest(initial); derive(); }
