@@ -35,7 +35,7 @@ from ..core.blocks import Concat, placement
 from ..core.functions import EntrySum
 from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..core.rules import RuleTable
-from ..core.vec import commutation, kron, mixed_product, vec
+from ..core.vec import chained_product, commutation, kron, mixed_product, vec
 from ..errors import NotDifferentiableError
 
 RULES = RuleTable("vec rule")
@@ -213,7 +213,20 @@ def _times(M, L):
         return ops.scale(ops.scalar(M), L)
     if tuple(L.shape) == (1, 1):
         return ops.scale(ops.scalar(L), M)
-    return mixed_product(M, L)
+    return _distributed(M, L) or mixed_product(M, L)
+
+
+def _distributed(M, L):
+    """(P1 + P2)@L = P1@L + P2@L, when every term chains with L by the mixed product
+
+    A node reached along several paths receives the sum of their Jacobians; the sum is kept
+    whole unless each term's Kronecker product meets L's (kron(r, A)@kron(eye(n), x) =
+    kron(r, A@x) = (A@x)@r), so that kron is gone from the terms of vector Jacobians.
+    """
+    if not isinstance(M, MatAdd):
+        return None
+    terms = [chained_product(t, L) for t in M.args]
+    return ops.add(*terms) if all(t is not None for t in terms) else None
 
 
 def identify(df, x, has_differential):

@@ -104,13 +104,41 @@ def kron_factors(P):
 
 
 def mixed_product(P, Q):
-    """kron(A, B)@kron(C, D) = kron(A@C, B@D), when the shapes chain; else P@Q."""
+    """kron(A, B)@kron(C, D) = kron(A@C, B@D), when the shapes chain; else P@Q.
+
+    A commutation matrix next to a Kronecker product with a vector factor swaps the factors
+    (commuted_kron), so that the product can chain on.
+    """
+    chained = chained_product(P, Q)
+    return chained if chained is not None else ops.matmul(P, Q)
+
+
+def chained_product(P, Q):
+    """P@Q by the mixed product or a commutation swap; None when neither applies."""
     p, q = kron_factors(P), kron_factors(Q)
     if p is not None and q is not None:
         (c1, A, B), (c2, C, D) = p, q
         if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
             return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
-    return ops.matmul(P, Q)
+    return commuted_kron(P, Q)
+
+
+def commuted_kron(P, Q):
+    """commutation(p, m)@kron(A, B) = kron(B, A)@commutation(q, n), for A m x n and B p x q
+
+    Source: Magnus & Neudecker, ch. 3, theorem 9. A commutation matrix with a dimension 1 is
+    eye, so when A or B is a row, kron(A, B)@commutation = kron(B, A), and when A or B is a
+    column, commutation@kron(A, B) = kron(B, A). None when P@Q is not of one of these forms.
+    """
+    if isinstance(Q, Commutation) and kron_factors(P) is not None:
+        c, A, B = kron_factors(P)
+        if (A.shape[0] == 1 or B.shape[0] == 1) and Q.dims == (A.shape[1], B.shape[1]):
+            return ops.scale(c, kron(B, A))
+    if isinstance(P, Commutation) and kron_factors(Q) is not None:
+        c, A, B = kron_factors(Q)
+        if (A.shape[1] == 1 or B.shape[1] == 1) and P.dims == (B.shape[0], A.shape[0]):
+            return ops.scale(c, kron(B, A))
+    return None
 
 
 def commutation_array(n, m):
