@@ -142,22 +142,37 @@ def vec_diag_matrix(E, has_differential):
 def vec_diagonal_of(E, has_differential):
     """diag(dM) = kron(ones(k).T, eye(k))@diag(vec(eye(k)))@vec(dM)
 
-    Keep the diagonal entries of vec(dM), then add up the k blocks of length k. Two shapes of
-    dM give the forms a person writes: diag(L@dv@r) = diag(r.T)@L@dv for a row r, and
+    Keep the diagonal entries of vec(dM), then add up the k blocks of length k. Three shapes
+    of dM, or of each term of a sum dM, give the forms a person writes: diag(L@dv@r) =
+    diag(r.T)@L@dv for a row r, diag(u@dv.T@R) = diag(u)@R.T@dv for a column u, and
     diag(L@diag(dv)@R) = (L*R.T)@dv.
     """
     M = E.args[0]
     k = M.shape[0]
-    if isinstance(M, MatMul):
-        coeff, L, D, R = split_product(M, has_differential)
-        if D is not None:
-            Lm, Rm = _product(L, D.shape[0]), _product(R, D.shape[1])
-            if isinstance(D, DiagMatrix):
-                return [(D.args[0], ops.scale(coeff, ops.hadamard(Lm, ops.transpose(Rm))))]
-            if D.shape[1] == 1 and Rm.shape[0] == 1:
-                return [(D, ops.matmul(coeff, ops.diag(ops.transpose(Rm)), Lm))]
+    terms = [t for t in M.args if has_differential(t)] if isinstance(M, MatAdd) else [M]
+    out = [_diagonal_of_product(t, has_differential) for t in terms]
+    if all(o is not None for o in out):
+        return out
     select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
     return [(M, select)]
+
+
+def _diagonal_of_product(M, has_differential):
+    """(the vector differential, its local Jacobian) for diag(M) with M a product in the three
+    forms of vec_diagonal_of; None for another M."""
+    if not isinstance(M, MatMul):
+        return None
+    coeff, L, D, R = split_product(M, has_differential)
+    if D is None:
+        return None
+    Lm, Rm = _product(L, D.shape[0]), _product(R, D.shape[1])
+    if isinstance(D, DiagMatrix):
+        return D.args[0], ops.scale(coeff, ops.hadamard(Lm, ops.transpose(Rm)))
+    if D.shape[1] == 1 and Rm.shape[0] == 1:
+        return D, ops.matmul(coeff, ops.diag(ops.transpose(Rm)), Lm)
+    if isinstance(D, Transpose) and D.shape[0] == 1 and Lm.shape[1] == 1:
+        return D.arg, ops.matmul(coeff, ops.diag(Lm), ops.transpose(Rm))
+    return None
 
 
 @local(Concat, name="blocks of a concatenation")

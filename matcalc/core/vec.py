@@ -20,7 +20,7 @@ calculus/vec_rules.py, whose table brings a differential to d vec F = J d vec X.
 does not differentiate or identify anything.
 """
 import numpy as np
-from sympy import Identity, MatMul, OneMatrix, ZeroMatrix
+from sympy import Identity, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..errors import ShapeError
@@ -107,20 +107,62 @@ def mixed_product(P, Q):
     """kron(A, B)@kron(C, D) = kron(A@C, B@D), when the shapes chain; else P@Q.
 
     A commutation matrix next to a Kronecker product with a vector factor swaps the factors
-    (commuted_kron), so that the product can chain on.
+    (commuted_kron), and vec(A).T next to a Kronecker product is a vec again (vec_through_kron),
+    so that the product can chain on; where P and Q are products, at the factors they meet.
     """
     chained = chained_product(P, Q)
     return chained if chained is not None else ops.matmul(P, Q)
 
 
 def chained_product(P, Q):
-    """P@Q by the mixed product or a commutation swap; None when neither applies."""
+    """P@Q by the mixed product, a commutation swap or vec through kron, applied to P and Q or
+    to the last factor of P and the first of Q; None when none applies."""
+    chained = _chained(P, Q)
+    if chained is not None:
+        return chained
+    cP, mP = ops.split_coeff(P)
+    cQ, mQ = ops.split_coeff(Q)
+    if len(mP) + len(mQ) <= 2:
+        return None
+    seam = _chained(mP[-1], mQ[0])
+    if seam is None:
+        return None
+    return ops.scale(cP * cQ, ops.matmul(*mP[:-1], seam, *mQ[1:]))
+
+
+def _chained(P, Q):
     p, q = kron_factors(P), kron_factors(Q)
     if p is not None and q is not None:
         (c1, A, B), (c2, C, D) = p, q
         if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
             return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
-    return commuted_kron(P, Q)
+    swapped = commuted_kron(P, Q)
+    return swapped if swapped is not None else vec_through_kron(P, Q)
+
+
+def vec_through_kron(P, Q):
+    """vec(A).T@kron(B, C) = vec(C.T@A@B).T
+
+    The Kronecker identity kron(B.T, C.T)@vec(A) = vec(C.T@A@B), transposed; and
+    kron(B, C)@vec(A) = vec(C@A@B.T) itself. None when P@Q is neither form.
+    """
+    q = kron_factors(Q)
+    if q is not None:
+        c, B, C = q
+        row = ops.split_coeff(P)
+        if len(row[1]) == 1 and isinstance(row[1][0], Transpose) and isinstance(row[1][0].arg, Vec):
+            A = row[1][0].arg.args[0]
+            if A.shape == (C.shape[0], B.shape[0]):
+                return ops.scale(c * row[0], ops.transpose(vec(ops.matmul(ops.transpose(C), A, B))))
+    p = kron_factors(P)
+    if p is not None:
+        c, B, C = p
+        col = ops.split_coeff(Q)
+        if len(col[1]) == 1 and isinstance(col[1][0], Vec):
+            A = col[1][0].args[0]
+            if A.shape == (C.shape[1], B.shape[1]):
+                return ops.scale(c * col[0], vec(ops.matmul(C, A, ops.transpose(B))))
+    return None
 
 
 def commuted_kron(P, Q):
