@@ -87,7 +87,8 @@ def derived_module(d, name=None, backend="numpy"):
     R = gram_products(d.result)       # A.T @ diag(w) @ A as B.T @ B for syrk, when w >= 0
     direction = d.direction if kind == "hvp" else None
     inputs = inputs_of(d.f, [direction] if direction is not None else [])
-    inputs += [s for s in inputs_of(R) if s not in inputs]
+    # R's own symbols (its parse source, if the same expression was ever parsed, is not f's)
+    inputs += [s for s in inputs_of(R, like=d.f) if s not in inputs]
 
     allocator = Names()
     allocator.taken.add(kind)
