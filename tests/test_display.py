@@ -199,7 +199,7 @@ def test_network_table_has_a_row_per_layer_and_the_loss():
         ["2. relu", "h_relu = relu(h)", "N x 8", ""],
         ["3. identity", "(no new value: the output is the input)", "N x 8", ""],
         ["4. dense(8,3)", "y_pred = h_relu@W2 + b2.T", "N x 3", "W2: 8 x 3, b2: 3"],
-        ["loss SoftmaxCrossEntropy", "L = (sum(logsumexp(y_pred)) - sum(Y*y_pred))/N",
+        ["loss SoftmaxCrossEntropy", "L = (sum(logsumexp(y_pred)) - sum(Y*y_pred))/sum(ones(N))",
          "scalar", "Y: N x 3"],
     ]
 

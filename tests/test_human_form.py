@@ -45,7 +45,7 @@ HUMAN_FORMS = [
     ("onehot-relu", "grad", "sum(relu(y)*z)", VEC, "z", {"y": "onehot"}, "y"),
     # a matrix assumed one-hot has one-hot columns: sum(Y) = m
     ("onehot-columns", "grad", "sum(Y)*(z.T@z)", {"z": ("n",), "Y": ("n", "m")}, "z",
-     {"Y": "onehot"}, "2*m*z"),     # a size m is a number in the notation
+     {"Y": "onehot"}, "2*sum(ones(m))*z"),     # the notation writes a size m as sum(ones(m))
     ("binary-ce-hessian", "hessian", "-(y.T@log(sigmoid(X@w)) + (1 - y).T@log(1 - sigmoid(X@w)))",
      {"X": ("N", "d"), "w": ("d",), "y": ("N",)}, "w", None,
      "X.T@diag(sigmoid(X@w)*(1 - sigmoid(X@w)))@X"),

@@ -173,7 +173,7 @@ def test_seed001_mse_is_the_mean_over_the_batch():
 def test_softmax_cross_entropy_adjoint_is_the_textbook_one():
     net = nn.from_spec("dense(6,4) relu dense(4,3)", loss="softmax_ce")
     bp = net.backprop()
-    assert mc.to_text(bp.backward[0][1]) == "(softmax(y_pred) - Y)/N"  # N as a number, in the notation
+    assert mc.to_text(bp.backward[0][1]) == "(softmax(y_pred) - Y)/sum(ones(N))"  # N as a number, in the notation
 
 
 def test_100_layer_network_derives_and_is_correct():
@@ -228,8 +228,8 @@ def test_shapes_and_parameters():
     assert net.shapes == {"X": ("B", "D_in"), "Y": ("B", 10), "W1": ("D_in", "H"), "b1": ("H",),
                           "W2": ("H", 10)}
     assert list(net.parameters) == ["W1", "b1", "W2"]
-    text = mc.to_text(net.loss_expr)     # the batch size B is a number in the notation
-    assert text == "sum((relu(X@W1 + b1.T)@W2 - Y)**2)/(10*B)"
+    text = mc.to_text(net.loss_expr)     # the batch size as a number is sum(ones(B)) in the notation
+    assert text == "sum((relu(X@W1 + b1.T)@W2 - Y)**2)/(10*sum(ones(B)))"
     assert mc.to_text(mc.parse(text, net.shapes)) == text
 
 

@@ -17,7 +17,10 @@ from ..core import ops
 from ..core.nodes import AsScalar, MatrixPower, Named
 from .base import ADD, ATOM, MUL, NEG, POW, Printer, signed_fraction
 
-EXPANDED_POWER = 3         # matrix powers up to this print as products
+# matrix powers up to this print as products: the shared notation (and every reader of it, the
+# corpus's evaluator among them) has no matrix_power, so a power the user typed as a product
+# comes back as one; only longer ones are matrix_power(X, k)
+EXPANDED_POWER = 16
 
 
 def dimension_factors(d):
@@ -87,8 +90,11 @@ class TextPrinter(Printer):
         return e.name, ATOM
 
     def _Symbol(self, e):
-        # a dimension used as a number (tr(eye(n)) = n) is its name too: the notation reads a
-        # dimension name as its size, and no name is both a dimension and a symbol
+        if e.is_integer and e.is_positive:
+            # a dimension used as a number (tr(eye(n)) = n): sum(ones(n)), which the shared
+            # notation reads (matcalc's also reads a bare n as a number, but not every reader
+            # of the shared notation does; LaTeX and generated code write n)
+            return f"sum(ones({e.name}))", ATOM
         return e.name, ATOM
 
     def dim(self, d):
