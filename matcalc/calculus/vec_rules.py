@@ -35,7 +35,7 @@ from ..core.blocks import Concat, placement
 from ..core.functions import EntrySum
 from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..core.rules import RuleTable
-from ..core.vec import chained_product, commutation, kron, mixed_product, vec
+from ..core.vec import chained_product, commutation, diag_embedding, kron, mixed_product, vec
 from ..errors import NotDifferentiableError
 
 RULES = RuleTable("vec rule")
@@ -134,8 +134,7 @@ def vec_diag_matrix(E, has_differential):
 
     kron(ones(k), eye(k)) stacks k copies of dv; diag(vec(eye(k))) keeps entry i of copy i.
     """
-    k = E.shape[0]
-    return [(E.args[0], ops.matmul(ops.diag(vec(Identity(k))), kron(OneMatrix(k, 1), Identity(k))))]
+    return [(E.args[0], diag_embedding(E.shape[0]))]
 
 
 @local(DiagonalOf, name="diagonal of a matrix")
@@ -149,12 +148,29 @@ def vec_diagonal_of(E, has_differential):
     """
     M = E.args[0]
     k = M.shape[0]
-    terms = [t for t in M.args if has_differential(t)] if isinstance(M, MatAdd) else [M]
-    out = [_diagonal_of_product(t, has_differential) for t in terms]
+    out = [_diagonal_of_product(t, has_differential) for t in _sum_of_products(M, has_differential)]
     if all(o is not None for o in out):
         return out
     select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
     return [(M, select)]
+
+
+def _sum_of_products(M, has_differential):
+    """The terms of M holding the differential, as products whose factor holding it is not a
+    sum: L@(dA + dB)@R = L@dA@R + L@dB@R."""
+    out, todo = [], [M]
+    while todo:
+        t = todo.pop()
+        if isinstance(t, MatAdd):
+            todo.extend(a for a in t.args if has_differential(a))
+            continue
+        if isinstance(t, MatMul):
+            coeff, L, D, R = split_product(t, has_differential)
+            if isinstance(D, MatAdd):
+                todo.extend(ops.matmul(coeff, *L, a, *R) for a in D.args if has_differential(a))
+                continue
+        out.append(t)
+    return out
 
 
 def _diagonal_of_product(M, has_differential):

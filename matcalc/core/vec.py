@@ -21,6 +21,7 @@ does not differentiate or identify anything.
 """
 import numpy as np
 from sympy import Identity, MatMul, OneMatrix, Transpose, ZeroMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..errors import ShapeError
@@ -115,14 +116,17 @@ def mixed_product(P, Q):
 
 
 def chained_product(P, Q):
-    """P@Q by the mixed product, a commutation swap or vec through kron, applied to P and Q or
-    to the last factor of P and the first of Q; None when none applies."""
+    """P@Q by the mixed product, a commutation swap, vec through kron or through a Hadamard
+    product, or through diag_embedding, applied to P and Q or to the last factor of P and the
+    first of Q (Q whole when it is diag_embedding); None when none applies."""
     chained = _chained(P, Q)
     if chained is not None:
         return chained
     cP, mP = ops.split_coeff(P)
     cQ, mQ = ops.split_coeff(Q)
-    if len(mP) + len(mQ) <= 2:
+    if is_diag_embedding(Q) and len(mP) > 1:
+        mQ = [Q]
+    elif len(mP) + len(mQ) <= 2:
         return None
     seam = _chained(mP[-1], mQ[0])
     if seam is None:
@@ -136,8 +140,63 @@ def _chained(P, Q):
         (c1, A, B), (c2, C, D) = p, q
         if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
             return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
-    swapped = commuted_kron(P, Q)
-    return swapped if swapped is not None else vec_through_kron(P, Q)
+    for rule in (commuted_kron, vec_through_kron, vec_through_hadamard, through_diag_embedding):
+        chained = rule(P, Q)
+        if chained is not None:
+            return chained
+    return None
+
+
+def diag_embedding(k):
+    """diag(vec(eye(k)))@kron(ones(k), eye(k)): the matrix E with vec(diag(v)) = E@v."""
+    return ops.matmul(ops.diag(vec(Identity(k))), kron(OneMatrix(k, 1), Identity(k)))
+
+
+def is_diag_embedding(Q):
+    return ops.is_matrix(Q) and Q.shape[1] != 1 and Q == diag_embedding(Q.shape[1])
+
+
+def _vec_row(P):
+    """(c, B) when P is c*vec(B).T, else None."""
+    c, ms = ops.split_coeff(P)
+    if len(ms) == 1 and isinstance(ms[0], Transpose) and isinstance(ms[0].arg, Vec):
+        return c, ms[0].arg.args[0]
+    return None
+
+
+def through_diag_embedding(P, Q):
+    """kron(r, B)@vec(diag(v)) = B@diag(r.T)@v for a row r
+
+    vec(diag(v)) = E@v (diag_embedding) and kron(A, B)@vec(Y) = vec(B@Y@A.T): for A a row r,
+    B@diag(v)@r.T = B@diag(r.T)@v; for B a row r, vec(r@diag(v)@A.T) = A@diag(r.T)@v; and
+    vec(B).T@vec(diag(v)) = tr(B.T@diag(v)) = diag(B).T@v. None for another P or Q.
+    """
+    if not is_diag_embedding(Q):
+        return None
+    p = kron_factors(P)
+    if p is not None:
+        c, A, B = p
+        if A.shape[0] == 1:
+            return ops.scale(c, ops.matmul(B, ops.diag(ops.transpose(A))))
+        if B.shape[0] == 1:
+            return ops.scale(c, ops.matmul(A, ops.diag(ops.transpose(B))))
+    row = _vec_row(P)
+    if row is not None:
+        return ops.scale(row[0], ops.transpose(ops.diag(row[1])))
+    return None
+
+
+def vec_through_hadamard(P, Q):
+    """vec(B).T@diag(vec(A)) = vec(B*A).T
+
+    The entries of vec(B) scaled by those of vec(A); None when P@Q is not of this form.
+    """
+    row = _vec_row(P)
+    c, ms = ops.split_coeff(Q)
+    if row is None or len(ms) != 1 or not isinstance(ms[0], DiagMatrix) \
+            or not isinstance(ms[0].args[0], Vec) or ms[0].args[0].args[0].shape != row[1].shape:
+        return None
+    return ops.scale(c * row[0], ops.transpose(vec(ops.hadamard(row[1], ms[0].args[0].args[0]))))
 
 
 def vec_through_kron(P, Q):
