@@ -254,10 +254,32 @@ def _distributed(M, L):
     whole unless each term's Kronecker product meets L's (kron(r, A)@kron(eye(n), x) =
     kron(r, A@x) = (A@x)@r), so that kron is gone from the terms of vector Jacobians.
     """
-    if not isinstance(M, MatAdd):
+    terms = _expanded(M)
+    if len(terms) < 2:
         return None
-    terms = [chained_product(t, L) for t in M.args]
+    terms = [chained_product(t, L) for t in terms]
     return ops.add(*terms) if all(t is not None for t in terms) else None
+
+
+def _expanded(M, most=16):
+    """The terms of M with its sums multiplied out ((P1 + P2)@D = P1@D + P2@D), or [M] when
+    there would be more than `most` of them."""
+    out = []
+    for t in (M.args if isinstance(M, MatAdd) else (M,)):
+        if isinstance(t, MatMul) and any(isinstance(a, MatAdd) for a in t.args):
+            coeff, mats = ops.split_coeff(t)
+            products = [[]]
+            for m in mats:
+                products = [p + [part] for p in products
+                            for part in (m.args if isinstance(m, MatAdd) else (m,))]
+                if len(products) > most:
+                    return [M]
+            out.extend(ops.matmul(coeff, *p) for p in products)
+        else:
+            out.append(t)
+        if len(out) > most:
+            return [M]
+    return out
 
 
 def identify(df, x, has_differential):

@@ -129,9 +129,13 @@ def chained_product(P, Q):
     elif len(mP) + len(mQ) <= 2:
         return None
     seam = _chained(mP[-1], mQ[0])
-    if seam is None:
-        return None
-    return ops.scale(cP * cQ, ops.matmul(*mP[:-1], seam, *mQ[1:]))
+    if seam is not None:
+        return ops.scale(cP * cQ, ops.matmul(*mP[:-1], seam, *mQ[1:]))
+    if len(mP) > 1:
+        seam = hadamard_of_outer(mP[-2], mP[-1], mQ[0])
+        if seam is not None:
+            return ops.scale(cP * cQ, ops.matmul(*mP[:-2], seam, *mQ[1:]))
+    return None
 
 
 def _chained(P, Q):
@@ -184,6 +188,51 @@ def through_diag_embedding(P, Q):
     if row is not None:
         return ops.scale(row[0], ops.transpose(ops.diag(row[1])))
     return None
+
+
+def _diag_of_vec(D):
+    """(c, H) when D is c*diag(vec(H)) with H a matrix, else None."""
+    c, ms = ops.split_coeff(D)
+    if len(ms) == 1 and isinstance(ms[0], DiagMatrix) and isinstance(ms[0].args[0], Vec):
+        return c, ms[0].args[0].args[0]
+    return None
+
+
+def hadamard_of_outer(K1, D, K2):
+    """kron(r, C)@diag(vec(H))@kron(y, B)@v = C@diag(H@(y*r.T))@B@v for a row r and a column y
+
+    The Hadamard product of H with an outer product, H*(p@q.T) = diag(p)@H@diag(q), between
+    two Kronecker products with a vector factor each: K2 takes v to vec(p@q.T) (kron(y, B)@v =
+    vec((B@v)@y.T), kron(A, y)@v = vec(y@(A@v).T)), and K1 takes vec(Y) to C@Y'@r.T
+    (kron(r, C)@vec(Y) = C@Y@r.T, kron(C, r)@vec(Y) = C@Y.T@r.T). The four combinations:
+    C@diag(H@(y*r.T))@B, C@diag(y)@H.T@diag(r.T)@B, C@diag(y)@H@diag(r.T)@A and
+    C@diag(H.T@(y*r.T))@A. None when K1@D@K2 is not of this form.
+    """
+    k1, d, k2 = kron_factors(K1), _diag_of_vec(D), kron_factors(K2)
+    if k1 is None or d is None or k2 is None:
+        return None
+    (c1, A1, B1), (c, H), (c2, A2, B2) = k1, d, k2
+    if A1.shape[0] == 1:
+        r, C, transposed = A1, B1, False            # kron(r, C)@vec(Y) = C@Y@r.T
+    elif B1.shape[0] == 1:
+        r, C, transposed = B1, A1, True             # kron(C, r)@vec(Y) = C@Y.T@r.T
+    else:
+        return None
+    Hs = ops.transpose(H) if transposed else H
+    if A2.shape[1] == 1 and B2.shape[0] == H.shape[0] and A2.shape[0] == H.shape[1]:
+        y, L, left = A2, B2, True                   # Y = diag(L@v)@H@diag(y)
+    elif B2.shape[1] == 1 and B2.shape[0] == H.shape[0] and A2.shape[0] == H.shape[1]:
+        y, L, left = B2, A2, False                  # Y = diag(y)@H@diag(L@v)
+    else:
+        return None
+    if r.shape[1] != (H.shape[0] if transposed else H.shape[1]):
+        return None
+    coeff = c1 * c * c2
+    rT = ops.transpose(r)
+    if left != transposed:          # the differential's diagonal on the left of Y'
+        weights = ops.matmul(Hs, ops.hadamard(y, rT))
+        return ops.scale(coeff, ops.matmul(C, ops.diag(weights), L))
+    return ops.scale(coeff, ops.matmul(C, ops.diag(y), Hs, ops.diag(rT), L))
 
 
 def vec_through_hadamard(P, Q):
