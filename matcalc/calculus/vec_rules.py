@@ -121,10 +121,16 @@ def vec_transpose(E, has_differential):
 
 @local(HadamardProduct, name="Hadamard product with a constant")
 def vec_hadamard(E, has_differential):
-    """vec(A*dX) = diag(vec(A))@vec(dX)"""
+    """vec(A*dX) = diag(vec(A))@vec(dX)
+
+    With a diagonal dX = diag(dv), A*diag(dv) = diag(diag(A)*dv): vec(A*diag(dv)) =
+    diag_embedding(k)@diag(diag(A))@dv.
+    """
     holding = [f for f in E.args if has_differential(f)]
     assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {E}"
     A = ops.hadamard(*[f for f in E.args if f is not holding[0]])
+    if isinstance(holding[0], DiagMatrix):
+        return [(holding[0].args[0], ops.matmul(diag_embedding(E.shape[0]), ops.diag(ops.diag(A))))]
     return [(holding[0], ops.diag(vec(A)))]
 
 
@@ -150,27 +156,46 @@ def vec_diagonal_of(E, has_differential):
     k = M.shape[0]
     out = [_diagonal_of_product(t, has_differential) for t in _sum_of_products(M, has_differential)]
     if all(o is not None for o in out):
-        return out
+        nodes = set(dag.postorder(M))           # the terms are new; what they hand on is not
+        if all(child in nodes for child, _ in out):
+            return out
     select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
     return [(M, select)]
 
 
 def _sum_of_products(M, has_differential):
     """The terms of M holding the differential, as products whose factor holding it is not a
-    sum: L@(dA + dB)@R = L@dA@R + L@dB@R."""
+    sum: L@(dA + dB)@R = L@dA@R + L@dB@R, and (dA + dB).T = dA.T + dB.T, (A@dB).T = dB.T@A.T."""
     out, todo = [], [M]
     while todo:
         t = todo.pop()
         if isinstance(t, MatAdd):
             todo.extend(a for a in t.args if has_differential(a))
-            continue
-        if isinstance(t, MatMul):
+        elif _opens(t, has_differential):
+            todo.extend(_opened(t, has_differential))
+        elif isinstance(t, MatMul) and _opens(split_product(t, has_differential)[2], has_differential):
             coeff, L, D, R = split_product(t, has_differential)
-            if isinstance(D, MatAdd):
-                todo.extend(ops.matmul(coeff, *L, a, *R) for a in D.args if has_differential(a))
-                continue
-        out.append(t)
+            todo.extend(ops.matmul(coeff, *L, a, *R) for a in _opened(D, has_differential))
+        else:
+            out.append(t)
     return out
+
+
+def _opens(D, has_differential):
+    """Whether D is a sum, or the transpose of a sum or a product, holding the differential."""
+    if isinstance(D, Transpose):
+        D = D.arg
+        return isinstance(D, (MatAdd, MatMul)) and has_differential(D)
+    return isinstance(D, MatAdd)
+
+
+def _opened(D, has_differential):
+    """The terms of the sum D, or of D = Y.T with the transpose taken into Y's terms."""
+    if not isinstance(D, Transpose):
+        return [a for a in D.args if has_differential(a)]
+    Y = D.arg
+    terms = Y.args if isinstance(Y, MatAdd) else (Y,)
+    return [ops.transpose(a) for a in terms if has_differential(a)]
 
 
 def _diagonal_of_product(M, has_differential):

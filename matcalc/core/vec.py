@@ -124,8 +124,10 @@ def chained_product(P, Q):
         return chained
     cP, mP = ops.split_coeff(P)
     cQ, mQ = ops.split_coeff(Q)
-    if is_diag_embedding(Q) and len(mP) > 1:
-        mQ = [Q]
+    if len(mQ) > 1 and is_diag_embedding(ops.matmul(*mQ[:2])):
+        mQ = [ops.matmul(*mQ[:2])] + mQ[2:]          # diag_embedding is one factor
+        if len(mP) + len(mQ) <= 2:
+            return _chained(P, Q)
     elif len(mP) + len(mQ) <= 2:
         return None
     seam = _chained(mP[-1], mQ[0])
