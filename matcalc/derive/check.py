@@ -13,6 +13,10 @@ whatever the shape):
 * Hessian   u.T @ H @ w       against d2/ds dt f(x + su + tw)         (mixed differences)
 * HVP       <W, H[V]>         against d2/ds dt f(X + sV + tW)
 
+A second difference that is within its own rounding noise of the result passes (the Hessian of a
+linear function is 0, and the differences are noise); for functions with kinks (relu, abs) the
+directions are drawn so that the largest step crosses none.
+
 Random values are drawn in-domain where possible: a few kinds of draws are tried until f and the
 result are finite (plain normal values, positive values, well-conditioned square matrices).
 """
@@ -23,6 +27,7 @@ from sympy import MatrixSymbol
 
 from ..core import dag
 from ..core.functions import record_of
+from ..core.nodes import Elementwise
 from ..core.ops import free_variables
 from ..errors import MatcalcError
 from ..evaluate import dimension_sizes, evaluate
@@ -120,7 +125,11 @@ class Function:
             parsed = source_of(f)
             source = (parsed.text, parsed.shapes) if parsed is not None else (None, None)
         self.text, self.shapes = source
-        self.kink = any(getattr(record_of(n), "kink", False) for n in dag.postorder(f))
+        kinks = [n for n in dag.postorder(f) if getattr(record_of(n), "kink", False)]
+        self.kink = bool(kinks)
+        # where an elementwise kink is (relu, abs: where its argument changes sign)
+        self.kink_arguments = [n.arg if isinstance(n, Elementwise) else n.args[0]
+                               for n in kinks if record_of(n).kind == "elementwise"]
         self.against = self.TYPED if self.text is not None else self.BUILT
 
     def __call__(self, values, sizes):
@@ -241,48 +250,82 @@ def jacobian_error(function, d, x, values, sizes, rng):
                      _floor(function(values, sizes)))
 
 
+STEPS = (1e-2, 5e-3, 2.5e-3)       # the mixed differences' steps, times the scale of x
+
+
 def _mixed(function, values, sizes, x, x0, U, W, scale):
-    """d2/ds dt f(x0 + sU + tW) at 0, by mixed central differences (Richardson)."""
+    """(d2/ds dt f(x0 + sU + tW) at 0, by mixed central differences (Richardson), and the
+    rounding noise of that number: 100 ulps of the largest |f| over the smallest step squared)."""
+    seen = [0.0]
+
     def at(s, t):
-        return float(np.real(function({**values, x.name: x0 + s * U + t * W}, sizes)))
+        value = float(np.real(function({**values, x.name: x0 + s * U + t * W}, sizes)))
+        seen[0] = max(seen[0], abs(value))
+        return value
 
     def diff(h):
         return (at(h, h) - at(h, -h) - at(-h, h) + at(-h, -h)) / (4 * h * h)
 
-    d1, d2, d4 = diff(1e-2 * scale), diff(5e-3 * scale), diff(2.5e-3 * scale)
-    return (64 * d4 - 20 * d2 + d1) / 45
+    d1, d2, d4 = (diff(step * scale) for step in STEPS)
+    noise = 100 * np.finfo(float).eps * seen[0] / (STEPS[-1] * scale) ** 2
+    return (64 * d4 - 20 * d2 + d1) / 45, noise
+
+
+def _smooth_directions(function, values, sizes, x, x0, scale, rng, V=None):
+    """Two random directions (the first V when given) along which the largest step crosses no
+    elementwise kink: the signs of every kink's argument (relu, abs) are the same at the four
+    corners as at x0, so the differences see one smooth piece (drawn again up to 20 times)."""
+    def signs(point):
+        return [np.sign(np.asarray(evaluate(a, {**values, x.name: point}, sizes=sizes),
+                                   dtype=float)) for a in function.kink_arguments]
+
+    h = STEPS[0] * scale
+    for _ in range(20):
+        U = V if V is not None else rng.standard_normal(x0.shape)
+        W = rng.standard_normal(x0.shape)
+        if not function.kink_arguments:
+            break
+        here = signs(x0)
+        if all(all(np.array_equal(a, b) for a, b in zip(here, signs(x0 + s * U + t * W)))
+               for s in (h, -h) for t in (h, -h)):
+            break
+    return U, W
 
 
 def hessian_error(function, d, x, values, sizes, rng):
     """u.T @ H @ w against the mixed second difference of f along u and w."""
     x0 = _point(values, x)
-    U, W = rng.standard_normal(x0.shape), rng.standard_normal(x0.shape)
+    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+    U, W = _smooth_directions(function, values, sizes, x, x0, scale, rng)
     H = np.atleast_2d(np.asarray(evaluate(d.results[x.name], values, sizes=sizes), dtype=float))
     analytic = float(np.reshape(U, -1, order="F") @ H @ np.reshape(W, -1, order="F"))
-    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
-    numeric = _mixed(function, values, sizes, x, x0, U, W, scale)
-    return _hessian_relative(numeric, analytic, H, U, W)
+    numeric, noise = _mixed(function, values, sizes, x, x0, U, W, scale)
+    return _hessian_relative(numeric, analytic, H, U, W, noise)
 
 
 def hvp_error(function, d, x, values, sizes, rng):
     """<W, H[V]> against the mixed second difference of f along V and W."""
     x0 = _point(values, x)
-    V, W = rng.standard_normal(x0.shape), rng.standard_normal(x0.shape)
+    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+    V = rng.standard_normal(x0.shape)
     direction = V if isinstance(d.direction, MatrixSymbol) else float(V.reshape(-1)[0])
+    if not isinstance(d.direction, MatrixSymbol):
+        V = np.full(x0.shape, direction)
+    V, W = _smooth_directions(function, values, sizes, x, x0, scale, rng, V)
     HV = np.asarray(evaluate(d.results[x.name], {**values, d.direction.name: direction},
                              sizes=sizes), dtype=float)
     analytic = float(np.sum(np.broadcast_to(HV.reshape(HV.shape if HV.size > 1 else ()), x0.shape) * W))
-    scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
-    if not isinstance(d.direction, MatrixSymbol):
-        V = np.full(x0.shape, direction)
-    numeric = _mixed(function, values, sizes, x, x0, V, W, scale)
-    return _hessian_relative(numeric, analytic, HV, V, W)
+    numeric, noise = _mixed(function, values, sizes, x, x0, V, W, scale)
+    return _hessian_relative(numeric, analytic, HV, V, W, noise)
 
 
-def _hessian_relative(numeric, analytic, H, U, W):
-    """Relative to the size of the terms (second differences lose about 1e-8 of |f|)."""
+def _hessian_relative(numeric, analytic, H, U, W, noise):
+    """Relative to the size of the terms (second differences lose about 1e-8 of |f|), and
+    never to less than the differences' rounding noise over RTOL: a difference within that
+    noise passes (a zero Hessian, of a linear f, against differences that are noise), a
+    larger one fails."""
     size = float(np.linalg.norm(H)) * float(np.linalg.norm(U)) * float(np.linalg.norm(W))
-    den = max(abs(numeric), abs(analytic), 1e-3 * size, 1e-12)
+    den = max(abs(numeric), abs(analytic), 1e-3 * size, noise / RTOL, 1e-12)
     return abs(numeric - analytic) / den
 
 
