@@ -20,6 +20,7 @@ calculus/vec_rules.py, whose table brings a differential to d vec F = J d vec X.
 does not differentiate or identify anything.
 """
 import numpy as np
+import sympy as sp
 from sympy import Identity, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
@@ -117,27 +118,58 @@ def mixed_product(P, Q):
 
 def chained_product(P, Q):
     """P@Q by the mixed product, a commutation swap, vec through kron or through a Hadamard
-    product, or through diag_embedding, applied to P and Q or to the last factor of P and the
-    first of Q (Q whole when it is diag_embedding); None when none applies."""
+    product, or through diag_embedding, applied to P and Q or where their factors meet, and
+    again at each factor a rewrite makes (kron(A, B)@kron(C, y) = kron(A@C, B@y) may then meet
+    a Hadamard product); None when nothing applies where P and Q meet."""
     chained = _chained(P, Q)
     if chained is not None:
         return chained
     cP, mP = ops.split_coeff(P)
     cQ, mQ = ops.split_coeff(Q)
-    if len(mQ) > 1 and is_diag_embedding(ops.matmul(*mQ[:2])):
-        mQ = [ops.matmul(*mQ[:2])] + mQ[2:]          # diag_embedding is one factor
-        if len(mP) + len(mQ) <= 2:
-            return _chained(P, Q)
-    elif len(mP) + len(mQ) <= 2:
+    left, right = _units(mP), _units(mQ)
+    if len(left) + len(right) <= 2:
         return None
-    seam = _chained(mP[-1], mQ[0])
-    if seam is not None:
-        return ops.scale(cP * cQ, ops.matmul(*mP[:-1], seam, *mQ[1:]))
-    if len(mP) > 1:
-        seam = hadamard_of_outer(mP[-2], mP[-1], mQ[0])
-        if seam is not None:
-            return ops.scale(cP * cQ, ops.matmul(*mP[:-2], seam, *mQ[1:]))
-    return None
+    reduced = _reduced(left + right, len(left))
+    if reduced is None:
+        return None
+    c, factors = reduced
+    return ops.scale(cP * cQ * c, ops.matmul(*factors))
+
+
+def _units(factors):
+    """The factors of a product, with the two of a diag_embedding taken as one."""
+    out = []
+    for f in factors:
+        if out and f.shape[1] != 1 and is_diag_embedding(ops.matmul(out[-1], f)):
+            out[-1] = ops.matmul(out[-1], f)
+        else:
+            out.append(f)
+    return out
+
+
+def _reduced(factors, seam, most=64):
+    """(coefficient, factors) with the pairs (by _chained) and triples (by hadamard_of_outer)
+    rewritten, starting where the two products meet, at index `seam`, and going on at each
+    place a rewrite leaves; None when nothing applies at the seam."""
+    coeff, todo, changed = sp.Integer(1), [seam], False
+    while todo and most > 0:
+        most -= 1
+        i = todo.pop()
+        if not 0 < i < len(factors):
+            continue
+        window = 2
+        new = _chained(factors[i - 1], factors[i])
+        if new is None and i > 1:
+            window = 3
+            new = hadamard_of_outer(factors[i - 2], factors[i - 1], factors[i])
+        if new is None:
+            continue
+        c, ms = ops.split_coeff(new)
+        coeff, changed = coeff * c, True
+        first = i + 1 - window
+        factors[first:i + 1] = _units(ms)
+        todo += [first + len(ms), first]
+    return (coeff, factors) if changed else None
 
 
 def _chained(P, Q):
@@ -146,7 +178,8 @@ def _chained(P, Q):
         (c1, A, B), (c2, C, D) = p, q
         if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
             return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
-    for rule in (commuted_kron, vec_through_kron, vec_through_hadamard, through_diag_embedding):
+    for rule in (commuted_kron, vec_through_kron, vec_through_hadamard, through_diag_embedding,
+                 merged_diagonals):
         chained = rule(P, Q)
         if chained is not None:
             return chained
@@ -235,6 +268,23 @@ def hadamard_of_outer(K1, D, K2):
         weights = ops.matmul(Hs, ops.hadamard(y, rT))
         return ops.scale(coeff, ops.matmul(C, ops.diag(weights), L))
     return ops.scale(coeff, ops.matmul(C, ops.diag(y), Hs, ops.diag(rT), L))
+
+
+def merged_diagonals(P, Q):
+    """diag(vec(A))@diag(vec(B)) = diag(vec(A*B))
+
+    Two Hadamard products in a row; and diag(vec(A))@vec(diag(v)) = vec(diag(diag(A)*v)), a
+    Hadamard product with a diagonal matrix (diag_embedding). None for another P@Q.
+    """
+    p = _diag_of_vec(P)
+    if p is None:
+        return None
+    q = _diag_of_vec(Q)
+    if q is not None and p[1].shape == q[1].shape:
+        return ops.scale(p[0] * q[0], ops.diag(vec(ops.hadamard(p[1], q[1]))))
+    if is_diag_embedding(Q) and p[1].shape == (Q.shape[1], Q.shape[1]):
+        return ops.scale(p[0], ops.matmul(Q, ops.diag(ops.diag(p[1]))))
+    return None
 
 
 def vec_through_hadamard(P, Q):
