@@ -35,7 +35,8 @@ from ..core.blocks import Concat, placement
 from ..core.functions import EntrySum
 from ..core.nodes import AsScalar, Differential, ScalarDifferential
 from ..core.rules import RuleTable
-from ..core.vec import chained_product, commutation, diag_embedding, kron, mixed_product, vec
+from ..core.vec import (chained_product, commutation, diag_embedding, diag_selection, kron,
+                        mixed_product, vec)
 from ..errors import NotDifferentiableError
 
 RULES = RuleTable("vec rule")
@@ -124,14 +125,25 @@ def vec_hadamard(E, has_differential):
     """vec(A*dX) = diag(vec(A))@vec(dX)
 
     With a diagonal dX = diag(dv), A*diag(dv) = diag(diag(A)*dv): vec(A*diag(dv)) =
-    diag_embedding(k)@diag(diag(A))@dv.
+    diag_embedding(k)@diag(diag(A))@dv; with rows or columns scaled by dv,
+    A*(diag(dv)@B) = diag(dv)@(A*B) and A*(B@diag(dv)) = (A*B)@diag(dv), the Kronecker identity
+    to diag(dv).
     """
     holding = [f for f in E.args if has_differential(f)]
     assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {E}"
     A = ops.hadamard(*[f for f in E.args if f is not holding[0]])
-    if isinstance(holding[0], DiagMatrix):
-        return [(holding[0].args[0], ops.matmul(diag_embedding(E.shape[0]), ops.diag(ops.diag(A))))]
-    return [(holding[0], ops.diag(vec(A)))]
+    D = holding[0]
+    if isinstance(D, DiagMatrix):
+        return [(D.args[0], ops.matmul(diag_embedding(E.shape[0]), ops.diag(ops.diag(A))))]
+    if isinstance(D, MatMul):                    # A*(diag(dv)@B) = diag(dv)@(A*B), A*(B@diag(dv))
+        coeff, L, dD, R = split_product(D, has_differential)
+        if isinstance(dD, DiagMatrix) and bool(L) != bool(R):
+            k = dD.shape[0]
+            if R:
+                return [(dD, ops.scale(coeff, kron(ops.transpose(ops.hadamard(A, ops.matmul(*R))),
+                                                   Identity(k))))]
+            return [(dD, ops.scale(coeff, kron(Identity(k), ops.hadamard(A, ops.matmul(*L)))))]
+    return [(D, ops.diag(vec(A)))]
 
 
 @local(DiagMatrix, name="diagonal matrix")
@@ -159,8 +171,7 @@ def vec_diagonal_of(E, has_differential):
         nodes = set(dag.postorder(M))           # the terms are new; what they hand on is not
         if all(child in nodes for child, _ in out):
             return out
-    select = ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(Identity(k))))
-    return [(M, select)]
+    return [(M, diag_selection(Identity(k)))]
 
 
 def _sum_of_products(M, has_differential):

@@ -137,10 +137,12 @@ def chained_product(P, Q):
 
 
 def _units(factors):
-    """The factors of a product, with the two of a diag_embedding taken as one."""
+    """The factors of a product, with the two of a diag_embedding or of a diag_selection taken
+    as one."""
     out = []
     for f in factors:
-        if out and f.shape[1] != 1 and is_diag_embedding(ops.matmul(out[-1], f)):
+        if out and f.shape[1] != 1 and (is_diag_embedding(ops.matmul(out[-1], f))
+                                        or _selection(ops.matmul(out[-1], f)) is not None):
             out[-1] = ops.matmul(out[-1], f)
         else:
             out.append(f)
@@ -162,6 +164,8 @@ def _reduced(factors, seam, most=64):
         if new is None and i > 1:
             window = 3
             new = hadamard_of_outer(factors[i - 2], factors[i - 1], factors[i])
+            if new is None:
+                new = selected_embedding(factors[i - 2], factors[i - 1], factors[i])
         if new is None:
             continue
         c, ms = ops.split_coeff(new)
@@ -179,7 +183,7 @@ def _chained(P, Q):
         if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
             return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
     for rule in (commuted_kron, vec_through_kron, vec_through_hadamard, through_diag_embedding,
-                 merged_diagonals):
+                 merged_diagonals, through_selection):
         chained = rule(P, Q)
         if chained is not None:
             return chained
@@ -189,6 +193,67 @@ def _chained(P, Q):
 def diag_embedding(k):
     """diag(vec(eye(k)))@kron(ones(k), eye(k)): the matrix E with vec(diag(v)) = E@v."""
     return ops.matmul(ops.diag(vec(Identity(k))), kron(OneMatrix(k, 1), Identity(k)))
+
+
+def diag_selection(H):
+    """kron(ones(k).T, eye(k))@diag(vec(H)): the matrix R with R@vec(Y) = (H*Y)@ones(k), for
+    Y and H k x k; with H = eye(k), R@vec(Y) = diag(Y)."""
+    k = H.shape[0]
+    return ops.matmul(kron(OneMatrix(1, k), Identity(k)), ops.diag(vec(H)))
+
+
+def _selection(P):
+    """(c, H) when P is c*diag_selection(H), else None."""
+    c, ms = ops.split_coeff(P)
+    if len(ms) != 2 or not isinstance(ms[1], DiagMatrix) or not isinstance(ms[1].args[0], Vec):
+        return None
+    H = ms[1].args[0].args[0]
+    k = H.shape[0]
+    if H.shape[1] != k or ms[0] != kron(OneMatrix(1, k), Identity(k)):
+        return None
+    return c, H
+
+
+def through_selection(P, Q):
+    """diag_selection(H)@kron(u, B) = diag(H@u)@B for a column u
+
+    R@vec(Y) = (H*Y)@ones and H*(p@q.T) = diag(p)@H@diag(q): kron(u, B)@v = vec((B@v)@u.T)
+    gives diag(H@u)@B@v, kron(C, w)@v = vec(w@(C@v).T) gives diag(w)@H@C@v; R@vec(diag(v)) =
+    diag(H)*v; R@diag(vec(G)) = diag_selection(H*G). None for another P@Q.
+    """
+    sel = _selection(P)
+    if sel is None:
+        return None
+    c, H = sel
+    k = H.shape[0]
+    q = kron_factors(Q)
+    if q is not None:
+        c2, A, B = q
+        if A.shape == (k, 1) and B.shape[0] == k:
+            return ops.scale(c * c2, ops.matmul(ops.diag(ops.matmul(H, A)), B))
+        if B.shape == (k, 1) and A.shape[0] == k:
+            return ops.scale(c * c2, ops.matmul(ops.diag(B), H, A))
+        return None
+    if is_diag_embedding(Q) and Q.shape[1] == k:
+        return ops.scale(c, ops.diag(ops.diag(H)))
+    d = _diag_of_vec(Q)
+    if d is not None and d[1].shape == H.shape:
+        return ops.scale(c * d[0], diag_selection(ops.hadamard(H, d[1])))
+    return None
+
+
+def selected_embedding(R, K, E):
+    """diag_selection(H)@kron(C, B)@vec(diag(v)) = (B*(H@C))@v
+
+    (H*(B@diag(v)@C.T))@ones = (B*(H@C))@v, for B and C k x k. None for another product.
+    """
+    sel, q = _selection(R), kron_factors(K)
+    if sel is None or q is None or not is_diag_embedding(E):
+        return None
+    (c, H), (c2, C, B) = sel, q
+    if not (B.shape == H.shape == C.shape and E.shape[1] == H.shape[0]):
+        return None
+    return ops.scale(c * c2, ops.hadamard(B, ops.matmul(H, C)))
 
 
 def is_diag_embedding(Q):
