@@ -104,6 +104,8 @@ class Evaluator:
             return int(np.prod([self.size(f) for f in d.args]))
         if d.is_Pow and d.exp.is_Integer:       # n**2
             return self.size(d.base) ** int(d.exp)
+        if d.is_Add:          # m + n, the rows of concat(A, B)
+            return sum(self.size(t) for t in d.args)
         raise MatcalcError(f"the size of dimension {d} is unknown: give a value for a symbol using it")
 
     def shape(self, e):

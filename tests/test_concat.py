@@ -112,6 +112,40 @@ def test_spellings_round_trip_latex_and_numpy():
     assert sympy.latex(e) == mc.latex(e) and str(e) == "concat(A, B)"
 
 
+def test_a_matrix_of_a_concatenations_size():
+    """ones(n + p) and eye(n + p), the size of concat(A, B) (fuzz seed 201): the adjoint of
+    sum(concat(x, y)) is a selection of ones(n + p), simplified to the block it picks; what is
+    left prints as blocks the parser reads back, evaluate sizes n + p, and generated code
+    reads it off n and p."""
+    shapes = {"x": ("n",), "y": ("p",), "z": ("q",)}
+    assert mc.to_text(mc.grad(mc.parse("sum(concat(x, y))", shapes), "y").result) == "ones(p)"
+    assert mc.to_text(mc.grad(mc.parse("sum(concat(concat(x, y), z))", shapes), "x").result) \
+        == "ones(n)"
+    at = values(shapes)
+    sizes = {d: SIZES[d] for d in "npq"}
+    f = mc.parse("concat(x, y)*sum(concat(concat(x, y), z))", shapes)
+    J = mc.jacobian(f, "x").result
+    text = mc.to_text(J)
+    assert "eye(n)" in text and "ones(" in text
+    np.testing.assert_allclose(mc.evaluate(mc.parse(text, shapes), at, sizes=sizes),
+                               mc.evaluate(J, at, sizes=sizes), rtol=1e-12)
+    F = lambda x: reference.evaluate_text("concat(x, y)*sum(concat(concat(x, y), z))", shapes,
+                                          {**at, "x": x}, xp=anp)
+    np.testing.assert_allclose(mc.evaluate(J, at, sizes=sizes),
+                               autograd.jacobian(F)(at["x"]).reshape(6, 4), rtol=1e-12)
+    g = mc.parse("sum(hconcat(Y, S) @ concat(M, Y))", {"M": ("m", "m"), "S": ("n", "n"),
+                                                        "Y": ("n", "m")})
+    source = codegen.numpy_source(g, wrt=["M", "S", "Y"], name="f")
+    assert "(m + n)" in source
+    namespace = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    at = values({"M": ("m", "m"), "S": ("n", "n"), "Y": ("n", "m")}, seed=1)
+    value, grads = namespace["value_and_grad"](**at)
+    for name in ("M", "S", "Y"):
+        np.testing.assert_allclose(grads[name], mc.evaluate(mc.grad(g, name).result, at),
+                                   rtol=1e-10)
+
+
 def test_generated_code_equals_the_derivation():
     text = "sum(log(1 + exp(hconcat(X, Z) @ concat(w, v))))"
     shapes = shapes_for(text)

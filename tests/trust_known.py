@@ -133,6 +133,19 @@ FIXED = [
         text=r"max|min",
         detail=r"not finite",
     ),
+    Known(
+        id="size-of-a-concatenation-not-printable",
+        reason="a ones or identity matrix whose size is a concatenation's m + n (the adjoint of "
+               "sum(concat(x, y)) is ones(m + n)) made to_text raise TypeError 'Cannot convert "
+               "symbols to int' (text.py's dim read a size as a name or an integer only): the "
+               "Jacobian of concat(x, y)*sum(concat(x, y)) failed while printing its derivation "
+               "(fuzz seed 201, found from its codegen refusal); such a matrix now prints as "
+               "its blocks, concat(ones(m), ones(n)), and a selection of it is simplified away",
+        repro=("jacobian", case("concat(x, y)*sum(concat(x, y))", {"x": ("n",), "y": ("m",)}),
+               "x", 0),
+        text=r"concat",
+        detail=r"TypeError: Cannot convert symbols to int",
+    ),
 ]
 
 # Valid text that the engine refuses with a MatcalcError whose message is wrong: not silent,
@@ -170,6 +183,30 @@ FIXED_REFUSALS = [
                "cannot evaluate its own result (n x m matrices, with size n*m, are fine)",
         repro=("jacobian", case("-A", {"A": ("n", "n")}), "A", 0),
         detail=r"the size of dimension \w+\*\*2 is unknown",
+        status="refused",
+    ),
+    Known(
+        id="size-of-a-concatenation-not-evaluable",
+        reason="mc.evaluate could not size a dimension m + n, the rows of concat(x, y) "
+               "('the size of dimension m + n is unknown'): the gradient of sum(concat(x, y)), "
+               "hconcat(eye(n), 0*ones(n, m))@ones(m + n) (now simplified to ones(n)), and the "
+               "Jacobian of concat(x, y)*sum(concat(x, y)), which holds eye(m + n), were refused "
+               "(fuzz seed 201)",
+        repro=("jacobian", case("concat(x, y)*sum(concat(x, y))", {"x": ("n",), "y": ("m",)}),
+               "y", 0),
+        detail=r"the size of dimension .* \+ .* is unknown",
+        status="refused",
+    ),
+    Known(
+        id="size-of-a-concatenation-not-in-generated-code",
+        reason="the NumPy printer knew the size of n and of n*m but not of m + n: codegen of "
+               "sum(hconcat(Y, S) @ concat(M, Y)) was refused with 'the size of dimension m + n "
+               "is not known to the generated code' (fuzz seeds 201, 202, 203)",
+        repro=("codegen", Case("sum(hconcat(Y, S) @ concat(M, Y))",
+                               {"M": ("m", "m"), "S": ("n", "n"), "Y": ("n", "m")},
+                               {"M": "normal", "S": "spd", "Y": "normal"}),
+               ["M", "S", "Y"], 1206217300),
+        detail=r"the size of dimension .* \+ .* is not known to the generated code",
         status="refused",
     ),
 ]

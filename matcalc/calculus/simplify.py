@@ -25,7 +25,10 @@ form a person writes comes from these rewrites, each an identity:
     block_product        hconcat(P, Q)@concat(R, S) -> P@R + Q@S when one of them is zero:
                          hconcat(eye(n), 0)@concat(A, B) -> A, the block a selection picks;
                          concat(P, Q)@R -> concat(P@R, Q@R) (L@hconcat likewise) when P or Q
-                         is an eye or a zero block: concat(eye(m), 0)@A -> concat(A, 0)
+                         is an eye or a zero block: concat(eye(m), 0)@A -> concat(A, 0);
+                         a ones matrix next to a concatenation splits as its blocks:
+                         hconcat(eye(n), 0)@ones(n + p) -> ones(n); a selection of a
+                         selection (nested concat's adjoints) distributes to one selection
     block_sum            concat(A, B) + concat(C, D) -> concat(A + C, B + D), equal blocks
     transposed_product   B.T@A.T@C.T -> (C@A@B).T when that removes at least two transposes
                          (one saved transpose is not worth the parentheses: A.T@B.T stays, as in
@@ -326,23 +329,49 @@ def block_product(e):
     block: hconcat(eye(n), 0*ones(n, p))@concat(A, B) = A.
     """
     c, mats = ops.split_coeff(e)
-    out = [mats[0]]
-    for M in mats[1:]:
-        L = out[-1]
-        if isinstance(L, Concat) and isinstance(M, Concat) and L.axis == 1 and M.axis == 0 \
-                and L.blocks[0].shape[1] == M.blocks[0].shape[0]:
-            products = [ops.matmul(P, R) for P, R in zip(L.blocks, M.blocks)]
-            if any(ops.is_zero(p) for p in products):
-                out[-1] = ops.add(*products)
-                continue
+    out = []
+    for M in mats:
         out.append(M)
+        while len(out) > 1:          # a picked block may be picked from again: S1@S2@concat(..)
+            picked = _picked(*out[-2:])
+            if picked is None:
+                break
+            out[-2:] = [picked]
     out = _distributed(out)
     return e if len(out) == len(mats) else ops.matmul(c, *out)
+
+
+def _picked(L, M):
+    """P@R + Q@S for L@M = hconcat(P, Q)@concat(R, S) where one of the two is zero, else None."""
+    L, M = _ones_as_blocks(L, M)
+    if isinstance(L, Concat) and isinstance(M, Concat) and L.axis == 1 and M.axis == 0 \
+            and L.blocks[0].shape[1] == M.blocks[0].shape[0]:
+        products = [ops.matmul(P, R) for P, R in zip(L.blocks, M.blocks)]
+        if any(ops.is_zero(p) for p in products):
+            return ops.add(*products)
+    return None
+
+
+def _ones_as_blocks(L, M):
+    """L@M with a ones matrix next to a concatenation split as the concatenation is:
+    hconcat(P, Q)@ones(n + p, k) is hconcat(P, Q)@concat(ones(n, k), ones(p, k)) (sum(concat(x, y))
+    has the adjoint ones(n + p)), and ones(k, n + p)@concat(R, S) likewise."""
+    if isinstance(L, Concat) and L.axis == 1 and isinstance(M, OneMatrix):
+        return L, joined(0, *(ops.ones(P.shape[1], M.shape[1]) for P in L.blocks))
+    if isinstance(M, Concat) and M.axis == 0 and isinstance(L, OneMatrix):
+        return joined(1, *(ops.ones(L.shape[0], R.shape[0]) for R in M.blocks)), M
+    return L, M
 
 
 def _placing(M):
     """A concatenation one of whose blocks is an eye or a zero block (a placement matrix)."""
     return isinstance(M, Concat) and any(isinstance(b, (Identity, ZeroMatrix)) for b in M.blocks)
+
+
+def _plain_or_placing(M):
+    """Not a concatenation, or a placement matrix: a selection of a selection, as the adjoint
+    of concat(concat(x, y), z) picks y, distributes to one selection."""
+    return not isinstance(M, Concat) or _placing(M)
 
 
 def _distributed(mats):
@@ -351,10 +380,10 @@ def _distributed(mats):
     for i, M in enumerate(mats):
         if not _placing(M):
             continue
-        if M.axis == 0 and i + 1 < len(mats) and not isinstance(mats[i + 1], Concat):
+        if M.axis == 0 and i + 1 < len(mats) and _plain_or_placing(mats[i + 1]):
             R = mats[i + 1]
             return mats[:i] + [joined(0, *(ops.matmul(b, R) for b in M.blocks))] + mats[i + 2:]
-        if M.axis == 1 and i > 0 and not isinstance(mats[i - 1], Concat):
+        if M.axis == 1 and i > 0 and _plain_or_placing(mats[i - 1]):
             L = mats[i - 1]
             return mats[:i - 1] + [joined(1, *(ops.matmul(L, b) for b in M.blocks))] + mats[i + 1:]
     return mats

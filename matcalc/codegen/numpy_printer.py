@@ -63,6 +63,8 @@ class NumpyPrinter(TextPrinter):
         d = sp.sympify(d)
         if d.is_Integer:
             return str(int(d))
+        if isinstance(d, sp.Add):           # concat(A, B) has m + n rows
+            return "(" + " + ".join(self.dim(t) for t in d.as_ordered_terms()) + ")"
         factors = dimension_factors(d)
         if len(factors) > 1:
             return " * ".join(self.dim(f) for f in factors)

@@ -10,10 +10,11 @@ The machinery (dispatch, precedence, no recursion, the size bound) is base.Print
 module only spells. LaTeX (latex.py) and NumPy (codegen) printers subclass this one.
 """
 import sympy as sp
-from sympy import HadamardPower, HadamardProduct, OneMatrix
+from sympy import HadamardPower, HadamardProduct, Identity, OneMatrix, ZeroMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from ..core import ops
+from ..core.blocks import Concat
 from ..core.nodes import AsScalar, MatrixPower, Named
 from .base import ADD, ATOM, MUL, NEG, POW, Printer, signed_fraction
 
@@ -36,6 +37,15 @@ def dimension_factors(d):
 
 def is_product_size(d):
     return len(dimension_factors(d)) > 1
+
+
+def split_sum(d):
+    """A size that is a sum (the m + n rows of concat(A, B)) as (its first term, the rest);
+    None for any other size."""
+    if not isinstance(d, sp.Add):
+        return None
+    first, *rest = d.as_ordered_terms()
+    return first, sp.Add(*rest)
 
 
 def product_dims(rows, cols):
@@ -108,6 +118,11 @@ class TextPrinter(Printer):
         return t, (MUL if "/" in t else ATOM)
 
     def _Identity(self, e):
+        split = split_sum(e.shape[0])
+        if split:                # eye(m + n) of concat's adjoint: blocks eye(m), eye(n) on the diagonal
+            a, b = split
+            return self.p(Concat(0, Concat(1, Identity(a), ZeroMatrix(a, b)),
+                                 Concat(1, ZeroMatrix(b, a), Identity(b))))
         if is_product_size(e.shape[0]):   # eye(n*m) of a Jacobian through vec: kron(eye(n), eye(m))
             factors = [f"eye({self.dim(d)})" for d in dimension_factors(e.shape[0])]
             text = factors[0]
@@ -118,6 +133,10 @@ class TextPrinter(Printer):
 
     def _OneMatrix(self, e):
         rows, cols = e.shape
+        for axis, split in enumerate((split_sum(rows), split_sum(cols))):
+            if split:            # ones(m + n) of concat's adjoint: concat(ones(m), ones(n))
+                shapes = [(s, cols) if axis == 0 else (rows, s) for s in split]
+                return self.p(Concat(axis, *(OneMatrix(*shape) for shape in shapes)))
         if is_product_size(rows) or is_product_size(cols):
             return self.p(KroneckerProduct(*[OneMatrix(r, c) for r, c in product_dims(rows, cols)]))
         if cols == 1:
