@@ -21,7 +21,7 @@ does not differentiate or identify anything.
 """
 import numpy as np
 import sympy as sp
-from sympy import Identity, MatMul, OneMatrix, Transpose, ZeroMatrix
+from sympy import HadamardProduct, Identity, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
@@ -183,11 +183,66 @@ def _chained(P, Q):
         if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
             return ops.scale(c1 * c2, kron(ops.matmul(A, C), ops.matmul(B, D)))
     for rule in (commuted_kron, vec_through_kron, vec_through_hadamard, through_diag_embedding,
-                 merged_diagonals, through_selection):
+                 merged_diagonals, through_selection, transposed_diagonal):
         chained = rule(P, Q)
         if chained is not None:
             return chained
+    ones = _ones_row_as_vec(P, Q)
+    if ones is not None:
+        column, row = ones
+        for rule in (vec_through_kron, vec_through_hadamard, through_diag_embedding):
+            chained = rule(row, Q)
+            if chained is not None:
+                return chained if column is None else ops.matmul(column, chained)
     return None
+
+
+def _ones_row_as_vec(P, Q):
+    """(None, c*vec(ones(r, s)).T) for P = c*ones(r*s).T (or a Kronecker product of rows of
+    ones), with r x s the shape that Q (a Kronecker product, a Hadamard product or
+    diag_embedding) takes the vec of; (ones(m), that row) for P = c*ones(m, r*s); None for
+    another P or Q."""
+    c, ms = ops.split_coeff(P)
+    if len(ms) != 1:
+        return None
+    row = ms[0]
+    if not (isinstance(row, OneMatrix) or (isinstance(row, KroneckerProduct)
+                                           and all(isinstance(a, OneMatrix) for a in row.args))):
+        return None
+    q, d = kron_factors(Q), _diag_of_vec(Q)
+    if q is not None:
+        shape = (q[2].shape[0], q[1].shape[0])
+    elif d is not None:
+        shape = tuple(d[1].shape)
+    elif is_diag_embedding(Q):
+        shape = (Q.shape[1], Q.shape[1])
+    else:
+        return None
+    if shape[0] * shape[1] != row.shape[1]:
+        return None
+    column = None if row.shape[0] == 1 else new(OneMatrix, row.shape[0], 1)
+    return column, ops.scale(c, ops.transpose(new(Vec, new(OneMatrix, *shape))))
+
+
+def transposed_diagonal(P, Q):
+    """commutation(k, k)@vec(diag(v)) = vec(diag(v))
+
+    diag(v).T = diag(v). None for another P@Q.
+    """
+    if isinstance(P, Commutation) and P.dims[0] == P.dims[1] and is_diag_embedding(Q):
+        return Q
+    return None
+
+
+def _is_diagonal(H):
+    """Whether H is diagonal by its form: eye, diag(v), or a product or Hadamard product with one."""
+    c, ms = ops.split_coeff(H)
+    if len(ms) != 1:
+        return all(_is_diagonal(m) for m in ms)
+    H = ms[0]
+    if isinstance(H, (Identity, DiagMatrix)):
+        return True
+    return isinstance(H, HadamardProduct) and any(isinstance(a, (Identity, DiagMatrix)) for a in H.args)
 
 
 def diag_embedding(k):
@@ -236,6 +291,8 @@ def through_selection(P, Q):
         return None
     if is_diag_embedding(Q) and Q.shape[1] == k:
         return ops.scale(c, ops.diag(ops.diag(H)))
+    if isinstance(Q, Commutation) and Q.dims == (k, k) and _is_diagonal(H):
+        return P                   # (H*Y.T)@ones = (H*Y)@ones for a diagonal H
     d = _diag_of_vec(Q)
     if d is not None and d[1].shape == H.shape:
         return ops.scale(c * d[0], diag_selection(ops.hadamard(H, d[1])))
@@ -286,6 +343,8 @@ def through_diag_embedding(P, Q):
             return ops.scale(c, ops.matmul(A, ops.diag(ops.transpose(B))))
     row = _vec_row(P)
     if row is not None:
+        if isinstance(row[1], OneMatrix):
+            return ops.scale(row[0], new(OneMatrix, 1, row[1].shape[0]))
         return ops.scale(row[0], ops.transpose(ops.diag(row[1])))
     return None
 
