@@ -20,7 +20,13 @@ with no recursion. For vectors, vec is the identity and the Kronecker products c
 (kron(1, L) = L, kron(r, u) = u@r), so vector Jacobians come out as df = J @ dx with J p x n.
 
 A few rules skip a level for the form a person writes: L@diag(dv)@r = L@diag(r)@dv for a
-column r, diag(L@dv@r) = diag(r.T)@L@dv for a row r, diag(L@diag(dv)@R) = (L*R.T)@dv.
+column r, diag(L@dv@r) = diag(r.T)@L@dv for a row r, diag(u@dv.T@R) = diag(u)@R.T@dv for a
+column u, diag(L@diag(dv)@R) = (L*R.T)@dv (diag() of a sum of such products term by term),
+A*diag(dv) = diag(diag(A)*dv), A*(diag(dv)@B) = diag(dv)@(A*B). Where the local Jacobians
+still meet as Kronecker products, the accumulation multiplies them by core/vec.py's
+chained_product (the mixed product and the identities listed there), multiplying a sum out
+term by term where each term then chains: so a Jacobian or Hessian with respect to a vector
+comes out in the notation, without kron, vec or commutation.
 
 Pipeline: forward -> **vec_rules** -> derive/second_order.py. This module reads linear
 expressions only; it does not differentiate.

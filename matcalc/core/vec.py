@@ -13,7 +13,22 @@ form, as ops.py does for the rest: scalar coefficients are pulled in front of a 
 (`kron(2*A, B) = 2*kron(A, B)`), `kron(eye(n), eye(m)) = eye(n*m)`, the Kronecker product of
 a column u and a row r is the outer product `u@r` (either order), a Kronecker factor that is
 1 x 1 is a scalar, `vec(x) = x` for a column, `vec(r) = r.T` for a row, and
-`commutation(n, 1) = eye(n)`. `mixed_product` applies (A (x) B)(C (x) D) = AC (x) BD.
+`commutation(n, 1) = eye(n)`. `mixed_product` applies (A (x) B)(C (x) D) = AC (x) BD, and
+`chained_product` the identities that take a product of these nodes back to the notation where
+a vector meets them (each function cites its identity in its docstring's first line):
+
+    commuted_kron           commutation(p, m)@kron(A, B) = kron(B, A)@commutation(q, n)
+    vec_through_kron        vec(A).T@kron(B, C) = vec(C.T@A@B).T
+    vec_through_hadamard    vec(B).T@diag(vec(A)) = vec(B*A).T
+    through_diag_embedding  kron(r, B)@vec(diag(v)) = B@diag(r.T)@v, for a row r
+    merged_diagonals        diag(vec(A))@diag(vec(B)) = diag(vec(A*B))
+    through_selection       diag_selection(H)@kron(u, B) = diag(H@u)@B, for a column u
+    transposed_diagonal     commutation(k, k)@vec(diag(v)) = vec(diag(v))
+    hadamard_of_outer       kron(r, C)@diag(vec(H))@kron(y, B) = C@diag(H@(y*r.T))@B
+    selected_embedding      diag_selection(H)@kron(C, B)@vec(diag(v)) = (B*(H@C))@v
+
+where diag_embedding(k) (vec(diag(v)) = E@v) and diag_selection(H) (R@vec(Y) = (H*Y)@ones,
+diag(Y) for H = eye) are products of these nodes that the chaining takes as one factor.
 
 Pipeline: nodes -> ops -> **vec** (constructors only) -> printers, evaluate, parse, and
 calculus/vec_rules.py, whose table brings a differential to d vec F = J d vec X. This module
