@@ -49,6 +49,8 @@ EXTRA = [
      {}),
     ("softmax", "jacobian", "softmax(x)", {"x": V}, "x", {}),
     ("linear", "jacobian", "A@x", {"A": ["m", "n"], "x": V}, "x", {}),
+    # the HVP with respect to a scalar is a scalar (fuzz: derived.py read the scalar's .shape)
+    ("scalar-hvp", "hvp", "sum(exp(a*x)) + a**3", {"a": None, "x": V}, "a", {}),
 ]
 
 CASES = [(c["id"], "jacobian", c["expr"], c["shapes"], c["wrt"], c.get("assume") or {})
