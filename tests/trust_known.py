@@ -146,6 +146,20 @@ FIXED = [
         text=r"concat",
         detail=r"TypeError: Cannot convert symbols to int",
     ),
+    Known(
+        id="power-with-a-matrix-sum-in-the-exponent",
+        reason="p**sum(3*b + v) (and p**tanh(sqrt((b + v + (b + b)).T@R@(...))), 2**((3*b + "
+               "v).T@(3*b + v)), p**norm(3*b + v)) raised TypeError 'Mix of Matrix and Scalar "
+               "symbols' in parse: SymPy's Pow runs factor_terms over a compound exponent, which "
+               "went on into the matrix argument of sum/norm/the 1 x 1 product and rebuilt "
+               "3*b + v as a scalar sum (fuzz seed 207, max-depth 5); matcalc's scalars of a "
+               "matrix are atoms to SymPy now (SymPy's own Trace and Determinant are not: "
+               "p**tr(R + 2*R.T) still fails)",
+        repro=("grad", Case("p**sum(3*b + v)", {"b": ("m",), "p": (), "v": ("m",)},
+                            {"b": "normal", "p": "positive", "v": "normal"}), ["p", "b", "v"], 0),
+        text=r"\*\*",
+        detail=r"TypeError: Mix of Matrix and Scalar symbols",
+    ),
 ]
 
 # Valid text that the engine refuses with a MatcalcError whose message is wrong: not silent,

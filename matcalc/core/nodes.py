@@ -155,6 +155,10 @@ class ScalarOfMatrix(_OneArgument, _Printable, sp.Expr):
     needs = "any"
     is_commutative = True
     is_number = False
+    # an atom to SymPy's scalar rewriters: Pow's factor_terms of a compound exponent went on into
+    # the matrix argument and rebuilt 3*b + v as a scalar sum, so p**sum(3*b + v) raised
+    # TypeError 'Mix of Matrix and Scalar symbols' (fuzz seed 207); matcalc's own walks read args
+    is_Atom = True
 
     def __new__(cls, A):
         check_needs(cls.notation, cls.needs, A)
