@@ -79,7 +79,7 @@ def grad(f, wrt, assume=None):
         if G is None:
             G = ops.zero_like(x)
         elif ops.is_matrix(x) and not ops.is_matrix(G):
-            G = ops.scale(G, sp.OneMatrix(*x.shape)) if tuple(x.shape) != (1, 1) else G
+            G = ops.scale(G, sp.OneMatrix(*x.shape))     # the variable's shape, 1 x 1 too
         raw[x.name] = G
         results[x.name] = unwrapped(simplify(G, memo, assumed))
     return Derivation(f=f, variables=variables, single=single, raw=raw, results=results,

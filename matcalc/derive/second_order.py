@@ -129,6 +129,7 @@ def gradient_step(f, x, g):
 @without_cyclic_gc
 def hessian(f, wrt, assume=None):
     """The Hessian of the scalar f with respect to the vector wrt (n x 1): n x n, d2f = dx.T@H@dx.
+    A 1 x 1 variable (a vector of length 1) has a 1 x 1 Hessian.
 
     Computed as the Jacobian of grad(f, wrt). Returns a Derivation of kind "hessian".
     assume = {name: kind} as for grad: facts the simplification may use.
@@ -138,7 +139,7 @@ def hessian(f, wrt, assume=None):
         raise JacobianError(f"hessian() needs a scalar function, got a {describe(shape_of(f))} "
                             f"matrix; use jacobian() for a vector function")
     x = one_variable(f, wrt, "hessian")
-    if not is_column(x):
+    if not (is_column(x) or (ops.is_matrix(x) and tuple(x.shape) == (1, 1))):   # a vector, or 1 x 1
         kind = "scalar" if not ops.is_matrix(x) else f"{describe(shape_of(x))} matrix"
         raise JacobianError(f"hessian() is taken with respect to a vector; {x.name} is a {kind}"
                             + ("" if not ops.is_matrix(x) else
@@ -151,8 +152,11 @@ def hessian(f, wrt, assume=None):
     H, used = identify(dg, x, differential_detector())
     records = without_repeats([first] + forward_steps(steps, g, symbol) +
                               identified(symbol, x, H, used, "H"))
+    result = simplify(H, assume=assumed)
+    if not ops.is_matrix(result):                # x is 1 x 1: so is its Hessian
+        result = ops.scale(result, sp.OneMatrix(1, 1))
     return Derivation(f=f, variables=[x], single=True, raw={x.name: H},
-                      results={x.name: simplify(H, assume=assumed)}, kind="hessian", records=records,
+                      results={x.name: result}, kind="hessian", records=records,
                       gradient=g, assumptions=assumed)
 
 
