@@ -139,17 +139,23 @@ def vec_hadamard(E, has_differential):
     assert len(holding) == 1, f"a Hadamard product is not linear in the differential: {E}"
     A = ops.hadamard(*[f for f in E.args if f is not holding[0]])
     D = holding[0]
+    terms = [t for t in D.args if has_differential(t)] if isinstance(D, MatAdd) else [D]
+    return [_hadamard_term(A, t, has_differential) for t in terms]   # A*(dP + dQ) = A*dP + A*dQ
+
+
+def _hadamard_term(A, D, has_differential):
+    """(the node to go on to, its local Jacobian) for A*D, D a term holding the differential."""
     if isinstance(D, DiagMatrix):
-        return [(D.args[0], ops.matmul(diag_embedding(E.shape[0]), ops.diag(ops.diag(A))))]
+        return D.args[0], ops.matmul(diag_embedding(A.shape[0]), ops.diag(ops.diag(A)))
     if isinstance(D, MatMul):                    # A*(diag(dv)@B) = diag(dv)@(A*B), A*(B@diag(dv))
         coeff, L, dD, R = split_product(D, has_differential)
         if isinstance(dD, DiagMatrix) and bool(L) != bool(R):
             k = dD.shape[0]
             if R:
-                return [(dD, ops.scale(coeff, kron(ops.transpose(ops.hadamard(A, ops.matmul(*R))),
-                                                   Identity(k))))]
-            return [(dD, ops.scale(coeff, kron(Identity(k), ops.hadamard(A, ops.matmul(*L)))))]
-    return [(D, ops.diag(vec(A)))]
+                return dD, ops.scale(coeff, kron(ops.transpose(ops.hadamard(A, ops.matmul(*R))),
+                                                 Identity(k)))
+            return dD, ops.scale(coeff, kron(Identity(k), ops.hadamard(A, ops.matmul(*L))))
+    return D, ops.diag(vec(A))
 
 
 @local(DiagMatrix, name="diagonal matrix")
