@@ -161,8 +161,10 @@ def sigmoid(xp, X):
 
 
 def relu(xp, X):
-    """X where X > 0 else 0 (derivative 0 at the kink, as the notation says); NaN stays NaN."""
-    return xp.where(X > 0, X, 0.0 * X)
+    """X where X > 0 else 0 (derivative 0 at the kink, as the notation says); NaN stays NaN.
+    The 0 is +0: 0.0 * X alone is -0.0 for a negative X, and P / relu(b.T) was -inf there, so
+    the reference dropped entries that are +inf (fuzz seed 207)."""
+    return xp.where(X > 0, X, xp.abs(0.0 * X))
 
 
 def softplus(xp, X):
@@ -171,8 +173,8 @@ def softplus(xp, X):
 
 
 def step(xp, X):
-    """1 where X > 0 else 0; NaN stays NaN."""
-    return xp.where(X > 0, 1.0, 0.0 * X)
+    """1 where X > 0 else +0 (as relu); NaN stays NaN."""
+    return xp.where(X > 0, 1.0, xp.abs(0.0 * X))
 
 
 def softsign(xp, X):

@@ -203,6 +203,24 @@ def test_kinked_functions_keep_nan():
     assert math.isnan(got[0]) and got[1] == 2.0
 
 
+@pytest.mark.parametrize("xp", [np, anp])
+def test_kinked_functions_are_plus_zero_below_the_kink(xp):
+    """relu(x) and step(x) of a negative x are +0, not -0 (0.0 * x): 1/relu(x) is +inf there,
+    as matcalc's evaluate has it, not -inf, which logsumexp then dropped (fuzz seed 207)."""
+    x = np.array([-0.9, -2.0, 0.5])
+    for text in ("relu(x)", "step(x)"):
+        out = np.ravel(evaluate_text(text, {"x": ("n",)}, {"x": x}, xp=xp))
+        assert not np.any(np.signbit(out)), text
+    P = np.ones((2, 3))
+    shapes = {"P": ("n", "m"), "b": ("m",)}
+    with np.errstate(divide="ignore"):
+        ratio = evaluate_text("P / relu(b.T)", shapes, {"P": P, "b": x}, xp=xp)
+        assert np.all(np.asarray(ratio)[:, :2] == np.inf)
+        with np.errstate(invalid="ignore"):       # not finite: the trust checks skip the point
+            assert not np.any(np.isfinite(evaluate_text("logsumexp(P / relu(b.T))", shapes,
+                                                        {"P": P, "b": x}, xp=xp)))
+
+
 def test_elementwise_of_a_scalar_is_a_scalar():
     assert ev("exp(0*a)") == 1.0
     assert ev("relu(c)") == 0.0
