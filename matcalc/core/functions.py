@@ -396,10 +396,10 @@ def _mean_simplify(A):
                   latex=r"\operatorname{mean}\left({x}\right)", simplify=_mean_simplify,
                   rule_name="mean of entries")
 def d_mean(node, d):
-    """d(mean(Z)) = sum(dZ)/(C*N)
+    """d(mean(Z)) = sum(dZ)/(sum(ones(C))*sum(ones(N)))
 
     The mean of an N x C matrix is the sum of its entries over their number, N*C (a dimension
-    name is a number in the notation).
+    used as a number prints as sum(ones(N)), as results do).
     """
     A = node.arg
     return ops.divide(apply("sum", d(A)), A.shape[0] * A.shape[1])
