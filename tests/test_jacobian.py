@@ -273,10 +273,27 @@ def test_derivation_record():
     assert hessian(mc.parse("x.T@x", {"x": ("n",)}), "x").kind == "hessian"
 
 
-def test_jacobian_of_scalar_is_an_error():
-    f = mc.parse("x.T@x", {"x": ("n",)})
+@pytest.mark.parametrize("text, shapes, wrt, expected", [
+    # a scalar f has the 1 x n row J = g.T (df = J@dx), and a 1 x 1 f (A 1 x n) is one
+    ("x.T@x", {"x": ("n",)}, "x", "2*x.T"),
+    ("A@x", {"A": (1, "n"), "x": ("n",)}, "x", "A"),
+    ("sum(exp(x))", {"x": ("n",)}, "x", "exp(x).T"),
+    ("exp(x)", {"x": (1,)}, "x", "exp(x)*ones(1)"),
+    # of a matrix: the row vec(G).T, d f = vec(G).T@vec(dX)
+    ("tr(X@A)", {"X": ("n", "m"), "A": ("m", "n")}, "X", "vec(A.T).T"),
+])
+def test_jacobian_of_a_scalar_is_the_transposed_gradient(text, shapes, wrt, expected):
+    f = mc.parse(text, shapes)
+    d = jacobian(f, wrt)
+    assert d.kind == "jacobian" and mc.to_text(d.result) == expected
+    assert d.check().ok, d.check()
+    assert [s.rule for s in d.steps][-1] == "read off J"
+
+
+def test_jacobian_with_respect_to_a_scalar_is_an_error():
+    f = mc.parse("x*a", {"x": ("n",), "a": ()})
     with pytest.raises(JacobianError, match="use grad"):
-        jacobian(f, "x")
+        jacobian(f, "a")
 
 
 def test_hessian_wrt_matrix_suggests_hvp():

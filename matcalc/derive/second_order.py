@@ -94,20 +94,35 @@ def jacobian(f, wrt, assume=None):
     assume = {name: kind} as for grad: facts the simplification may use.
     """
     f = expression(f, "jacobian")
-    if not ops.is_matrix(f) or tuple(f.shape) == (1, 1):
-        raise JacobianError("jacobian() needs a vector or matrix function; f is a scalar, so its "
-                            "derivative is the gradient: use grad()")
     x = one_variable(f, wrt, "jacobian")
     assumed = assumptions_of(f, assume)
     if isinstance(x, sp.Symbol):
         raise JacobianError(f"jacobian() is taken with respect to a vector or matrix; {x.name} is "
                             f"a scalar: use grad() of each entry, or declare {x.name} as 1 x 1")
+    if not ops.is_matrix(f) or tuple(f.shape) == (1, 1):
+        return scalar_jacobian(f, x, assume, assumed)
     df, steps = forward(f, x, Differential(x), placeholders=differential_of)
     J, used = identify(df, x, differential_detector())
     records = without_repeats(forward_steps(steps) + identified(f, x, J, used, "J"))
     return Derivation(f=f, variables=[x], single=True, raw={x.name: J},
                       results={x.name: simplify(J, assume=assumed)}, kind="jacobian", records=records,
                       assumptions=assumed)
+
+
+def scalar_jacobian(f, x, assume, assumed):
+    """The Jacobian of a scalar (or 1 x 1) f: the 1 x n row df = J@dx, the transposed gradient
+    (for a matrix X, vec(G).T: d f = tr(G.T@dX) = vec(G).T@vec(dX)). grad's derivation, then
+    the read-off."""
+    g = grad(f, x, assume).result
+    symbol, first = gradient_step(f, x, g)
+    row = ops.transpose(symbol if is_column(x) else vec(symbol))
+    J = ops.transpose(g if is_column(x) else vec(g))
+    dx = Differential(x) if is_column(x) else vec(Differential(x))
+    read = Step(sp.Symbol("J"), row, "read off J",
+                f"df = tr(g.T@d{x.name}) = {to_text(row)}@{to_text(dx)}  =>  J = {to_text(row)}")
+    return Derivation(f=f, variables=[x], single=True, raw={x.name: J},
+                      results={x.name: simplify(J, assume=assumed)}, kind="jacobian",
+                      records=[first, read], gradient=g, assumptions=assumed)
 
 
 def gradient_name(f, x):
