@@ -322,3 +322,33 @@ def test_multiple_variables():
     x, A = vals["x"], vals["A"]
     assert_close(np.asarray(mc.evaluate(d.results["x"], vals), dtype=float), (A + A.T) @ x)
     assert_close(np.asarray(mc.evaluate(d.results["A"], vals), dtype=float), x @ x.T)
+
+
+ONE_BY_ONE = {"x": ("n",), "y": ("n",), "a": ("m",), "X": (1, 1), "b": (1,), "c": (),
+              "A": ("n", "m")}
+
+
+@pytest.mark.parametrize("text, scaling", [
+    # a scalar made from a 1 x 1 matrix stays 1 x 1 before a row or after a column, as in NumPy
+    ("exp(x.T@y)@a.T", "exp(x.T@y)*a.T"),
+    ("(x.T@y)**2@a.T", "(x.T@y)**2*a.T"),
+    ("(x.T@y + 1)@a.T", "(x.T@y + 1)*a.T"),
+    ("a@exp(x.T@y)", "exp(x.T@y)*a"),
+    ("inv(X)@b", "b/X"),
+])
+def test_a_1x1_scalar_as_an_operand_of_matmul_is_a_scaling(text, scaling):
+    f, g = mc.parse(text, ONE_BY_ONE), mc.parse(scaling, ONE_BY_ONE)
+    rng = np.random.default_rng(3)
+    values, _ = random_values(ONE_BY_ONE, rng)
+    values["X"] = np.array([[1.7]])
+    assert_close(mc.evaluate(f, values), mc.evaluate(g, values), what=text)
+    # and the reference evaluator of the text, which keeps NumPy's 1 x 1 arrays, agrees
+    from matcalc.reference import evaluate_text
+    assert_close(np.asarray(evaluate_text(text, ONE_BY_ONE, values)).reshape(np.shape(
+        mc.evaluate(f, values))), mc.evaluate(f, values), what=text)
+
+
+@pytest.mark.parametrize("text", ["c@A", "A@c", "exp(x.T@y)@A"])
+def test_a_scalar_before_many_rows_is_still_an_error(text):
+    with pytest.raises(mc.ShapeError, match="@ needs matrices"):
+        mc.parse(text, ONE_BY_ONE)

@@ -436,10 +436,15 @@ class _Parser:
         if op == "**":      # the exponent: a number, a scalar (x**a) or a matrix (a**x, X**Y)
             return self.at(column, ops.hpow, a, b)
         if op == "@":
-            for side, e in (("left", a), ("right", b)):
+            # a scalar operand is a 1 x 1 matrix, as NumPy keeps exp(x.T@y) or inv(X) of a 1 x 1
+            # X: s@B with B of one row (or B@s with B of one column) is s*B
+            for side, e, other, fits in (("left", a, b, 0), ("right", b, a, 1)):
                 if not is_matrix(e):
-                    raise ShapeError(f"@ needs matrices, but its {side} operand is a scalar; use * "
-                                     f"at column {column}")
+                    if is_matrix(other) and other.shape[fits] == 1:
+                        return self.at(column, ops.hadamard, a, b)
+                    raise ShapeError(f"@ needs matrices, but its {side} operand is a scalar (a "
+                                     f"1 x 1 matrix only before one row or after one column); "
+                                     f"use * at column {column}")
             return self.at(column, ops.matmul, a, b)
         if op == "*":
             if _matrix_product_fits(a, b):
