@@ -51,6 +51,9 @@ EXTRA = [
     ("linear", "jacobian", "A@x", {"A": ["m", "n"], "x": V}, "x", {}),
     # the HVP with respect to a scalar is a scalar (fuzz: derived.py read the scalar's .shape)
     ("scalar-hvp", "hvp", "sum(exp(a*x)) + a**3", {"a": None, "x": V}, "a", {}),
+    # a diagonal term whose coefficient reads a named value, 1/sqrt(...) (fuzz: NameError t2)
+    ("named-diagonal-coefficient", "hessian", "sqrt((v * v).T@R@(v * v))",
+     {"R": ["n", "n"], "v": V}, "v", {"R": "spd"}),
 ]
 
 CASES = [(c["id"], "jacobian", c["expr"], c["shapes"], c["wrt"], c.get("assume") or {})

@@ -110,8 +110,8 @@ def derived_module(d, name=None, backend="numpy"):
     dtype, dims_name, shape_name = (allocator.fresh(w) for w in ("dtype", "dims", "shape"))
     lines = [Line(names[n], n, node=n) for n in dag.postorder(rest)
              if n in names and n not in set(inputs)]
-    for _, m in diagonal:
-        lines += [Line(names[n], n, node=n) for n in dag.postorder(m)
+    for part in [m for _, m in diagonal] + [c for c, _ in diagonal]:   # coefficients name nodes too
+        lines += [Line(names[n], n, node=n) for n in dag.postorder(part)
                   if n in names and n not in set(inputs) and all(l.node is not n for l in lines)]
     lines.append(Line(result, rest, node=rest))
     sched = Schedule(names, inputs, lines, [], result, [], allocator)
@@ -121,8 +121,8 @@ def derived_module(d, name=None, backend="numpy"):
     for line in lines:
         w.render(line)
     diagonal_reads = set()
-    for _, m in diagonal:
-        diagonal_reads |= set(w.printer.names_in(m))
+    for c, m in diagonal:
+        diagonal_reads |= set(w.printer.names_in(m)) | set(w.printer.names_in(c))
     lines = drop_dead(lines, {result} | diagonal_reads)
     body = [INDENT + line.text for line in lines]
     for coeff, m in diagonal:
