@@ -54,6 +54,8 @@ EXTRA = [
     # a diagonal term whose coefficient reads a named value, 1/sqrt(...) (fuzz: NameError t2)
     ("named-diagonal-coefficient", "hessian", "sqrt((v * v).T@R@(v * v))",
      {"R": ["n", "n"], "v": V}, "v", {"R": "spd"}),
+    # a helper (_sigmoid) read only by a diagonal term (fuzz: NameError _sigmoid)
+    ("helper-in-a-diagonal-term", "jacobian", "v.T@b*softplus(b)", {"b": V, "v": V}, "b", {}),
 ]
 
 CASES = [(c["id"], "jacobian", c["expr"], c["shapes"], c["wrt"], c.get("assume") or {})

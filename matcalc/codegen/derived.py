@@ -177,7 +177,8 @@ def derived_module(d, name=None, backend="numpy"):
     helpers = HELPERS if b.name == "numpy" else bind_helper(b)
     helper_xp = "array_namespace(result)" if b.namespace_line else b.xp   # helpers see no xp
     out_helper = OUT_HELPER.format(fresh=b.fresh.format(xp=helper_xp, value="result", dtype="dtype"))
-    return "\n".join(lines_out) + "\n" + helpers + out_helper + w.helpers(lines)
+    added = [Line(result, part) for c, m in diagonal for part in (c, m)]   # their helpers too
+    return "\n".join(lines_out) + "\n" + helpers + out_helper + w.helpers(lines + added)
 
 
 __all__ = ["derived_module", "sp"]
