@@ -56,6 +56,10 @@ EXTRA = [
      {"R": ["n", "n"], "v": V}, "v", {"R": "spd"}),
     # a helper (_sigmoid) read only by a diagonal term (fuzz: NameError _sigmoid)
     ("helper-in-a-diagonal-term", "jacobian", "v.T@b*softplus(b)", {"b": V, "v": V}, "b", {}),
+    # 1 - 4*v**2 printed as 1 - t4, t4 = 4*v**2 defined later for a diagonal term
+    # (fuzz: UnboundLocalError t4)
+    ("read-before-defined", "hessian", "sum((v.T / 17) @ M.T @ (v / ((v + v)**2 + 1)))",
+     {"M": ["n", "n"], "v": V}, "v", {}),
 ]
 
 CASES = [(c["id"], "jacobian", c["expr"], c["shapes"], c["wrt"], c.get("assume") or {})

@@ -74,6 +74,28 @@ def diagonal_terms(R):
     return ops.add(*rest), diag
 
 
+def defined_first(lines):
+    """The rendered lines, each after the lines defining the names it reads: a printed form can
+    read a name its node's postorder does not hold (1 - 4*v**2 printed as 1 - t4 with
+    t4 = 4*v**2 defined for a diagonal term; UnboundLocalError in generated code)."""
+    by_target = {line.target: line for line in lines}
+    out, done = [], set()
+    pending = list(reversed(lines))
+    while pending:
+        line = pending.pop()
+        if line.target in done:
+            continue
+        missing = [by_target[n] for n in line.reads if n in by_target and n not in done
+                   and n != line.target]
+        if missing:
+            pending.append(line)
+            pending.extend(reversed(missing))
+            continue
+        out.append(line)
+        done.add(line.target)
+    return out
+
+
 def derived_module(d, name=None, backend="numpy"):
     """Source of the module computing the Jacobian, Hessian or HVP of the Derivation d, in the
     array library of `backend` (backends.py: the record spells the fresh result, the diagonal
@@ -120,6 +142,7 @@ def derived_module(d, name=None, backend="numpy"):
         lines[-1].wrap = b.fresh.format(xp=b.xp, value="{}", dtype=dtype)   # a fresh, writable array
     for line in lines:
         w.render(line)
+    lines = defined_first(lines)
     diagonal_reads = set()
     for c, m in diagonal:
         diagonal_reads |= set(w.printer.names_in(m)) | set(w.printer.names_in(c))
