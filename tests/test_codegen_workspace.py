@@ -26,7 +26,10 @@ from test_cookbook import IDENTITIES
 CORPUS = json.loads((pathlib.Path(__file__).parent / "data" / "public.json").read_text())
 GRADIENTS = [(expr, shapes, wrt, assume) for _, expr, shapes, wrt, _, assume in IDENTITIES] + [
     (e["expr"], {k: tuple(v) for k, v in e["shapes"].items()}, e["wrt"], e.get("assume") or {})
-    for e in CORPUS["gradients"]]
+    for e in CORPUS["gradients"]] + [
+    # a coefficient that is a number but no Float, -2*log(2) (fuzz probe: TypeError in workspace)
+    ("min(2 * x.T * log(2))", {"x": ("n",)}, "x", {}),
+    ("sum(x * log(2))**2 + sum(x*tanh(1))", {"x": ("n",)}, "x", {})]
 NETS = [("dense(6,5) relu dense(5,5) relu dense(5,3)", "sse"),
         ("dense(6,5) tanh dense(5,5) tanh dense(5,3)", "sse"),
         ("dense(6,5) relu dense(5,5) sigmoid dense(5,3)", "softmax_ce"),

@@ -105,7 +105,11 @@ def product_form(e):
     if len(mats) == 1:
         if coeff == 1 or not coeff.is_number or isinstance(mats[0], STRUCTURAL):
             return None
-        return OutForm("np.multiply", (Operand(mats[0]), Operand(sp.Float(coeff))))
+        try:                # -2*log(2) is a number, not a Float: sp.Float(coeff) raised TypeError
+            factor = sp.Float(float(coeff))
+        except TypeError:   # one SymPy cannot evaluate: printed as it is, without out=
+            return None
+        return OutForm("np.multiply", (Operand(mats[0]), Operand(factor)))
     if len(mats) != 2 or coeff != 1:
         return None
     left, right = mats
