@@ -408,3 +408,29 @@ def test_functions_of_a_scalar_argument_keep_float32_and_run(backend):
     want = {"x": np.exp(0.7) + 2 * np.log(0.7) * x, "a": np.sum(x**2) / 0.7 + np.sum(x) * np.exp(0.7)}
     for k in want:
         np.testing.assert_allclose(to_numpy(grads[k]).reshape(np.shape(want[k])), want[k], rtol=1e-5)
+
+
+CONSTANTS = [  # functions of numbers and gradients that are numbers (torch.sin(2.0) raised)
+    ("sin(2)*sum(x) + sigmoid(1)*sum(x)", {"x": ("n",)}, "x"),
+    ("sum(x*exp(1)) + tanh(0.5)*(x.T@u)", {"x": ("n",), "u": ("n",)}, "x"),
+    ("3*sum(x) + log(2)", {"x": ("n",)}, "x"),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy"] + OTHERS)
+@pytest.mark.parametrize("expr, shapes, wrt", CONSTANTS, ids=[c[0] for c in CONSTANTS])
+def test_constants_in_every_backend(backend, expr, shapes, wrt):
+    library(backend)
+    f = mc.parse(expr, shapes)
+    values, _ = random_values(shapes, np.random.default_rng(11))
+    values = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+    compare(codegen.compile(f, wrt=[wrt]), codegen.compile(f, wrt=[wrt], backend=backend), values,
+            backend, rtol=1e-9)
+    # and the reference evaluator of the text agrees with the NumPy module's value and gradient
+    from matcalc.reference import evaluate_text
+    value, grads = codegen.compile(f, wrt=[wrt])(**values)
+    np.testing.assert_allclose(value, float(np.asarray(evaluate_text(expr, shapes, values))), rtol=1e-12)
+    # float32 in, float32 out: the constant gradient is made in the arguments' dtype
+    value32, grads32 = codegen.compile(f, wrt=[wrt], backend=backend)(
+        **{k: to_backend(backend, v.astype(np.float32)) for k, v in values.items()})
+    assert str(grads32[wrt].dtype).endswith("float32"), grads32[wrt].dtype

@@ -214,7 +214,9 @@ class ModuleWriter:
                 (body, _), reads = p.full(e), set(p.names_in(e))
             else:
                 body, _, reads = p.define_with_names(e)
-                if not p.is_full(e):
+                if not p.is_full(e) and not reads and p.dtype is not None:
+                    body = p.full(e)[0]         # a number: xp.full(shape, value, dtype=dtype)
+                elif not p.is_full(e):
                     body = f"{p.xp}.broadcast_to({body}, {p.shape_text(e.shape)})"
             if line.wrap is not None:
                 body = line.wrap.format(body)

@@ -22,6 +22,8 @@ Names come from the names map (node -> identifier): inputs, named forward values
 adjoint placeholders of the backward program. `dims` maps dimension symbols to the identifiers
 of their sizes. The printer emits no statements and decides no names.
 """
+import math
+
 import sympy as sp
 from sympy import HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, OneMatrix, Transpose, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -32,12 +34,25 @@ from ..core.nodes import ADJOINTS, Elementwise
 from ..core.windows import BlockArgmax, BlockMax, Im2col, blockmax
 from ..printing.base import ADD, ATOM, CMP, MUL, NEG, POW, PRECEDENCE, PrintError
 from ..printing.text import TextPrinter, dimension_factors
+from ..errors import MatcalcError
 from .backends import backend_of
 
 
 def float_text(x):
     """A SymPy number as a float literal: 2 -> '2.0', 1/2 -> '0.5'."""
     return repr(float(x))
+
+
+def constant_value(record, arg):
+    """The float value of the elementwise function of a number, or None (not finite, or not a
+    number SymPy can evaluate)."""
+    from ..core import functions
+    from ..evaluate import evaluate
+    try:
+        value = float(evaluate(functions.apply(record.name, arg), {}))
+    except (TypeError, ValueError, ArithmeticError, MatcalcError):
+        return None
+    return sp.Float(value) if math.isfinite(value) else None
 
 
 class NumpyPrinter(TextPrinter):
@@ -178,6 +193,12 @@ class NumpyPrinter(TextPrinter):
 
     # -- functions --------------------------------------------------------------------------------
     def function(self, record, arg):
+        if record.kind == "elementwise" and not ops.is_matrix(arg) and arg.is_number:
+            # a function of a number is that number (sin(2), sigmoid(1)): a Python float, which
+            # every backend takes, where torch.sin(2.0) needs a tensor
+            value = constant_value(record, arg)
+            if value is not None:
+                return self._Number(value)
         if record.name == "sum" and self.backend.name == "numpy" and ops.is_matrix(arg):
             return self.entry_sum(arg), ATOM        # sum(A * B) as np.vdot(A, B)
         x = self.full(arg)[0] if record.kind != "elementwise" else self.p(arg)[0]
