@@ -414,6 +414,8 @@ CONSTANTS = [  # functions of numbers and gradients that are numbers (torch.sin(
     ("sin(2)*sum(x) + sigmoid(1)*sum(x)", {"x": ("n",)}, "x"),
     ("sum(x*exp(1)) + tanh(0.5)*(x.T@u)", {"x": ("n",), "u": ("n",)}, "x"),
     ("3*sum(x) + log(2)", {"x": ("n",)}, "x"),
+    # sigmoid of a zero matrix, named and broadcast (the trust fuzzer's seed 620038)
+    ("((x.T@x)**2 - x.T)@sigmoid(relu(x)*(1.5 - 1.5))", {"x": ("n",)}, "x"),
 ]
 
 
@@ -434,3 +436,29 @@ def test_constants_in_every_backend(backend, expr, shapes, wrt):
     value32, grads32 = codegen.compile(f, wrt=[wrt], backend=backend)(
         **{k: to_backend(backend, v.astype(np.float32)) for k, v in values.items()})
     assert str(grads32[wrt].dtype).endswith("float32"), grads32[wrt].dtype
+
+
+@pytest.mark.parametrize("backend", ["numpy"] + OTHERS)
+@pytest.mark.parametrize("expr", ["max(u.T**2)*sum(u)", "min(u) + sum(u*u)"])
+def test_largest_entry_in_every_backend(backend, expr):
+    """ismax's helper is written with where / ones_like / zeros_like, which every library has
+    (it was .astype, which torch tensors lack, and named its argument A, which the array API's
+    helper spelling does not expect)."""
+    library(backend)
+    shapes = {"u": ("n",)}
+    f = mc.parse(expr, shapes)
+    values = {"u": np.array([[0.3], [-0.9], [0.5], [0.1]])}
+    compare(codegen.compile(f, wrt=["u"]), codegen.compile(f, wrt=["u"], backend=backend), values,
+            backend)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_a_function_of_scalars_alone_takes_python_numbers(backend):
+    """No array argument to take a dtype from: torch binds Python numbers as float64 tensors
+    (torch.sin(0.3) fails). The array API needs an array to know its library."""
+    library(backend)
+    f = mc.parse("sin(a)*b + a**2", {"a": (), "b": ()})
+    value, grads = codegen.compile(f, wrt=["a", "b"], backend=backend)(a=0.3, b=0.7)
+    np.testing.assert_allclose(float(to_numpy(value)), np.sin(0.3) * 0.7 + 0.09, rtol=1e-7)
+    np.testing.assert_allclose(float(to_numpy(grads["a"])), 0.7 * np.cos(0.3) + 0.6, rtol=1e-7)
+    np.testing.assert_allclose(float(to_numpy(grads["b"])), np.sin(0.3), rtol=1e-7)

@@ -43,6 +43,8 @@ class Backend:
     # a scalar argument in the float dtype of the array arguments: a Python number is float64 to
     # NumPy's functions (np.exp(0.7)) and no tensor to torch's (torch.exp(0.7) fails)
     scalar_as: str = "np.result_type({arrays}).type({x})"
+    # a scalar argument when there is no array argument at all ("" keeps the Python number)
+    scalar_alone: str = ""
     namespace_line: str = ""  # a first line of each function (array_api: xp = ...)
     reshape: str = ""         # the reshape function in the helpers (which see no xp)
     helper_spellings: tuple = ()   # (NumPy call, this backend's) in the registry's helpers
@@ -95,6 +97,7 @@ BACKENDS = {b.name: b for b in [
             # detached: a parameter with requires_grad (an nn.Parameter) records no autograd graph
             dtype_of="{first}.dtype", asarray="torch.as_tensor({value}).detach()", reshape="torch.reshape",
             scalar_as="torch.as_tensor({x}, dtype={first}.dtype)",
+            scalar_alone="{x} if isinstance({x}, torch.Tensor) else torch.as_tensor({x}, dtype=torch.float64)",
             helper_spellings=(("np.max(", "torch.amax("),),
             fresh="torch.as_tensor({value}, dtype={dtype}).clone()",
             add_diagonal="torch.diagonal({result}).add_({value})",

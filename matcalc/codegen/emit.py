@@ -215,7 +215,8 @@ class ModuleWriter:
             else:
                 body, _, reads = p.define_with_names(e)
                 if not p.is_full(e) and not reads and p.dtype is not None:
-                    body = p.full(e)[0]         # a number: xp.full(shape, value, dtype=dtype)
+                    # a number: xp.full(shape, value, dtype=dtype), in the arguments' dtype
+                    body = f"{p.xp}.full({p.shape_text(e.shape)}, {body}{p.dtype_keyword()})"
                 elif not p.is_full(e):
                     body = f"{p.xp}.broadcast_to({body}, {p.shape_text(e.shape)})"
             if line.wrap is not None:
@@ -293,8 +294,9 @@ def scalars_as_arrays(inputs, b):
     number is float64 to NumPy's functions (np.exp(0.7) would make float32 work float64) and
     no tensor to torch's (torch.exp(0.7) fails)."""
     arrays = [x.name for x in inputs if ops.is_matrix(x)]
-    if not arrays:
-        return []
+    if not arrays:       # torch's functions take no Python number: torch.sin(0.3) fails
+        return [INDENT + f"{x.name} = " + b.scalar_alone.format(x=x.name)
+                for x in inputs if b.scalar_alone]
     return [INDENT + f"{x.name} = " + b.scalar_as.format(xp=b.xp, x=x.name, arrays=", ".join(arrays),
                                                          first=arrays[0])
             for x in inputs if not ops.is_matrix(x)]

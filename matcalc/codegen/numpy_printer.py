@@ -193,10 +193,13 @@ class NumpyPrinter(TextPrinter):
 
     # -- functions --------------------------------------------------------------------------------
     def function(self, record, arg):
-        if record.kind == "elementwise" and not ops.is_matrix(arg) and arg.is_number:
-            # a function of a number is that number (sin(2), sigmoid(1)): a Python float, which
-            # every backend takes, where torch.sin(2.0) needs a tensor
-            value = constant_value(record, arg)
+        number = arg if not ops.is_matrix(arg) and arg.is_number else \
+            {ZeroMatrix: sp.Integer(0), OneMatrix: sp.Integer(1)}.get(type(arg))
+        if record.kind == "elementwise" and number is not None:
+            # a function of a number is that number (sin(2), sigmoid(1)), of ones(m) or of a zero
+            # matrix a number broadcast: a Python float, which every backend takes, where
+            # torch.sin(2.0) needs a tensor
+            value = constant_value(record, number)
             if value is not None:
                 return self._Number(value)
         if record.name == "sum" and self.backend.name == "numpy" and ops.is_matrix(arg):

@@ -570,9 +570,10 @@ def _max_simplify(A):
 
 
 ISMAX_HELPER = '''
-def _ismax(A):
-    """1 where an entry of A equals its largest entry, else 0 (in A's dtype)."""
-    return (A == np.max(A)).astype(A.dtype)
+def _ismax(z):
+    """1 where an entry of z equals its largest entry, else 0 (in z's dtype; written with
+    functions every backend has: where, ones_like, zeros_like)."""
+    return np.where(z == np.max(z), np.ones_like(z), np.zeros_like(z))
 '''
 
 
