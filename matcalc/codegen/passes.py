@@ -213,9 +213,15 @@ def private_buffers(lines, names, printer, fresh_name):
     least two steps, each the only non-trivial operand of the one above, of the product's full
     shape. fresh_name(node) -> a new identifier. Returns the lines; the names map gains the
     chain's names."""
+    # where each node is printed inline: in each line, and in the definition of each named
+    # value no line here defines, down to the names it reads (a walk through the names would
+    # see the whole network below every line: quadratic in depth)
     appears = {}
-    for line in lines:
-        for node in dag.postorder(line.expr):
+    line_roots = [line.expr for line in lines]
+    defined = set(line_roots)
+    for root in line_roots + [n for n in names if n not in defined]:
+        for node in dag.postorder(root, lambda n, root=root: () if n is not root and n in names
+                                  else dag.children(n)):
             appears[node] = appears.get(node, 0) + 1
     shape = None
 
