@@ -47,6 +47,21 @@ def is_prologue(stmt):
     return text == "{}" or text.startswith(("_mc_bind(", "dims[", "np.result_type(", "int("))
 
 
+def assert_autograd(net, values, grads, dtype):
+    """Each parameter's gradient, in the inputs' dtype, against autograd's of the network's loss
+    evaluated independently (float64 values)."""
+    import autograd
+    import autograd.numpy as anp
+    from matcalc.api import evaluate
+    for name in net.parameters:
+        ag = autograd.grad(lambda v: evaluate(net.loss_expr, {**values, name: v}, xp=anp))(
+            values[name])
+        assert grads[name].dtype == dtype, name
+        tol = 1e-10 if dtype == np.float64 else 2e-3
+        np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
+                                   atol=tol * np.max(np.abs(ag)), err_msg=name)
+
+
 def check_releases(fn):
     """The liveness contract of one generated function (see the module docstring)."""
     args = {a.arg for a in fn.args.args}
@@ -300,9 +315,6 @@ def test_private_buffers_give_autograds_gradients(spec, dtype):
     """With the derivative chains in private buffers, the gradients equal autograd's of the
     loss evaluated independently (mc.evaluate on autograd.numpy), the caller's arrays are not
     written, and float32 in gives float32 out."""
-    import autograd
-    import autograd.numpy as anp
-    from matcalc.api import evaluate
     net = nn.from_spec(spec, loss="sse")
     fn = codegen.compile(net)
     if "tanh" in spec:
@@ -316,13 +328,7 @@ def test_private_buffers_give_autograds_gradients(spec, dtype):
     loss, grads = fn(**given)
     for k, v in given.items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
-    for name in net.parameters:
-        ag = autograd.grad(lambda v: evaluate(net.loss_expr, {**values, name: v}, xp=anp))(
-            values[name])
-        assert grads[name].dtype == dtype, name
-        tol = 1e-10 if dtype == np.float64 else 2e-3
-        np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
-                                   atol=tol * np.max(np.abs(ag)), err_msg=name)
+    assert_autograd(net, values, grads, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
@@ -331,9 +337,6 @@ def test_relu_against_one_zeros_array(dtype):
     is NumPy's vector loop), which no line writes into and which is deleted after the last
     relu; one relu alone keeps np.maximum(h, 0.0, out=h). The gradients are autograd's of the
     loss evaluated independently, in the inputs' dtype."""
-    import autograd
-    import autograd.numpy as anp
-    from matcalc.api import evaluate
     net = nn.from_spec("dense(6,5) relu dense(5,5) relu dense(5,5) relu dense(5,3)", loss="sse")
     fn = codegen.compile(net)
     forward = function_defs(fn.source)["forward"]
@@ -351,13 +354,7 @@ def test_relu_against_one_zeros_array(dtype):
         values[name] = rng.standard_normal(tuple(int(d) for d in p.shape))
     for _ in range(2):                                # a second call: the zeros are zeros again
         loss, grads = fn(**{k: v.astype(dtype) for k, v in values.items()})
-    for name in net.parameters:
-        ag = autograd.grad(lambda v: evaluate(net.loss_expr, {**values, name: v}, xp=anp))(
-            values[name])
-        assert grads[name].dtype == dtype, name
-        tol = 1e-10 if dtype == np.float64 else 2e-3
-        np.testing.assert_allclose(np.reshape(grads[name], np.shape(ag)), ag, rtol=tol,
-                                   atol=tol * np.max(np.abs(ag)), err_msg=name)
+    assert_autograd(net, values, grads, dtype)
 
 
 def test_value_and_grad_is_one_program():
